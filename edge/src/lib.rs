@@ -1,0 +1,1 @@
+//! Placeholder; the worker lands with its own issue.

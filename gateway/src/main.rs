@@ -1,0 +1,2 @@
+//! Placeholder; the gateway lands with the foundation issue.
+fn main() {}

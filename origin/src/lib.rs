@@ -1,0 +1,1 @@
+//! Placeholder; the origin lands with its own issue.
