@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test of edgestock on this machine, installing what is missing first.
+#   scripts/test.sh            # everything: format, lints, host + wasm build, all tests
+# Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), REDIS_URL.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+ensure_rust
+ensure_node
+ensure_redis
+ensure_postgres
+build_worker
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "clippy (host, all targets) and clippy (edge on wasm32)"
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo clippy -p edge --target wasm32-unknown-unknown -- -D warnings
+
+log "cargo test --workspace"
+cargo test --workspace --all-features
