@@ -1,0 +1,278 @@
+// edgestock.js: a dependency-free ES module for product pages.
+//
+//   import { StockBadges, ReserveButton } from "/edgestock.js";
+//   const badges = new StockBadges({ api: "https://edge.example.com" });
+//   badges.watch(document.querySelectorAll("[data-edgestock-sku]"));
+//   new ReserveButton(el, { api, sku: "SKU-1", qty: 1, badges });
+//
+// Politeness (a flash sale has many tabs open at once):
+// - one request refreshes every badge on the page (`GET /v1/stock?sku=a&sku=b`, up to 100 per call);
+// - refreshes are spread with random jitter so tabs opened together do not poll together;
+// - 429 and 503 back off exponentially (honouring Retry-After), capped;
+// - nothing is polled while the tab is hidden; a refresh follows when it becomes visible.
+
+const MAX_SKUS_PER_CALL = 100;
+
+/** Human text for a badge status. */
+export function badgeText(stock) {
+  if (!stock) return "unavailable";
+  switch (stock.status) {
+    case "sold_out":
+      return "Sold out";
+    case "low_stock":
+      return typeof stock.available === "number" ? `Only ${stock.available} left` : "Low stock";
+    case "in_stock":
+      return typeof stock.available === "number" ? `${stock.available} in stock` : "In stock";
+    default:
+      return "unavailable";
+  }
+}
+
+/** Parses a `Retry-After` header (seconds or HTTP date) into milliseconds, or null. */
+export function retryAfterMs(header, now = Date.now()) {
+  if (!header) return null;
+  const secs = Number(header);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(header);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** Next delay: base interval with ±20% jitter, or exponential backoff after failures. */
+export function nextDelayMs({ intervalMs, failures, retryAfter, maxBackoffMs, random = Math.random }) {
+  if (retryAfter != null) return Math.min(maxBackoffMs, retryAfter + random() * 1000);
+  if (failures > 0) {
+    const exp = Math.min(maxBackoffMs, intervalMs * 2 ** failures);
+    return exp / 2 + random() * (exp / 2);
+  }
+  return intervalMs * (0.8 + random() * 0.4);
+}
+
+async function readError(resp) {
+  try {
+    const body = await resp.json();
+    return body && body.error ? body.error : { code: `http_${resp.status}`, message: resp.statusText };
+  } catch {
+    return { code: `http_${resp.status}`, message: resp.statusText };
+  }
+}
+
+/** Keeps every badge on the page fresh with one polite polling loop. */
+export class StockBadges {
+  constructor({ api, intervalMs = 5000, maxBackoffMs = 60000, fetchImpl } = {}) {
+    this.api = (api || "").replace(/\/$/, "");
+    this.intervalMs = intervalMs;
+    this.maxBackoffMs = maxBackoffMs;
+    this.fetch = fetchImpl || globalThis.fetch.bind(globalThis);
+    this.elements = new Map(); // sku -> Set<Element>
+    this.latest = new Map(); // sku -> stock JSON
+    this.failures = 0;
+    this.timer = null;
+    this.listeners = new Set();
+    this.onVisibility = () => {
+      if (document.hidden) this.stop();
+      else this.refreshSoon(0);
+    };
+  }
+
+  /** Starts watching elements carrying `data-edgestock-sku`. */
+  watch(elements) {
+    for (const el of elements) {
+      const sku = el.dataset.edgestockSku;
+      if (!sku) continue;
+      if (!this.elements.has(sku)) this.elements.set(sku, new Set());
+      this.elements.get(sku).add(el);
+    }
+    document.addEventListener("visibilitychange", this.onVisibility);
+    this.refreshSoon(0);
+    return this;
+  }
+
+  /** Calls `fn(sku, stock)` after every refresh of a SKU. */
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  refreshSoon(delayMs) {
+    this.stop();
+    if (typeof document !== "undefined" && document.hidden) return;
+    this.timer = setTimeout(() => this.refresh(), delayMs);
+  }
+
+  /** Fetches every watched SKU now (chunks of 100) and schedules the next refresh. */
+  async refresh() {
+    const skus = [...this.elements.keys()];
+    let retryAfter = null;
+    try {
+      for (let i = 0; i < skus.length; i += MAX_SKUS_PER_CALL) {
+        const chunk = skus.slice(i, i + MAX_SKUS_PER_CALL);
+        const qs = chunk.map((s) => `sku=${encodeURIComponent(s)}`).join("&");
+        const resp = await this.fetch(`${this.api}/v1/stock?${qs}`, { headers: { accept: "application/json" } });
+        if (resp.status === 429 || resp.status === 503) {
+          retryAfter = retryAfterMs(resp.headers.get("retry-after"));
+          throw new Error(`HTTP ${resp.status}`);
+        }
+        if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
+        const body = await resp.json();
+        for (const stock of body.items || []) this.update(stock.sku, stock);
+      }
+      this.failures = 0;
+    } catch {
+      this.failures += 1;
+      for (const sku of skus) if (!this.latest.has(sku)) this.update(sku, null);
+    }
+    this.refreshSoon(
+      nextDelayMs({
+        intervalMs: this.intervalMs,
+        failures: this.failures,
+        retryAfter,
+        maxBackoffMs: this.maxBackoffMs,
+      }),
+    );
+  }
+
+  /** Renders one SKU's badges. */
+  update(sku, stock) {
+    if (stock) this.latest.set(sku, stock);
+    for (const el of this.elements.get(sku) || []) {
+      el.textContent = badgeText(stock);
+      el.dataset.status = stock ? stock.status : "unknown";
+    }
+    for (const fn of this.listeners) fn(sku, stock);
+  }
+}
+
+/**
+ * A reserve / release button with a hold countdown.
+ * States (in `el.dataset.state`): idle, busy, held, sold_out, expired, rate_limited, error.
+ */
+export class ReserveButton {
+  constructor(root, { api, sku, qty = 1, ttlSeconds, badges, fetchImpl, storage } = {}) {
+    this.root = root;
+    this.api = (api || "").replace(/\/$/, "");
+    this.sku = sku;
+    this.qty = qty;
+    this.ttlSeconds = ttlSeconds;
+    this.badges = badges;
+    this.fetch = fetchImpl || globalThis.fetch.bind(globalThis);
+    this.storage = storage || globalThis.sessionStorage;
+    this.hold = null;
+    this.countdown = null;
+
+    this.button = document.createElement("button");
+    this.button.type = "button";
+    this.status = document.createElement("span");
+    this.status.className = "edgestock-hold";
+    this.status.setAttribute("aria-live", "polite");
+    root.append(this.button, this.status);
+    this.button.addEventListener("click", () => (this.hold ? this.release() : this.reserve()));
+    this.restore();
+  }
+
+  setState(state, message) {
+    this.root.dataset.state = state;
+    this.button.disabled = state === "busy";
+    this.button.textContent = this.hold ? "Release" : state === "sold_out" ? "Sold out" : "Reserve";
+    if (message !== undefined) this.status.textContent = message;
+  }
+
+  storageKey() {
+    return `edgestock:hold:${this.sku}`;
+  }
+
+  restore() {
+    try {
+      const saved = JSON.parse(this.storage.getItem(this.storageKey()) || "null");
+      if (saved && saved.expires_at_ms > Date.now()) {
+        this.hold = saved;
+        this.startCountdown();
+        return;
+      }
+    } catch {
+      /* ignore unreadable storage */
+    }
+    this.setState("idle", "");
+  }
+
+  async reserve() {
+    this.setState("busy", "Reserving…");
+    const body = { items: [{ sku: this.sku, qty: this.qty }] };
+    if (this.ttlSeconds) body.ttl_seconds = this.ttlSeconds;
+    try {
+      const resp = await this.fetch(`${this.api}/v1/reservations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
+        body: JSON.stringify(body),
+      });
+      if (resp.ok) {
+        this.hold = await resp.json();
+        this.storage.setItem(this.storageKey(), JSON.stringify(this.hold));
+        this.startCountdown();
+      } else if (resp.status === 409) {
+        const err = await readError(resp);
+        this.setState("sold_out", err.code === "insufficient_stock" ? "Sold out" : err.message);
+      } else if (resp.status === 429) {
+        const wait = retryAfterMs(resp.headers.get("retry-after"));
+        this.setState("rate_limited", `Too many attempts, try again in ${Math.ceil((wait || 1000) / 1000)} s`);
+      } else {
+        const err = await readError(resp);
+        this.setState("error", err.message || "Something went wrong");
+      }
+    } catch {
+      this.setState("error", "Network error, try again");
+    }
+    this.badges?.refreshSoon(0);
+  }
+
+  async release() {
+    const hold = this.hold;
+    this.setState("busy", "Releasing…");
+    try {
+      const resp = await this.fetch(`${this.api}/v1/reservations/${encodeURIComponent(hold.reservation_id)}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${hold.token}` },
+      });
+      if (!resp.ok && resp.status !== 404 && resp.status !== 409) {
+        const err = await readError(resp);
+        this.setState("held", err.message || "Could not release");
+        return;
+      }
+    } catch {
+      this.setState("held", "Network error, try again");
+      return;
+    }
+    this.clearHold();
+    this.setState("idle", "Released");
+    this.badges?.refreshSoon(0);
+  }
+
+  clearHold() {
+    clearInterval(this.countdown);
+    this.countdown = null;
+    this.hold = null;
+    this.storage.removeItem(this.storageKey());
+  }
+
+  startCountdown() {
+    const tick = () => {
+      const left = Math.max(0, Math.round((this.hold.expires_at_ms - Date.now()) / 1000));
+      if (left <= 0) {
+        this.clearHold();
+        this.setState("expired", "Your hold expired");
+        this.badges?.refreshSoon(0);
+        return;
+      }
+      const mm = String(Math.floor(left / 60)).padStart(2, "0");
+      const ss = String(left % 60).padStart(2, "0");
+      this.setState("held", `Held for ${mm}:${ss}`);
+    };
+    clearInterval(this.countdown);
+    this.countdown = setInterval(tick, 1000);
+    tick();
+  }
+}
