@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Brings up the whole stack locally, installing what is missing first:
+#   Redis 127.0.0.1:6379, Postgres 127.0.0.1:5432, gateway 127.0.0.1:8079, origin 127.0.0.1:8080
+#   (migrated and seeded with demo SKUs), the worker in `wrangler dev` on 127.0.0.1:8787 with the demo page.
+# Ctrl-C stops everything this script started.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# Local-only secrets; production uses `wrangler secret put` and a secret store (see README).
+export GATEWAY_TOKEN="${GATEWAY_TOKEN:-dev-gateway-token}"
+export ORIGIN_API_KEY="${ORIGIN_API_KEY:-dev-origin-key}"
+export ADMIN_API_KEY="${ADMIN_API_KEY:-dev-admin-key}"
+export EDGE_ORIGIN_SECRET="${EDGE_ORIGIN_SECRET:-dev-edge-origin-secret}"
+export RESERVATION_TOKEN_SECRET="${RESERVATION_TOKEN_SECRET:-dev-reservation-token-secret}"
+export GATEWAY_LISTEN=127.0.0.1:8079 ORIGIN_LISTEN=127.0.0.1:8080
+export REDIS_REST_URL=http://127.0.0.1:8079 REDIS_REST_TOKEN="$GATEWAY_TOKEN"
+export SEED_ON_STARTUP=true
+export RUST_LOG="${RUST_LOG:-info}"
+
+ensure_rust
+ensure_node
+ensure_redis
+ensure_postgres
+build_worker
+log "building the gateway and the origin"
+cargo build --release -p edgestock-gateway -p origin
+
+PIDS=()
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping the stack"
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+wait_http() { # url name
+  for _ in $(seq 300); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.1; done
+  echo "$2 did not come up at $1" >&2
+  exit 1
+}
+
+mkdir -p "$ROOT/target/dev-logs"
+"$ROOT/target/release/edgestock-gateway" >"$ROOT/target/dev-logs/gateway.log" 2>&1 &
+PIDS+=($!)
+"$ROOT/target/release/origin" >"$ROOT/target/dev-logs/origin.log" 2>&1 &
+PIDS+=($!)
+wait_http http://127.0.0.1:8080/healthz origin
+
+log "seeding demo SKUs through the origin's admin API"
+for spec in DEMO-SNEAKER:50:10 DEMO-HOODIE:8:5 DEMO-CAP:0:5; do
+  IFS=: read -r sku qty low <<<"$spec"
+  curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/skus/$sku" \
+    -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
+    -d "{\"name\":\"$sku\",\"on_hand\":$qty,\"low_stock_threshold\":$low}" >/dev/null
+done
+
+cat >"$ROOT/.dev.vars" <<VARS
+REDIS_REST_TOKEN=$GATEWAY_TOKEN
+RESERVATION_TOKEN_SECRET=$RESERVATION_TOKEN_SECRET
+EDGE_ORIGIN_SECRET=$EDGE_ORIGIN_SECRET
+VARS
+WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
+  "$ROOT/node_modules/.bin/wrangler" dev --ip 127.0.0.1 --port 8787 --config "$ROOT/wrangler.toml" \
+  >"$ROOT/target/dev-logs/worker.log" 2>&1 &
+PIDS+=($!)
+wait_http http://127.0.0.1:8787/v1/stock/DEMO-SNEAKER worker
+
+cat <<INFO
+
+  edgestock is running (logs in target/dev-logs/):
+    demo page   http://127.0.0.1:8787/demo.html
+    edge API    http://127.0.0.1:8787/v1/stock/DEMO-SNEAKER
+    origin API  http://127.0.0.1:8080   (Bearer $ORIGIN_API_KEY; admin: Bearer $ADMIN_API_KEY)
+    metrics     http://127.0.0.1:8080/metrics
+    gateway     http://127.0.0.1:8079   (Bearer $GATEWAY_TOKEN)
+    Redis       redis://127.0.0.1:6379   Postgres $DATABASE_URL
+
+  Ctrl-C stops everything.
+INFO
+wait -n "${PIDS[@]}" || true
+log "a component exited; see target/dev-logs/"
