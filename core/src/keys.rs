@@ -13,7 +13,9 @@ pub struct Keys {
 impl Keys {
     /// Keys under `prefix` (use `""` in production).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     /// The prefix every key starts with.

@@ -301,9 +301,8 @@ impl<T: Transport> Client<T> {
         } else {
             ("EVALSHA", "EVAL")
         };
-        let build = |name: &str, first: &str| {
-            cmd(name).arg(first).arg(keys.len()).args(keys).args(args)
-        };
+        let build =
+            |name: &str, first: &str| cmd(name).arg(first).arg(keys.len()).args(keys).args(args);
         match self.command(&build(sha_cmd, script.sha1())).await {
             Err(e) if e.is_noscript() => self.command(&build(src_cmd, script.source)).await,
             other => other,
@@ -445,9 +444,11 @@ mod tests {
 
     impl Transport for &Canned {
         async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-            self.sent
-                .borrow_mut()
-                .push(format!("{} {}", req.url, String::from_utf8_lossy(&req.body)));
+            self.sent.borrow_mut().push(format!(
+                "{} {}",
+                req.url,
+                String::from_utf8_lossy(&req.body)
+            ));
             let (status, body) = self.replies.borrow_mut().remove(0);
             Ok(HttpResponse {
                 status,
@@ -464,11 +465,24 @@ mod tests {
     #[tokio::test]
     async fn top_level_ok_stays_raw_and_other_strings_are_base64_decoded() {
         let c = Canned::default();
-        let cl = client(&c, vec![(200, r#"{"result":"OK"}"#), (200, r#"{"result":["T0s=",1,null]}"#)]);
-        assert_eq!(cl.command(&cmd("SET")).await, Ok(Value::Bytes(b"OK".to_vec())));
+        let cl = client(
+            &c,
+            vec![
+                (200, r#"{"result":"OK"}"#),
+                (200, r#"{"result":["T0s=",1,null]}"#),
+            ],
+        );
+        assert_eq!(
+            cl.command(&cmd("SET")).await,
+            Ok(Value::Bytes(b"OK".to_vec()))
+        );
         assert_eq!(
             cl.command(&cmd("X")).await,
-            Ok(Value::Array(vec![Value::Bytes(b"OK".to_vec()), Value::Int(1), Value::Nil]))
+            Ok(Value::Array(vec![
+                Value::Bytes(b"OK".to_vec()),
+                Value::Int(1),
+                Value::Nil
+            ]))
         );
     }
 
@@ -488,9 +502,15 @@ mod tests {
             cl.command(&cmd("GET")).await,
             Err(Error::Redis("ERR wrong number of arguments".into()))
         );
-        assert_eq!(cl.command(&cmd("GET")).await, Err(Error::Unauthorized("Unauthorized".into())));
+        assert_eq!(
+            cl.command(&cmd("GET")).await,
+            Err(Error::Unauthorized("Unauthorized".into()))
+        );
         assert!(cl.command(&cmd("GET")).await.unwrap_err().is_unavailable());
-        assert!(matches!(cl.command(&cmd("GET")).await, Err(Error::Malformed(_))));
+        assert!(matches!(
+            cl.command(&cmd("GET")).await,
+            Err(Error::Malformed(_))
+        ));
     }
 
     #[tokio::test]
@@ -499,20 +519,43 @@ mod tests {
         let c = Canned::default();
         let cl = client(
             &c,
-            vec![(400, r#"{"error":"NOSCRIPT No matching script."}"#), (200, r#"{"result":1}"#)],
+            vec![
+                (400, r#"{"error":"NOSCRIPT No matching script."}"#),
+                (200, r#"{"result":1}"#),
+            ],
         );
-        assert_eq!(cl.eval(&S, &["k".into()], &[], false).await, Ok(Value::Int(1)));
+        assert_eq!(
+            cl.eval(&S, &["k".into()], &[], false).await,
+            Ok(Value::Int(1))
+        );
         let sent = c.sent.borrow();
-        assert!(sent[0].contains(r#"["EVALSHA","e0e1f9fabfc9d4800c877a703b823ac0578ff8db",1,"k"]"#), "{}", sent[0]);
-        assert!(sent[1].contains(r#"["EVAL","return 1",1,"k"]"#), "{}", sent[1]);
+        assert!(
+            sent[0].contains(r#"["EVALSHA","e0e1f9fabfc9d4800c877a703b823ac0578ff8db",1,"k"]"#),
+            "{}",
+            sent[0]
+        );
+        assert!(
+            sent[1].contains(r#"["EVAL","return 1",1,"k"]"#),
+            "{}",
+            sent[1]
+        );
     }
 
     #[tokio::test]
     async fn pipeline_keeps_per_item_errors() {
         let c = Canned::default();
         let cl = client(&c, vec![(200, r#"[{"result":"YQ=="},{"error":"ERR x"}]"#)]);
-        let out = cl.pipeline(&[cmd("GET").arg("a"), cmd("INCR").arg("b")]).await.unwrap();
-        assert_eq!(out, vec![Ok(Value::Bytes(b"a".to_vec())), Err(Error::Redis("ERR x".into()))]);
+        let out = cl
+            .pipeline(&[cmd("GET").arg("a"), cmd("INCR").arg("b")])
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            vec![
+                Ok(Value::Bytes(b"a".to_vec())),
+                Err(Error::Redis("ERR x".into()))
+            ]
+        );
         assert!(c.sent.borrow()[0].starts_with("http://h/pipeline "));
     }
 }

@@ -62,7 +62,9 @@ mod wasm {
         async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
             let fail = |e: worker::Error| TransportError::Failed(e.to_string());
             let headers = Headers::new();
-            headers.set("authorization", &req.authorization).map_err(fail)?;
+            headers
+                .set("authorization", &req.authorization)
+                .map_err(fail)?;
             for (k, v) in FIXED_HEADERS {
                 headers.set(k, v).map_err(fail)?;
             }

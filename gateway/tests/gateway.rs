@@ -412,7 +412,6 @@ async fn bad_input_gets_a_clear_json_error_and_changes_nothing() {
 
 /// A private redis-server on a free port, killed on drop.
 struct PrivateRedis {
-    port: u16,
     child: Child,
 }
 
@@ -438,7 +437,7 @@ impl PrivateRedis {
             assert!(Instant::now() < deadline, "private redis did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { port, child }
+        Self { child }
     }
 }
 
@@ -531,6 +530,9 @@ async fn official_upstash_client_conformance_under_node() {
         out.status.success(),
         "@upstash/redis conformance failed:\n{stdout}"
     );
-    assert!(stdout.contains("fail 0") && stdout.contains("pass "), "{stdout}");
+    assert!(
+        stdout.contains("fail 0") && stdout.contains("pass "),
+        "{stdout}"
+    );
     gw.stop().await.unwrap();
 }

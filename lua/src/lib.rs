@@ -19,7 +19,11 @@ pub struct Script {
 impl Script {
     /// Wraps a source; the SHA1 is computed on first use.
     pub const fn new(name: &'static str, source: &'static str) -> Self {
-        Self { name, source, sha1: OnceLock::new() }
+        Self {
+            name,
+            source,
+            sha1: OnceLock::new(),
+        }
     }
 
     /// Lower-case hex SHA1 of the source, as `SCRIPT LOAD` returns it.

@@ -1,1 +1,5 @@
 //! Black-box tests across the running stack.
+
+mod support;
+
+mod worker;

@@ -1,0 +1,77 @@
+// Starts the built worker (edge/build/index.js) in Miniflare for the Rust e2e tests.
+//
+//   node tests/support/miniflare.mjs
+//
+// Environment:
+//   MF_PORT      port to listen on (default 0 = pick a free one)
+//   MF_BINDINGS  JSON object of vars/secrets to bind, e.g. '{"ORIGIN_URL":"http://127.0.0.1:8080"}'
+//
+// Prints exactly one line `READY <url>` to stdout once the worker answers, then keeps running
+// until SIGTERM/SIGINT or until stdin closes (so a parent that dies takes workerd down with it).
+import { existsSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const scriptPath = resolve(root, "edge", "build", "index.js");
+
+if (!existsSync(scriptPath)) {
+  console.error(`miniflare.mjs: ${scriptPath} is missing; build the worker first (scripts/test.sh)`);
+  process.exit(2);
+}
+
+let bindings = {};
+if (process.env.MF_BINDINGS) {
+  try {
+    bindings = JSON.parse(process.env.MF_BINDINGS);
+  } catch (err) {
+    console.error(`miniflare.mjs: MF_BINDINGS is not valid JSON: ${err.message}`);
+    process.exit(2);
+  }
+}
+
+const port = Number.parseInt(process.env.MF_PORT ?? "0", 10);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`miniflare.mjs: bad MF_PORT ${process.env.MF_PORT}`);
+  process.exit(2);
+}
+
+const mf = new Miniflare({
+  modules: true,
+  scriptPath,
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
+  compatibilityDate: "2026-04-01",
+  bindings,
+  host: "127.0.0.1",
+  port,
+  cf: false,
+});
+
+let disposing = false;
+async function shutdown(code) {
+  if (disposing) return;
+  disposing = true;
+  try {
+    await mf.dispose();
+  } catch (err) {
+    console.error(`miniflare.mjs: dispose failed: ${err?.message ?? err}`);
+  }
+  process.exit(code);
+}
+
+process.on("SIGTERM", () => shutdown(0));
+process.on("SIGINT", () => shutdown(0));
+// stdin closing means the parent is gone (or wants us gone).
+process.stdin.on("end", () => shutdown(0));
+process.stdin.on("error", () => shutdown(0));
+process.stdin.resume();
+
+try {
+  const url = await mf.ready;
+  // `url` is a URL object such as http://127.0.0.1:41234/ ; print it without the trailing slash.
+  process.stdout.write(`READY ${url.origin}\n`);
+} catch (err) {
+  console.error(`miniflare.mjs: failed to start: ${err?.stack ?? err}`);
+  await shutdown(1);
+}
