@@ -22,8 +22,15 @@ ensure_node
 ensure_redis
 ensure_postgres
 build_worker
-log "building the gateway and the origin"
-cargo build --release -p edgestock-gateway -p origin
+# The origin joins the stack once its crate has a binary (see README, "Status").
+HAVE_ORIGIN=0
+[ -f "$ROOT/origin/src/main.rs" ] && HAVE_ORIGIN=1
+log "building the release binaries"
+if [ "$HAVE_ORIGIN" = 1 ]; then
+  cargo build --release -p edgestock-gateway -p origin
+else
+  cargo build --release -p edgestock-gateway
+fi
 
 PIDS=()
 cleanup() {
@@ -43,17 +50,20 @@ wait_http() { # url name
 mkdir -p "$ROOT/target/dev-logs"
 "$ROOT/target/release/edgestock-gateway" >"$ROOT/target/dev-logs/gateway.log" 2>&1 &
 PIDS+=($!)
-"$ROOT/target/release/origin" >"$ROOT/target/dev-logs/origin.log" 2>&1 &
-PIDS+=($!)
-wait_http http://127.0.0.1:8080/healthz origin
+wait_http http://127.0.0.1:8079/healthz gateway
+if [ "$HAVE_ORIGIN" = 1 ]; then
+  "$ROOT/target/release/origin" >"$ROOT/target/dev-logs/origin.log" 2>&1 &
+  PIDS+=($!)
+  wait_http http://127.0.0.1:8080/healthz origin
 
-log "seeding demo SKUs through the origin's admin API"
-for spec in DEMO-SNEAKER:50:10 DEMO-HOODIE:8:5 DEMO-CAP:0:5; do
-  IFS=: read -r sku qty low <<<"$spec"
-  curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/skus/$sku" \
-    -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
-    -d "{\"name\":\"$sku\",\"on_hand\":$qty,\"low_stock_threshold\":$low}" >/dev/null
-done
+  log "seeding demo SKUs through the origin's admin API"
+  for spec in DEMO-SNEAKER:50:10 DEMO-HOODIE:8:5 DEMO-CAP:0:5; do
+    IFS=: read -r sku qty low <<<"$spec"
+    curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/skus/$sku" \
+      -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
+      -d "{\"name\":\"$sku\",\"on_hand\":$qty,\"low_stock_threshold\":$low}" >/dev/null
+  done
+fi
 
 cat >"$ROOT/.dev.vars" <<VARS
 REDIS_REST_TOKEN=$GATEWAY_TOKEN
@@ -64,7 +74,7 @@ WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
   "$ROOT/node_modules/.bin/wrangler" dev --ip 127.0.0.1 --port 8787 --config "$ROOT/wrangler.toml" \
   >"$ROOT/target/dev-logs/worker.log" 2>&1 &
 PIDS+=($!)
-wait_http http://127.0.0.1:8787/v1/stock/DEMO-SNEAKER worker
+wait_http http://127.0.0.1:8787/healthz worker
 
 cat <<INFO
 

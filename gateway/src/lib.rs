@@ -55,7 +55,7 @@ pub struct Config {
     #[arg(long, env = "GATEWAY_READONLY_TOKEN", hide_env_values = true)]
     pub readonly_token: Option<String>,
     /// Multiplexed Redis connections shared by all requests (round robin).
-    #[arg(long, env = "GATEWAY_REDIS_CONNECTIONS", default_value_t = 4)]
+    #[arg(long, env = "GATEWAY_REDIS_CONNECTIONS", default_value_t = 2)]
     pub redis_connections: usize,
     /// Requests allowed in flight at once; more wait up to `queue_timeout_ms`, then get 503.
     #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT", default_value_t = 2048)]

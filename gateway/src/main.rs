@@ -2,6 +2,10 @@
 //!
 //! Run with `GATEWAY_TOKEN=secret cargo run -p edgestock-gateway`.
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use edgestock_gateway::{serve, shutdown_signal, Config};
 
 #[tokio::main]
