@@ -9,4 +9,5 @@
 pub mod domain;
 pub mod keys;
 pub mod rest;
+pub mod scripts;
 pub mod transport;

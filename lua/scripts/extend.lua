@@ -1,0 +1,33 @@
+-- extend: push a live hold's expiry out, never past created + max_hold (set at reserve time).
+local rsv_key = KEYS[1]               -- rsv:{rid}
+local events  = KEYS[2]               -- events stream
+-- then for item i (in the record's order): KEYS[2+2i-1] = stock:{sku_i}, KEYS[2+2i] = holds:{sku_i}
+local rid     = ARGV[1]               -- reservation id
+local add_ms  = tonumber(ARGV[2])     -- how much longer to hold
+local offset  = ARGV[3]               -- clock offset in ms (tests only)
+local n_items = tonumber(ARGV[4])     -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
+
+local now = clock(offset)
+local v = redis.call('HMGET', rsv_key, 'status', 'items', 'expires', 'max_expires')
+if not v[1] then return { 'not_found' } end
+local items = parse_items(v[2])
+if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, 5) then
+  return { 'bad_request', 'items do not match the reservation' }
+end
+if not add_ms or add_ms < 1 then return { 'bad_request', 'seconds must be positive' } end
+local status, expires, max_expires = v[1], tonumber(v[3]), tonumber(v[4])
+if status ~= 'held' then return { 'not_held', status } end
+if expires <= now or not all_held(rid, items, 2) then
+  drop_holds(rid, items, 2, events, now, 'hold_expired')
+  redis.call('HSET', rsv_key, 'status', 'expired')
+  return { 'expired' }
+end
+local new_expires = math.min(expires + add_ms, max_expires)
+if new_expires <= expires then return { 'limit', max_expires } end
+for i, it in ipairs(items) do
+  redis.call('ZADD', KEYS[2 + 2 * i], 'XX', new_expires, rid .. '|' .. it.qty)
+  emit(events, now, 'hold_extended', it.sku, rid, it.qty)
+end
+redis.call('HSET', rsv_key, 'expires', new_expires)
+redis.call('PEXPIRE', rsv_key, new_expires - now + RETENTION_MS)
+return { 'ok', new_expires, max_expires, now }

@@ -1,0 +1,117 @@
+-- prelude.lua: helpers shared by every edgestock script. The lua crate places this file after the
+-- shebang and before each script body, so every script stays one self-contained EVAL source.
+-- Data model (DESIGN.md §3, with the held quantity folded into the zset member):
+--   stock:{sku}  hash  on_hand, reserved, sold, low, state ('in' | 'low' | 'out')
+--   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
+--   rsv:{rid}    hash  status, fp, items "sku|qty,sku|qty", created, expires, max_expires, owner
+--   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
+
+local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end
+local COMMITTED_RETENTION_MS = 604800000 -- committed ones 7 days: outbox retries must find them
+local REAP_BATCH = 64                -- expired holds reaped per SKU per script call
+local EVENTS_MAXLEN = 100000         -- events stream cap (approximate trimming)
+
+-- Redis's own clock in ms, plus a test-only offset (always 0 in production).
+local function clock(offset)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (tonumber(offset) or 0)
+end
+
+local function emit(events, now, kind, sku, rid, qty)
+  redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+    'type', kind, 'sku', sku, 'rid', rid, 'qty', qty, 'at', now)
+end
+
+local function qty_of(member)
+  return tonumber(string.match(member, '|(%d+)$'))
+end
+
+local function rid_of(member)
+  return string.match(member, '^([^|]+)|')
+end
+
+-- Removes up to REAP_BATCH expired holds of one SKU, emitting hold_expired; returns units freed.
+local function reap(holds, events, sku, now)
+  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, REAP_BATCH)
+  local n = #expired
+  if n == 0 then return 0 end
+  local freed = 0
+  for i = 1, n do
+    local q = qty_of(expired[i])
+    freed = freed + q
+    emit(events, now, 'hold_expired', sku, rid_of(expired[i]), q)
+  end
+  redis.call('ZREM', holds, unpack(expired))
+  return freed
+end
+
+-- Writes the SKU's counters and emits low_stock / sold_out / back_in_stock on level transitions.
+-- `s` is a table {on_hand, reserved, sold, low, state} as read by load_stock.
+local function store_stock(stock, events, sku, now, s)
+  local available = s.on_hand - s.reserved
+  local state = 'in'
+  if available <= 0 then state = 'out' elseif available <= s.low then state = 'low' end
+  if state ~= s.state then
+    if state == 'out' then
+      emit(events, now, 'sold_out', sku, '', available)
+    elseif s.state == 'out' then
+      emit(events, now, 'back_in_stock', sku, '', available)
+    elseif state == 'low' then
+      emit(events, now, 'low_stock', sku, '', available)
+    end
+  end
+  redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold, 'state', state)
+  s.state = state
+end
+
+-- Reads a SKU's counters; nil when the SKU does not exist.
+local function load_stock(stock)
+  local v = redis.call('HMGET', stock, 'on_hand', 'reserved', 'sold', 'low', 'state')
+  if not v[1] then return nil end
+  return { on_hand = tonumber(v[1]), reserved = tonumber(v[2] or 0), sold = tonumber(v[3] or 0),
+           low = tonumber(v[4] or 0), state = v[5] or 'in' }
+end
+
+-- Parses "sku|qty,sku|qty" into { {sku=, qty=}, ... }.
+local function parse_items(s)
+  local items = {}
+  for sku, q in string.gmatch(s or '', '([^,|]+)|(%d+)') do
+    items[#items + 1] = { sku = sku, qty = tonumber(q) }
+  end
+  return items
+end
+
+-- Checks that the items the caller passed (ARGV from `first`) match the record, so KEYS line up.
+local function items_match(items, first)
+  for i, it in ipairs(items) do
+    if ARGV[first + 2 * i - 2] ~= it.sku or tonumber(ARGV[first + 2 * i - 1]) ~= it.qty then
+      return false
+    end
+  end
+  return true
+end
+
+-- Removes a reservation's holds (those still present), returning their units; `kind` is the
+-- event to emit (hold_released, hold_expired). Keys: stock/holds pairs from KEYS[base + 1].
+local function drop_holds(rid, items, base, events, now, kind)
+  for i, it in ipairs(items) do
+    local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
+    if redis.call('ZREM', holds, rid .. '|' .. it.qty) == 1 then
+      local s = load_stock(stock)
+      if s then
+        s.reserved = s.reserved - it.qty
+        store_stock(stock, events, it.sku, now, s)
+      end
+      emit(events, now, kind, it.sku, rid, it.qty)
+    end
+  end
+end
+
+-- True when every hold of the reservation is still in its zset.
+local function all_held(rid, items, base)
+  for i, it in ipairs(items) do
+    if not redis.call('ZSCORE', KEYS[base + 2 * i], rid .. '|' .. it.qty) then return false end
+  end
+  return true
+end
+

@@ -1,0 +1,97 @@
+-- reserve: hold stock for a reservation of 1..MAX_ITEMS items, all-or-nothing, in one round trip:
+-- idempotency, rate limit, reaping expired holds, availability check and the hold itself.
+local rsv_key     = KEYS[1]            -- rsv:{rid}: reservation record, also the idempotency record
+local events      = KEYS[2]            -- events stream
+local sweep       = KEYS[3]            -- sweep index (sku -> earliest expiry)
+-- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip, cart)
+-- then for item i: KEYS[3+n_rl+2i-1] = stock:{sku_i}, KEYS[3+n_rl+2i] = holds:{sku_i}
+local rid         = ARGV[1]            -- reservation id
+local fingerprint = ARGV[2]            -- hash of the request, tells a replay from a key reuse
+local ttl_ms      = tonumber(ARGV[3])  -- hold lifetime
+local max_hold_ms = tonumber(ARGV[4])  -- cap on the total hold time, extensions included
+local rl_limit    = tonumber(ARGV[5])  -- requests per window per subject (0 = unlimited)
+local rl_window   = tonumber(ARGV[6])  -- rate-limit window (ms)
+local n_rl        = tonumber(ARGV[7])  -- number of rate-limit keys
+local owner       = ARGV[8]            -- who holds it (cart or client fingerprint), for audit
+local offset      = ARGV[9]            -- clock offset in ms (tests only; 0 in production)
+local n_items     = tonumber(ARGV[10]) -- number of items
+-- ARGV[11 ..]: sku_1, qty_1, ..., sku_n, qty_n
+local MAX_ITEMS = 50
+
+local now = clock(offset)
+
+-- Idempotency: the same key with the same request answers the stored reservation.
+local existing = redis.call('HMGET', rsv_key, 'status', 'fp', 'created', 'expires')
+if existing[1] then
+  if existing[2] ~= fingerprint then return { 'idempotency_mismatch' } end
+  local status = existing[1]
+  if status == 'held' and tonumber(existing[4]) <= now then status = 'expired' end
+  return { 'ok', rid, status, tonumber(existing[3]), tonumber(existing[4]), 1, now }
+end
+
+if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 10 + 2 * n_items
+   or #KEYS ~= 3 + n_rl + 2 * n_items or not ttl_ms or ttl_ms < 1 or not max_hold_ms then
+  return { 'bad_request', 'malformed reserve arguments' }
+end
+
+-- Rate limit (fixed window per subject): check all first so a refused request changes nothing.
+if rl_limit > 0 then
+  for i = 1, n_rl do
+    local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+    if count >= rl_limit then
+      local left = redis.call('PTTL', KEYS[3 + i])
+      if left < 0 then left = rl_window end
+      return { 'rate_limited', left }
+    end
+  end
+end
+
+-- Reap, then check every item before holding any.
+local base = 3 + n_rl
+local stocks = {}
+local seen = {}
+for i = 1, n_items do
+  local sku = ARGV[9 + 2 * i]
+  local qty = tonumber(ARGV[10 + 2 * i])
+  if not qty or qty < 1 or qty % 1 ~= 0 then return { 'bad_request', 'qty must be a positive integer' } end
+  if seen[sku] then return { 'bad_request', 'duplicate sku ' .. sku } end
+  seen[sku] = true
+  local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
+  local s = load_stock(stock)
+  if not s then return { 'unknown_sku', sku } end
+  local freed = reap(holds, events, sku, now)
+  if freed > 0 then
+    s.reserved = s.reserved - freed
+    store_stock(stock, events, sku, now, s)
+  end
+  local available = s.on_hand - s.reserved
+  if available < qty then return { 'insufficient', sku, available } end
+  stocks[i] = s
+end
+
+local expires = now + ttl_ms
+local parts = {}
+for i = 1, n_items do
+  local sku = ARGV[9 + 2 * i]
+  local qty = tonumber(ARGV[10 + 2 * i])
+  local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
+  local s = stocks[i]
+  s.reserved = s.reserved + qty
+  store_stock(stock, events, sku, now, s)
+  redis.call('ZADD', holds, expires, rid .. '|' .. qty)
+  redis.call('ZADD', sweep, 'LT', expires, sku)
+  emit(events, now, 'hold_created', sku, rid, qty)
+  parts[i] = sku .. '|' .. qty
+end
+
+redis.call('HSET', rsv_key, 'status', 'held', 'fp', fingerprint, 'items', table.concat(parts, ','),
+  'created', now, 'expires', expires, 'max_expires', now + max_hold_ms, 'owner', owner)
+redis.call('PEXPIRE', rsv_key, ttl_ms + RETENTION_MS)
+
+if rl_limit > 0 then
+  for i = 1, n_rl do
+    if redis.call('INCR', KEYS[3 + i]) == 1 then redis.call('PEXPIRE', KEYS[3 + i], rl_window) end
+  end
+end
+
+return { 'ok', rid, 'held', now, expires, 0, now }

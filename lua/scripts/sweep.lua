@@ -1,0 +1,31 @@
+-- sweep: reap expired holds of SKUs nobody touches. The caller picks due SKUs from the sweep
+-- index (lowest scores first) and passes their keys; each SKU is reaped in a bounded batch and
+-- its index score moved to its next expiry (or removed when it has no holds left).
+local sweep   = KEYS[1]               -- sweep index
+local events  = KEYS[2]               -- events stream
+-- then for SKU i: KEYS[2+2i-1] = stock:{sku_i}, KEYS[2+2i] = holds:{sku_i}
+local offset  = ARGV[1]               -- clock offset in ms (tests only)
+-- ARGV[2 ..]: sku_1, ..., sku_n
+
+local now = clock(offset)
+local reaped = 0
+for i = 1, #ARGV - 1 do
+  local sku = ARGV[1 + i]
+  local stock, holds = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
+  local freed = reap(holds, events, sku, now)
+  if freed > 0 then
+    local s = load_stock(stock)
+    if s then
+      s.reserved = s.reserved - freed
+      store_stock(stock, events, sku, now, s)
+    end
+    reaped = reaped + freed
+  end
+  local first = redis.call('ZRANGE', holds, 0, 0, 'WITHSCORES')
+  if first[2] then
+    redis.call('ZADD', sweep, first[2], sku)
+  else
+    redis.call('ZREM', sweep, sku)
+  end
+end
+return { #ARGV - 1, reaped, now }
