@@ -23,7 +23,8 @@ if v[1] and v[2] and not items_match(parse_items(v[2]), 4) then
   return { 'bad_request', 'items do not match the reservation' }
 end
 
-local live = (v[1] == 'held' or v[1] == 'confirming') and all_held(rid, items, 2)
+local live = (v[1] == 'held' or v[1] == 'confirming') and tonumber(v[3]) > now
+  and all_held(rid, items, 2)
 local how = 'committed'
 if live then
   for i, it in ipairs(items) do
