@@ -856,7 +856,7 @@ async fn run_case(ops: Vec<Op>) {
                     panic!("step {step}: replay")
                 };
                 let want = match r.st {
-                    St::Held if r.expires <= m.now => "expired",
+                    St::Held | St::Confirming if r.expires <= m.now => "expired",
                     St::Held => "held",
                     St::Confirming => "confirming",
                     St::Committed => "committed",

@@ -17,13 +17,13 @@ for i = 1, n_items do
   items[i] = { sku = ARGV[2 + 2 * i], qty = tonumber(ARGV[3 + 2 * i]) }
   if not items[i].qty or items[i].qty < 1 then return { 'bad_request', 'qty must be positive' } end
 end
-local v = redis.call('HMGET', rsv_key, 'status', 'items', 'expires')
-if v[1] == 'committed' then return { 'ok', 'already' } end
-if v[1] and v[2] and not items_match(parse_items(v[2]), 4) then
+local r = load_rsv(rsv_key)
+if r and r.status == 'committed' then return { 'ok', 'already' } end
+if r and not items_match(parse_items(r.items), 4) then
   return { 'bad_request', 'items do not match the reservation' }
 end
 
-local live = (v[1] == 'held' or v[1] == 'confirming') and tonumber(v[3]) > now
+local live = r and (r.status == 'held' or r.status == 'confirming') and r.expires > now
   and all_held(rid, items, 2)
 local how = 'committed'
 if live then
@@ -64,6 +64,8 @@ else
 end
 local parts = {}
 for i, it in ipairs(items) do parts[i] = it.sku .. '|' .. it.qty end
-redis.call('HSET', rsv_key, 'status', 'committed', 'items', table.concat(parts, ','), 'ended', now)
-redis.call('PEXPIRE', rsv_key, COMMITTED_RETENTION_MS)
+r = r or { created = now, expires = now, max_expires = now, fp = '', owner = '' }
+r.status = 'committed'
+r.items = table.concat(parts, ',')
+save_rsv(rsv_key, r, COMMITTED_RETENTION_MS)
 return { 'ok', how }

@@ -4,8 +4,8 @@ local rsv_key = KEYS[1]               -- rsv:{rid}
 local offset  = ARGV[1]               -- clock offset in ms (tests only)
 
 local now = clock(offset)
-local v = redis.call('HMGET', rsv_key, 'status', 'items', 'created', 'expires', 'max_expires', 'owner')
-if not v[1] then return { 'not_found', now } end
-local status = v[1]
-if (status == 'held' or status == 'confirming') and tonumber(v[4]) <= now then status = 'expired' end
-return { 'found', status, v[2], tonumber(v[3]), tonumber(v[4]), tonumber(v[5]), v[6] or '', now }
+local r = load_rsv(rsv_key)
+if not r then return { 'not_found', now } end
+local status = r.status
+if (status == 'held' or status == 'confirming') and r.expires <= now then status = 'expired' end
+return { 'found', status, r.items, r.created, r.expires, r.max_expires, r.owner, now }

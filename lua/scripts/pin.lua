@@ -9,25 +9,26 @@ local offset   = ARGV[3]              -- clock offset in ms (tests only)
 local n_items  = tonumber(ARGV[4])    -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
 
 local now = clock(offset)
-local v = redis.call('HMGET', rsv_key, 'status', 'items', 'expires')
-if not v[1] then return { 'not_found' } end
-local items = parse_items(v[2])
+local r = load_rsv(rsv_key)
+if not r then return { 'not_found' } end
+local items = parse_items(r.items)
 if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, 5) then
   return { 'bad_request', 'items do not match the reservation' }
 end
-local status, expires = v[1], tonumber(v[3])
+local status, expires = r.status, r.expires
 if status == 'committed' then return { 'committed' } end
 if status == 'released' or status == 'expired' then return { 'expired', status } end
 if expires <= now or not all_held(rid, items, 2) then
   drop_holds(rid, items, 2, events, now, 'hold_expired')
-  redis.call('HSET', rsv_key, 'status', 'expired', 'ended', now)
-  redis.call('PEXPIRE', rsv_key, RETENTION_MS)
+  r.status = 'expired'
+  save_rsv(rsv_key, r, RETENTION_MS)
   return { 'expired', 'expired' }
 end
 local new_expires = math.max(expires, now + grace_ms)
 for i, it in ipairs(items) do
   redis.call('ZADD', KEYS[2 + 2 * i], 'XX', new_expires, rid .. '|' .. it.qty)
 end
-redis.call('HSET', rsv_key, 'status', 'confirming', 'expires', new_expires)
-redis.call('PEXPIRE', rsv_key, new_expires - now + RETENTION_MS)
+r.status = 'confirming'
+r.expires = new_expires
+save_rsv(rsv_key, r, new_expires - now + RETENTION_MS)
 return { 'ok', new_expires, now }

@@ -3,7 +3,8 @@
 -- Data model (DESIGN.md §3, with the held quantity folded into the zset member):
 --   stock:{sku}  hash  on_hand, reserved, sold, low, state ('in' | 'low' | 'out')
 --   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
---   rsv:{rid}    hash  status, fp, items "sku|qty,sku|qty", created, expires, max_expires, owner
+--   rsv:{rid}    string "status;created;expires;max_expires;fp;items;owner" with items
+--                "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis can keep)
 --   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
 
 local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end
@@ -60,7 +61,11 @@ local function store_stock(stock, events, sku, now, s)
       emit(events, now, 'low_stock', sku, '', available)
     end
   end
-  redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold, 'state', state)
+  if state ~= s.state then
+    redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold, 'state', state)
+  else
+    redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold)
+  end
   s.state = state
 end
 
@@ -70,6 +75,22 @@ local function load_stock(stock)
   if not v[1] then return nil end
   return { on_hand = tonumber(v[1]), reserved = tonumber(v[2] or 0), sold = tonumber(v[3] or 0),
            low = tonumber(v[4] or 0), state = v[5] or 'in' }
+end
+
+-- Reads a reservation record; nil when absent.
+local function load_rsv(key)
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local status, created, expires, max_expires, fp, items, owner =
+    string.match(v, '^([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);(.*)$')
+  return { status = status, created = tonumber(created), expires = tonumber(expires),
+           max_expires = tonumber(max_expires), fp = fp, items = items, owner = owner }
+end
+
+-- Writes a reservation record with a time to live (ms).
+local function save_rsv(key, r, ttl_ms)
+  redis.call('SET', key, r.status .. ';' .. r.created .. ';' .. r.expires .. ';' .. r.max_expires
+    .. ';' .. r.fp .. ';' .. r.items .. ';' .. r.owner, 'PX', ttl_ms)
 end
 
 -- Parses "sku|qty,sku|qty" into { {sku=, qty=}, ... }.

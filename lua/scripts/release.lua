@@ -9,19 +9,19 @@ local allow_confirming = ARGV[3] == '1' -- the origin may cancel a pinned (confi
 local n_items = tonumber(ARGV[4])     -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
 
 local now = clock(offset)
-local v = redis.call('HMGET', rsv_key, 'status', 'items', 'expires')
-if not v[1] then return { 'not_found' } end
-local items = parse_items(v[2])
+local r = load_rsv(rsv_key)
+if not r then return { 'not_found' } end
+local items = parse_items(r.items)
 if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, 5) then
   return { 'bad_request', 'items do not match the reservation' }
 end
-local status, expires = v[1], tonumber(v[3])
+local status, expires = r.status, r.expires
 if status == 'released' or status == 'expired' then return { 'ok', status, 0 } end
 if status == 'committed' then return { 'committed' } end
 if status == 'confirming' and not allow_confirming then return { 'confirming' } end
 local kind, final = 'hold_released', 'released'
 if expires <= now then kind, final = 'hold_expired', 'expired' end
 drop_holds(rid, items, 2, events, now, kind)
-redis.call('HSET', rsv_key, 'status', final, 'ended', now)
-redis.call('PEXPIRE', rsv_key, RETENTION_MS)
+r.status = final
+save_rsv(rsv_key, r, RETENTION_MS)
 return { 'ok', final, 1 }

@@ -21,12 +21,12 @@ local MAX_ITEMS = 50
 local now = clock(offset)
 
 -- Idempotency: the same key with the same request answers the stored reservation.
-local existing = redis.call('HMGET', rsv_key, 'status', 'fp', 'created', 'expires')
-if existing[1] then
-  if existing[2] ~= fingerprint then return { 'idempotency_mismatch' } end
-  local status = existing[1]
-  if status == 'held' and tonumber(existing[4]) <= now then status = 'expired' end
-  return { 'ok', rid, status, tonumber(existing[3]), tonumber(existing[4]), 1, now }
+local existing = load_rsv(rsv_key)
+if existing then
+  if existing.fp ~= fingerprint then return { 'idempotency_mismatch' } end
+  local status = existing.status
+  if (status == 'held' or status == 'confirming') and existing.expires <= now then status = 'expired' end
+  return { 'ok', rid, status, existing.created, existing.expires, 1, now }
 end
 
 if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 10 + 2 * n_items
@@ -59,11 +59,16 @@ for i = 1, n_items do
   local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
   local s = load_stock(stock)
   if not s then return { 'unknown_sku', sku } end
-  local freed = reap(holds, events, sku, now)
-  if freed > 0 then
-    s.reserved = s.reserved - freed
+  -- The earliest hold tells whether anything expired (then reap) and whether the sweep index
+  -- needs this SKU's new, earlier expiry.
+  local first = redis.call('ZRANGE', holds, 0, 0, 'WITHSCORES')
+  local earliest = tonumber(first[2])
+  if earliest and earliest <= now then
+    s.reserved = s.reserved - reap(holds, events, sku, now)
     store_stock(stock, events, sku, now, s)
+    earliest = nil
   end
+  s.earliest = earliest
   local available = s.on_hand - s.reserved
   if available < qty then return { 'insufficient', sku, available } end
   stocks[i] = s
@@ -79,14 +84,13 @@ for i = 1, n_items do
   s.reserved = s.reserved + qty
   store_stock(stock, events, sku, now, s)
   redis.call('ZADD', holds, expires, rid .. '|' .. qty)
-  redis.call('ZADD', sweep, 'LT', expires, sku)
+  if not s.earliest or expires < s.earliest then redis.call('ZADD', sweep, 'LT', expires, sku) end
   emit(events, now, 'hold_created', sku, rid, qty)
   parts[i] = sku .. '|' .. qty
 end
 
-redis.call('HSET', rsv_key, 'status', 'held', 'fp', fingerprint, 'items', table.concat(parts, ','),
-  'created', now, 'expires', expires, 'max_expires', now + max_hold_ms, 'owner', owner)
-redis.call('PEXPIRE', rsv_key, ttl_ms + RETENTION_MS)
+save_rsv(rsv_key, { status = 'held', created = now, expires = expires, max_expires = now + max_hold_ms,
+  fp = fingerprint, items = table.concat(parts, ','), owner = owner }, ttl_ms + RETENTION_MS)
 
 if rl_limit > 0 then
   for i = 1, n_rl do

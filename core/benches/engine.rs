@@ -1,0 +1,336 @@
+//! Redis CPU per script call (`INFO commandstats` usec_per_call) for reserve, stock_read and
+//! commit, with 10k and with 1M live holds spread over 10k SKUs, and reserve throughput at 50
+//! connections straight to Redis. Runs against a private `redis-server` it starts on a free
+//! loopback port (no persistence) and stops at the end, so it never touches other data.
+//!
+//! ```text
+//! cargo bench -p edgestock-core --features reqwest --bench engine            # 10k and 1M holds
+//! cargo bench -p edgestock-core --features reqwest --bench engine -- --quick # 10k only
+//! ```
+//! Bounded: a fixed number of calls per phase, and every phase has a deadline.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edgestock_core::keys::Keys;
+use redis::aio::MultiplexedConnection;
+
+const SKUS: usize = 10_000;
+const CALLS: usize = 20_000;
+const CONNECTIONS: usize = 50;
+const PHASE_DEADLINE: Duration = Duration::from_secs(120);
+
+struct PrivateRedis(Child);
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The script as vanilla Redis accepts it (Upstash's flag stripped, as the gateway does).
+fn stripped(src: &str) -> String {
+    src.replacen(",allow-key-locking", "", 1)
+        .replacen("flags=allow-key-locking", "flags=", 1)
+}
+
+struct Shas {
+    reserve: String,
+    stock_read: String,
+    commit: String,
+}
+
+fn sku(i: usize) -> String {
+    format!("SKU-{i:05}")
+}
+
+fn reserve_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, ttl_ms: u64) -> redis::Cmd {
+    let mut c = redis::cmd("EVALSHA");
+    c.arg(sha)
+        .arg(5)
+        .arg(k.reservation(rid))
+        .arg(k.events())
+        .arg(k.sweep_index())
+        .arg(k.stock(sku))
+        .arg(k.holds(sku))
+        .arg(rid)
+        .arg("fp")
+        .arg(ttl_ms)
+        .arg(3_600_000)
+        .arg(0)
+        .arg(0)
+        .arg(0)
+        .arg("bench")
+        .arg(0)
+        .arg(1)
+        .arg(sku)
+        .arg(1);
+    c
+}
+
+async fn stat_usec(conn: &mut MultiplexedConnection, cmd: &str) -> (u64, f64) {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    for line in info.lines() {
+        if let Some(rest) = line.strip_prefix(&format!("cmdstat_{cmd}:")) {
+            let field = |name: &str| {
+                rest.split(',')
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            return (field("calls") as u64, field("usec_per_call"));
+        }
+    }
+    (0, 0.0)
+}
+
+/// Runs `CALLS` commands built by `make(i)` over `CONNECTIONS` connections; returns calls/s.
+async fn drive(
+    conns: &[MultiplexedConnection],
+    make: Arc<dyn Fn(usize) -> redis::Cmd + Send + Sync>,
+) -> f64 {
+    let next = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + PHASE_DEADLINE;
+    let start = Instant::now();
+    let tasks: Vec<_> = conns
+        .iter()
+        .cloned()
+        .map(|mut conn| {
+            let next = next.clone();
+            let make = make.clone();
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= CALLS || Instant::now() > deadline {
+                        break;
+                    }
+                    let _: redis::Value =
+                        make(i).query_async(&mut conn).await.expect("script call");
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    CALLS as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds: usize) {
+    let mut pipe = redis::pipe();
+    for i in 0..SKUS {
+        pipe.cmd("HSET")
+            .arg(k.stock(&sku(i)))
+            .arg("on_hand")
+            .arg(1_000_000_000)
+            .arg("reserved")
+            .arg(0)
+            .arg("low")
+            .arg(0)
+            .ignore();
+    }
+    let () = pipe.query_async(conn).await.unwrap();
+    let started = Instant::now();
+    for chunk in (0..holds).collect::<Vec<_>>().chunks(2_000) {
+        let mut pipe = redis::pipe();
+        for &i in chunk {
+            pipe.add_command(reserve_cmd(
+                k,
+                &shas.reserve,
+                &format!("pre{i}"),
+                &sku(i % SKUS),
+                3_600_000,
+            ))
+            .ignore();
+        }
+        let () = pipe.query_async(conn).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "preload took too long"
+        );
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("edgestock-bench-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+        ])
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server (scripts/test.sh installs it)");
+    let _redis = PrivateRedis(child);
+    let url = format!("redis://127.0.0.1:{port}");
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = loop {
+        match client.get_multiplexed_async_connection().await {
+            Ok(c) => break c,
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    };
+    let version: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let version = version
+        .lines()
+        .find_map(|l| l.strip_prefix("redis_version:"))
+        .unwrap_or("?")
+        .to_owned();
+    let load = |src: &str| {
+        redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(stripped(src))
+            .to_owned()
+    };
+    let shas = Shas {
+        reserve: load(edgestock_lua::RESERVE.source)
+            .query_async(&mut conn)
+            .await
+            .unwrap(),
+        stock_read: load(edgestock_lua::STOCK_READ.source)
+            .query_async(&mut conn)
+            .await
+            .unwrap(),
+        commit: load(edgestock_lua::COMMIT.source)
+            .query_async(&mut conn)
+            .await
+            .unwrap(),
+    };
+    let mut conns = Vec::new();
+    for _ in 0..CONNECTIONS {
+        conns.push(client.get_multiplexed_async_connection().await.unwrap());
+    }
+    let shas = Arc::new(shas);
+    let sizes: &[usize] = if quick {
+        &[10_000]
+    } else {
+        &[10_000, 1_000_000]
+    };
+    println!("Redis {version}, private instance on 127.0.0.1:{port}; {SKUS} SKUs; {CALLS} calls per phase at {CONNECTIONS} connections");
+    println!("| live holds | reserve µs/call | stock_read µs/call | commit µs/call | reserve calls/s (50 conns) | used memory |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    for &holds in sizes {
+        let () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
+        let k = Keys::new("");
+        preload(&mut conn, &k, &shas, holds).await;
+
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (s, kk) = (shas.clone(), k.clone());
+        let reserve_rate = drive(
+            &conns,
+            Arc::new(move |i| {
+                reserve_cmd(
+                    &kk,
+                    &s.reserve,
+                    &format!("m{i}"),
+                    &sku((i * 7919) % SKUS),
+                    3_600_000,
+                )
+            }),
+        )
+        .await;
+        let (_, reserve_us) = stat_usec(&mut conn, "evalsha").await;
+        if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+            let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.unwrap();
+            eprintln!("{info}");
+        }
+
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (s, kk) = (shas.clone(), k.clone());
+        drive(
+            &conns,
+            Arc::new(move |i| {
+                let sk = sku((i * 31) % SKUS);
+                let mut c = redis::cmd("EVALSHA_RO");
+                c.arg(&s.stock_read)
+                    .arg(2)
+                    .arg(kk.stock(&sk))
+                    .arg(kk.holds(&sk))
+                    .arg(0);
+                c
+            }),
+        )
+        .await;
+        let (_, read_us) = stat_usec(&mut conn, "evalsha_ro").await;
+
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (s, kk) = (shas.clone(), k.clone());
+        drive(
+            &conns,
+            Arc::new(move |i| {
+                let rid = format!("m{i}");
+                let sk = sku((i * 7919) % SKUS);
+                let mut c = redis::cmd("EVALSHA");
+                c.arg(&s.commit)
+                    .arg(4)
+                    .arg(kk.reservation(&rid))
+                    .arg(kk.events())
+                    .arg(kk.stock(&sk))
+                    .arg(kk.holds(&sk))
+                    .arg(&rid)
+                    .arg(0)
+                    .arg(1)
+                    .arg(&sk)
+                    .arg(1);
+                c
+            }),
+        )
+        .await;
+        let (_, commit_us) = stat_usec(&mut conn, "evalsha").await;
+        let mem: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let mem = mem
+            .lines()
+            .find_map(|l| l.strip_prefix("used_memory_human:"))
+            .unwrap_or("?")
+            .to_owned();
+        println!("| {holds} | {reserve_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
