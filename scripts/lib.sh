@@ -61,6 +61,14 @@ ensure_node() {
   fi
 }
 
+# Debian's Chromium for the browser test (driven by playwright-core, no browser download).
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing chromium from Debian's packages"
+    apt_install chromium
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server from Debian's packages"

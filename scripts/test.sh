@@ -9,6 +9,7 @@ ensure_rust
 ensure_node
 ensure_redis
 ensure_postgres
+ensure_chromium
 build_worker
 
 log "cargo fmt --check"

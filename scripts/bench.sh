@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every benchmark and writes bench-results/report.md (a markdown table per benchmark, with
+# the date and the machine). Every load is bounded in requests and time and aimed at 127.0.0.1.
+#   scripts/bench.sh            # all of them (a few minutes)
+#   scripts/bench.sh --quick    # smaller runs
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
+ensure_rust
+ensure_node
+ensure_redis
+ensure_postgres
+
+OUT="$ROOT/bench-results"
+mkdir -p "$OUT"
+REPORT="$OUT/report.md"
+{
+  echo "# edgestock benchmarks"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo "- machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+  echo "- Redis: $(redis-server --version | awk '{print $3}'), Postgres: $(psql --version | awk '{print $3}')"
+  echo "- load generator and servers share the same cores"
+  echo
+} >"$REPORT"
+
+section() { echo -e "\n## $1\n" >>"$REPORT"; echo "\$ $2" >>"$REPORT"; echo >>"$REPORT"; }
+
+log "building benchmarks (release)"
+cargo build --release -p edgestock-gateway --bin gateway-bench
+
+log "gateway vs direct Redis"
+REQ=100000; [ "$QUICK" = 1 ] && REQ=30000
+section "Gateway vs direct Redis (EVALSHA of a reserve-style script, 50 connections)" \
+  "target/release/gateway-bench --requests $REQ --seconds 20"
+target/release/gateway-bench --requests "$REQ" --seconds 20 | tee -a "$REPORT"
+
+log "Redis CPU per script call"
+section "Lua engine: Redis CPU per call (INFO commandstats) and direct throughput" \
+  "cargo bench -p edgestock-core --features reqwest --bench engine"
+if [ "$QUICK" = 1 ]; then
+  cargo bench -q -p edgestock-core --features reqwest --bench engine -- --quick | tee -a "$REPORT"
+else
+  cargo bench -q -p edgestock-core --features reqwest --bench engine | tee -a "$REPORT"
+fi
+
+if cargo metadata --no-deps --format-version 1 | grep -q '"name":"origin-bench"'; then
+  log "origin confirm vs hot-row UPDATE"
+  cargo build --release -p origin --bin origin-bench
+  section "Origin confirm vs the hot-row UPDATE baseline (50 concurrent checkouts, one hot SKU)" \
+    "target/release/origin-bench"
+  target/release/origin-bench | tee -a "$REPORT"
+fi
+
+if [ -f "$ROOT/tests/bench/edge-bench.mjs" ]; then
+  build_worker
+  log "edge through workerd"
+  section "Edge (worker in workerd) vs gateway and Redis" "node tests/bench/edge-bench.mjs"
+  node "$ROOT/tests/bench/edge-bench.mjs" | tee -a "$REPORT"
+fi
+
+log "report written to $REPORT"

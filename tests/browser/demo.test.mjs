@@ -1,0 +1,63 @@
+// Drives the demo product page in a real headless Chromium (Debian's `chromium`, through
+// playwright-core): the badge shows the level, Reserve holds a unit and starts the countdown, the
+// badge drops, Release gives it back. Run by tests/api/browser.rs, which starts the worker in
+// workerd (Miniflare) against the gateway and Redis, seeds the SKU and sets:
+//   EDGE_URL        the worker's base URL (it serves /demo.html and /edgestock.js)
+//   DEMO_SKU        a SKU seeded with 3 units and a low-stock threshold of 5
+//   SCREENSHOT_DIR  where to save screenshots
+//   CHROMIUM_PATH   the browser binary (default /usr/bin/chromium)
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { chromium } from "playwright-core";
+
+const edge = process.env.EDGE_URL;
+const sku = process.env.DEMO_SKU;
+const shots = process.env.SCREENSHOT_DIR || "tests/artifacts";
+assert.ok(edge && sku, "EDGE_URL and DEMO_SKU must be set");
+mkdirSync(shots, { recursive: true });
+
+test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${edge}/demo.html?skus=${encodeURIComponent(sku)}&interval=500&ttl=120`);
+
+    const card = page.locator(`.card[data-sku="${sku}"]`);
+    const badge = card.locator("[data-edgestock-sku]");
+    const reserve = card.locator(".reserve");
+    const button = reserve.locator("button");
+
+    await assert.doesNotReject(badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 }));
+    assert.equal(await badge.getAttribute("data-status"), "low_stock");
+    await page.screenshot({ path: `${shots}/demo-1-before.png` });
+
+    await button.click();
+    await reserve.locator(".edgestock-hold", { hasText: /Held for 0[12]:\d\d/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "held");
+    assert.equal(await button.textContent(), "Release");
+    await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
+    // The countdown moves.
+    const first = await reserve.locator(".edgestock-hold").textContent();
+    await page.waitForFunction(
+      ([sel, before]) => document.querySelector(sel)?.textContent !== before,
+      [`.card[data-sku="${sku}"] .edgestock-hold`, first],
+      { timeout: 5_000 },
+    );
+    await page.screenshot({ path: `${shots}/demo-2-held.png` });
+
+    await button.click();
+    await reserve.locator(".edgestock-hold", { hasText: "Released" }).waitFor({ timeout: 10_000 });
+    await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "idle");
+    await page.screenshot({ path: `${shots}/demo-3-released.png` });
+    assert.deepEqual(errors, [], "no uncaught errors on the page");
+  } finally {
+    await browser.close();
+  }
+});
