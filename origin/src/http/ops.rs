@@ -1,0 +1,105 @@
+//! `/metrics`, `/healthz`, `/readyz`.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use edgestock_core::domain::Sku;
+use edgestock_core::scripts::MAX_STOCK_READ;
+use serde_json::json;
+
+use crate::metrics::Gauges;
+use crate::state::AppState;
+
+/// Most SKUs exported as `origin_stock_available`.
+const MAX_SKUS_EXPORTED: i64 = 1000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+/// Liveness: the process answers.
+async fn healthz() -> Response {
+    Json(json!({ "status": "ok" })).into_response()
+}
+
+async fn db_ok(state: &AppState) -> bool {
+    let ping = sqlx::query_scalar!("select 1 as one").fetch_one(&state.db);
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ping).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Readiness: Postgres and Redis both reachable.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let (db, redis) = tokio::join!(db_ok(&state), state.redis.client().ping());
+    let redis = redis.is_ok();
+    let status = if db && redis {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(json!({ "postgres": db, "redis": redis }))).into_response()
+}
+
+async fn gauges(state: &AppState) -> Gauges {
+    let mut g = Gauges::default();
+    if let Ok((n, age)) = crate::outbox::backlog(&state.db).await {
+        g.outbox_backlog = n;
+        g.outbox_oldest_age_seconds = age;
+    }
+    if let Ok(n) = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from orders where status = 'NEEDS_ATTENTION'"#
+    )
+    .fetch_one(&state.db)
+    .await
+    {
+        g.needs_attention = n;
+    }
+    let skus: Vec<Sku> = sqlx::query_scalar!(
+        "select sku from skus order by sku limit $1",
+        MAX_SKUS_EXPORTED
+    )
+    .fetch_all(&state.db)
+    .await
+    .unwrap_or_default()
+    .iter()
+    .filter_map(|s| Sku::parse(s).ok())
+    .collect();
+    g.redis_up = true;
+    for chunk in skus.chunks(MAX_STOCK_READ) {
+        match state.redis.stock(chunk).await {
+            Ok(levels) => g.available.extend(
+                levels
+                    .into_iter()
+                    .filter(|l| l.exists)
+                    .map(|l| (l.sku.to_string(), l.available())),
+            ),
+            Err(_) => {
+                g.redis_up = false;
+                break;
+            }
+        }
+    }
+    if skus.is_empty() {
+        g.redis_up = state.redis.client().ping().await.is_ok();
+    }
+    g
+}
+
+/// Prometheus text.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let g = gauges(&state).await;
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&g),
+    )
+        .into_response()
+}

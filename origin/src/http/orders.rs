@@ -1,0 +1,129 @@
+//! `POST /v1/orders`, `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel` and
+//! `POST /v1/reservations/{id}/cancel` (DESIGN.md §5): backend key or edge signature.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::{Error, Result};
+use crate::cancel::{self, Cancelled};
+use crate::confirm::{self, ConfirmRequest, Confirmed};
+use crate::orders::{self, OrderStatus};
+use crate::state::AppState;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/orders", post(create_order))
+        .route("/v1/orders/{id}", get(get_order))
+        .route("/v1/orders/{id}/cancel", post(cancel_order))
+        .route("/v1/reservations/{id}/cancel", post(cancel_reservation))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateOrder {
+    reservation_id: String,
+    customer_ref: Option<String>,
+    payment_ref: Option<String>,
+}
+
+/// Parses a JSON body into `T` with the API's error shape.
+pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_json::from_slice(body).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::unprocessable("invalid_body", e.to_string()),
+        _ => Error::BadRequest(format!("malformed JSON: {e}")),
+    })
+}
+
+fn valid_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+fn short_text(name: &str, v: Option<String>) -> Result<Option<String>> {
+    match v {
+        Some(s) if s.len() > 256 => Err(Error::unprocessable(
+            "invalid_body",
+            format!("{name} is longer than 256 bytes"),
+        )),
+        v => Ok(v),
+    }
+}
+
+/// Confirms a held reservation into an order (201; 200 with the same order on a retry; 202
+/// when recorded but Redis could not be updated yet, which the outbox finishes).
+async fn create_order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response> {
+    let req: CreateOrder = parse_json(&body)?;
+    if !valid_id(&req.reservation_id) {
+        return Err(Error::unprocessable(
+            "invalid_body",
+            "reservation_id is malformed",
+        ));
+    }
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
+            _ => {
+                return Err(Error::BadRequest(
+                    "Idempotency-Key must be 1..=255 visible ASCII characters".into(),
+                ))
+            }
+        },
+    };
+    let req = ConfirmRequest {
+        reservation_id: req.reservation_id,
+        customer_ref: short_text("customer_ref", req.customer_ref)?,
+        payment_ref: short_text("payment_ref", req.payment_ref)?,
+        idempotency_key,
+    };
+    Ok(match confirm::confirm(&state, &req).await? {
+        Confirmed::Created(o) if o.status == OrderStatus::Pending => {
+            (StatusCode::ACCEPTED, Json(o))
+        }
+        Confirmed::Created(o) => (StatusCode::CREATED, Json(o)),
+        Confirmed::Existing(o) => (StatusCode::OK, Json(o)),
+    }
+    .into_response())
+}
+
+fn order_id(s: &str) -> Result<Uuid> {
+    Uuid::parse_str(s).map_err(|_| Error::NotFound("unknown order"))
+}
+
+/// The order with its items and status.
+async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let order = orders::by_id(&state.db, order_id(&id)?)
+        .await?
+        .ok_or(Error::NotFound("unknown order"))?;
+    Ok(Json(order).into_response())
+}
+
+/// Cancels an order; its units go back through the ledger. Idempotent.
+async fn cancel_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
+    let order = cancel::cancel_order(&state, order_id(&id)?).await?;
+    Ok(Json(order).into_response())
+}
+
+/// Cancels a reservation (edge-forwarded): releases its hold, or cancels its order if it has one.
+async fn cancel_reservation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if !valid_id(&id) {
+        return Err(Error::NotFound("unknown reservation"));
+    }
+    let out: Cancelled = cancel::cancel_reservation(&state, &id).await?;
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,73 @@
+//! The one state every handler and background task shares.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgestock_core::keys::Keys;
+use edgestock_core::rest::Client;
+use edgestock_core::scripts::Engine;
+use edgestock_core::transport::ReqwestTransport;
+use sqlx::PgPool;
+
+use crate::config::Config;
+use crate::fault::Faults;
+use crate::metrics::Metrics;
+
+/// The Redis script engine over the Upstash REST protocol.
+pub type Redis = Engine<ReqwestTransport>;
+
+/// Cheap to clone: everything is behind an `Arc` or already shared (the pool).
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Postgres, the system of record.
+    pub db: PgPool,
+    /// Redis through the REST protocol; every call has the configured timeout.
+    pub redis: Arc<Redis>,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// In-process metrics.
+    pub metrics: Arc<Metrics>,
+    /// Fault-injection points (armed only by tests).
+    pub faults: Faults,
+}
+
+impl AppState {
+    /// State over an existing pool; builds the Redis engine from `config`.
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
+        let redis = redis_engine(
+            &config.redis_rest_url,
+            &config.redis_rest_token,
+            &config.redis_key_prefix,
+            config.redis_timeout,
+        )?;
+        Ok(Self {
+            db,
+            redis: Arc::new(redis),
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::default()),
+            faults: Faults::default(),
+        })
+    }
+}
+
+/// A script engine for `url` with `timeout` on every call (connect timeout included).
+///
+/// # Errors
+/// When the HTTP client cannot be built.
+pub fn redis_engine(
+    url: &str,
+    token: &str,
+    prefix: &str,
+    timeout: Duration,
+) -> anyhow::Result<Redis> {
+    let http = reqwest::Client::builder()
+        .connect_timeout(timeout)
+        .timeout(timeout)
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let client = Client::new(ReqwestTransport::new(http), url, token).with_timeout(timeout);
+    Ok(Engine::new(client, Keys::new(prefix)))
+}

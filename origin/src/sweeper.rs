@@ -1,0 +1,31 @@
+//! The background sweeper: reaps expired holds of SKUs nobody touches (correctness never depends
+//! on it: every write script reaps its SKU first). Runs every `SWEEP_INTERVAL_MS`.
+
+use tokio::sync::watch;
+
+use crate::state::AppState;
+
+/// SKUs visited per pass.
+const MAX_SKUS: usize = 100;
+
+/// Sweeps until `shutdown` flips.
+pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        match state.redis.sweep(MAX_SKUS).await {
+            Ok(r) if r.units_reaped > 0 => {
+                tracing::info!(
+                    skus = r.skus,
+                    units = r.units_reaped,
+                    "sweeper reaped expired holds"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::debug!(error = %e, "sweep failed; retrying"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(state.config.sweep_interval) => {}
+            _ = shutdown.changed() => break,
+        }
+    }
+    tracing::info!("sweeper stopped");
+}

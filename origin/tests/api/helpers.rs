@@ -1,0 +1,300 @@
+//! Test harness: spawn the origin on port 0 over a test database, with its own Redis key prefix.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use edgestock_core::domain::Sku;
+use edgestock_core::scripts::{Item, ReserveOutcome, ReserveRequest};
+use edgestock_gateway::{Config as GatewayConfig, Running};
+use origin::config::Config;
+use origin::startup::Application;
+use origin::state::AppState;
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+pub(crate) const API_KEY: &str = "test-api-key";
+pub(crate) const ADMIN_KEY: &str = "test-admin-key";
+pub(crate) const EDGE_SECRET: &str = "test-edge-secret";
+pub(crate) const GATEWAY_TOKEN: &str = "test-gateway-token";
+
+pub(crate) fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A per-test Redis key prefix.
+pub(crate) fn unique_prefix() -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "t-origin-{nanos:x}-{}-{}:",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub(crate) async fn spawn_gateway(listen: &str) -> Running {
+    edgestock_gateway::spawn(GatewayConfig {
+        listen: listen.into(),
+        ..GatewayConfig::new(redis_url(), GATEWAY_TOKEN)
+    })
+    .await
+    .expect("gateway starts")
+}
+
+/// Configuration for a test app: fast background loops, short outbox head start.
+pub(crate) fn test_config(redis_rest_url: &str, prefix: &str, extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<String, String> = [
+        ("DATABASE_URL", "postgres://unused-the-pool-is-given"),
+        ("REDIS_REST_URL", redis_rest_url),
+        ("REDIS_REST_TOKEN", GATEWAY_TOKEN),
+        ("REDIS_KEY_PREFIX", prefix),
+        ("ORIGIN_LISTEN", "127.0.0.1:0"),
+        ("ORIGIN_API_KEY", API_KEY),
+        ("ADMIN_API_KEY", ADMIN_KEY),
+        ("EDGE_ORIGIN_SECRET", EDGE_SECRET),
+        ("OUTBOX_INTERVAL_MS", "50"),
+        ("OUTBOX_GRACE_MS", "300"),
+        ("SWEEP_INTERVAL_MS", "200"),
+        ("EVENTS_INTERVAL_MS", "100"),
+        ("REDIS_TIMEOUT_MS", "1000"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert((*k).to_owned(), (*v).to_owned());
+    }
+    Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid")
+}
+
+/// A running origin.
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) state: AppState,
+    pub(crate) http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    /// Builds state over `pool`, lets `arm` tweak it (faults), and serves on port 0.
+    pub(crate) async fn spawn_with(
+        pool: PgPool,
+        config: Config,
+        arm: impl FnOnce(&AppState),
+    ) -> Self {
+        origin::MIGRATOR.run(&pool).await.expect("migrations");
+        let state = AppState::new(pool, config).expect("state");
+        arm(&state);
+        let app = Application::build_with_state(state.clone())
+            .await
+            .expect("app builds");
+        let addr = app.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            state,
+            http,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    pub(crate) async fn spawn(pool: PgPool, config: Config) -> Self {
+        Self::spawn_with(pool, config, |_| {}).await
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Stops serving and the background tasks ("the process dies").
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(15), &mut self.task).await;
+    }
+
+    pub(crate) async fn post(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        json_of(resp).await
+    }
+
+    pub(crate) async fn put(&self, path: &str, key: &str, body: &Value) -> (u16, Value) {
+        let resp = self
+            .http
+            .put(self.url(path))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        json_of(resp).await
+    }
+
+    pub(crate) async fn get(&self, path: &str, key: &str) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request");
+        json_of(resp).await
+    }
+
+    /// Creates a SKU with `on_hand` units through the admin API.
+    pub(crate) async fn create_sku(&self, sku: &str, on_hand: i64) {
+        let (status, body) = self
+            .put(
+                &format!("/v1/admin/skus/{sku}"),
+                ADMIN_KEY,
+                &json!({"name": format!("Product {sku}"), "on_hand": on_hand, "low_stock_threshold": 2}),
+            )
+            .await;
+        assert!(
+            status == 201 || status == 200,
+            "create sku: {status} {body}"
+        );
+        assert_eq!(body["redis"], "applied", "{body}");
+    }
+
+    /// Holds `qty` of `sku` directly in Redis (what the edge does); returns the reservation id.
+    pub(crate) async fn reserve(&self, sku: &str, qty: u32) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        let out = self
+            .state
+            .redis
+            .reserve(&ReserveRequest {
+                id: id.clone(),
+                fingerprint: "fp".into(),
+                items: vec![Item {
+                    sku: Sku::parse(sku).unwrap(),
+                    qty,
+                }],
+                ttl_ms: 60_000,
+                max_hold_ms: 600_000,
+                rate_limit: None,
+                owner: "test".into(),
+            })
+            .await
+            .expect("reserve");
+        assert!(matches!(out, ReserveOutcome::Held(_)), "reserve: {out:?}");
+        id
+    }
+
+    pub(crate) async fn confirm(&self, reservation_id: &str) -> (u16, Value) {
+        self.post(
+            "/v1/orders",
+            API_KEY,
+            &json!({"reservation_id": reservation_id}),
+        )
+        .await
+    }
+
+    /// Redis `(on_hand, reserved)` of a SKU.
+    pub(crate) async fn redis_level(&self, sku: &str) -> (i64, i64) {
+        let l = self
+            .state
+            .redis
+            .stock(&[Sku::parse(sku).unwrap()])
+            .await
+            .expect("stock read");
+        (l[0].on_hand, l[0].reserved)
+    }
+
+    /// Ledger on-hand of a SKU.
+    pub(crate) async fn ledger_on_hand(&self, sku: &str) -> i64 {
+        sqlx::query_scalar::<_, i64>(
+            "select coalesce(sum(qty), 0)::int8 from stock_movements where sku = $1",
+        )
+        .bind(sku)
+        .fetch_one(&self.state.db)
+        .await
+        .unwrap()
+    }
+
+    pub(crate) async fn pending_outbox(&self) -> i64 {
+        sqlx::query_scalar::<_, i64>("select count(*) from outbox where done_at is null")
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+}
+
+pub(crate) async fn json_of(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// Polls `check` until it is true or `within` elapses.
+pub(crate) async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out after {within:?} waiting for {what}");
+}
+
+/// A gateway and a prefix for one test.
+pub(crate) struct Env {
+    pub(crate) gateway: Running,
+    pub(crate) prefix: String,
+}
+
+impl Env {
+    pub(crate) async fn new() -> Self {
+        Self {
+            gateway: spawn_gateway("127.0.0.1:0").await,
+            prefix: unique_prefix(),
+        }
+    }
+
+    pub(crate) fn config(&self, extra: &[(&str, &str)]) -> Config {
+        test_config(&self.gateway.url(), &self.prefix, extra)
+    }
+}
+
+/// A pool over the test database `#[sqlx::test]` created.
+pub(crate) async fn pool(
+    opts: sqlx::postgres::PgPoolOptions,
+    connect: sqlx::postgres::PgConnectOptions,
+) -> PgPool {
+    opts.max_connections(20)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(connect)
+        .await
+        .expect("test pool")
+}

@@ -1,0 +1,12 @@
+//! Origin tests: router tests on a fresh database each (`#[sqlx::test]`) and black-box tests of
+//! the real server on port 0 against Postgres, the in-process gateway and Redis.
+//!
+//! Needs `DATABASE_URL` (a role that may create databases) and Redis at `REDIS_URL`
+//! (default `redis://127.0.0.1:6379`).
+
+mod admin;
+mod concurrency;
+mod crash;
+mod helpers;
+mod orders;
+mod redis_down;
