@@ -266,7 +266,11 @@ async fn main() {
         .await;
         let (_, reserve_us) = stat_usec(&mut conn, "evalsha").await;
         if std::env::var_os("BENCH_BREAKDOWN").is_some() {
-            let info: String = redis::cmd("INFO").arg("commandstats").query_async(&mut conn).await.unwrap();
+            let info: String = redis::cmd("INFO")
+                .arg("commandstats")
+                .query_async(&mut conn)
+                .await
+                .unwrap();
             eprintln!("{info}");
         }
 

@@ -46,6 +46,8 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port,
   cf: false,
+  // Tests trigger the cron handler with GET /cdn-cgi/handler/scheduled.
+  unsafeTriggerHandlers: true,
 });
 
 let disposing = false;

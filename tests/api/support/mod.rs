@@ -125,3 +125,5 @@ impl Drop for Worker {
         let _ = self.child.start_kill();
     }
 }
+
+pub(crate) mod stack;

@@ -1,0 +1,339 @@
+//! Worker configuration from `wrangler.toml` vars and secrets, parsed by a pure function so the
+//! rules (defaults, bounds, which values are required) are unit-tested on the host.
+//!
+//! Missing or malformed configuration never panics: it becomes a 500 `config_error` answer on the
+//! routes that need the value (health and static files work without any configuration).
+
+use crate::error::ApiError;
+
+/// Most items the reserve script accepts in one reservation (the Lua bound).
+pub const SCRIPT_MAX_ITEMS: u32 = edgestock_core::scripts::MAX_ITEMS as u32;
+
+/// Rate-limit window of the reserve script, in ms (the limit is "per minute").
+pub const RATE_LIMIT_WINDOW_MS: u64 = 60_000;
+
+/// Parsed configuration. Required secrets and URLs are optional here; the route that needs one
+/// asks for it with [`Config::redis`] or [`Config::origin`] and answers `config_error` without it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `REDIS_REST_URL`: the Upstash REST endpoint (or the edgestock gateway).
+    pub redis_rest_url: Option<String>,
+    /// `REDIS_REST_TOKEN` (secret).
+    pub redis_rest_token: Option<String>,
+    /// `RESERVATION_TOKEN_SECRET` (secret): HMAC key of reservation tokens and ids.
+    pub reservation_token_secret: Option<String>,
+    /// `EDGE_ORIGIN_SECRET` (secret): HMAC key of forwarded origin calls.
+    pub edge_origin_secret: Option<String>,
+    /// `ORIGIN_URL`: where confirm and cancel are forwarded.
+    pub origin_url: Option<String>,
+    /// `ALLOWED_ORIGINS`: storefront origins allowed by CORS (comma list, `*` for any).
+    pub allowed_origins: Vec<String>,
+    /// `STOCK_CACHE_SECONDS` (default 1): edge cache and `max-age` of stock reads.
+    pub stock_cache_seconds: u32,
+    /// `DEFAULT_HOLD_SECONDS` (default 600): hold lifetime without `ttl_seconds`.
+    pub default_hold_seconds: u32,
+    /// `MAX_HOLD_SECONDS` (default 900): longest hold, extensions included.
+    pub max_hold_seconds: u32,
+    /// `MAX_QTY_PER_ITEM` (default 10).
+    pub max_qty_per_item: u32,
+    /// `MAX_ITEMS` (default 20, at most [`SCRIPT_MAX_ITEMS`]).
+    pub max_items: u32,
+    /// `RATE_LIMIT_PER_MINUTE` (default 30 reserves per subject; 0 disables).
+    pub rate_limit_per_minute: u32,
+    /// `EXPOSE_EXACT_COUNTS` (default false): show `available` above the low-stock threshold too.
+    pub expose_exact_counts: bool,
+    /// `REDIS_KEY_PREFIX` (default empty): isolates tenants (and tests) sharing one Redis.
+    pub redis_key_prefix: String,
+    /// `REDIS_TIMEOUT_MS` (default 1500): deadline of one Redis REST call.
+    pub redis_timeout_ms: u32,
+    /// `ORIGIN_TIMEOUT_MS` (default 5000): deadline of one forwarded origin call.
+    pub origin_timeout_ms: u32,
+    /// `CLOCK_OFFSET_MS` (tests only, default 0): shifts the scripts' clock.
+    pub clock_offset_ms: i64,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("redis_rest_url", &self.redis_rest_url)
+            .field("redis_rest_token", &secret(&self.redis_rest_token))
+            .field(
+                "reservation_token_secret",
+                &secret(&self.reservation_token_secret),
+            )
+            .field("edge_origin_secret", &secret(&self.edge_origin_secret))
+            .field("origin_url", &self.origin_url)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("stock_cache_seconds", &self.stock_cache_seconds)
+            .field("default_hold_seconds", &self.default_hold_seconds)
+            .field("max_hold_seconds", &self.max_hold_seconds)
+            .field("max_qty_per_item", &self.max_qty_per_item)
+            .field("max_items", &self.max_items)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field("expose_exact_counts", &self.expose_exact_counts)
+            .field("redis_key_prefix", &self.redis_key_prefix)
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("origin_timeout_ms", &self.origin_timeout_ms)
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .finish()
+    }
+}
+
+/// What the Redis-backed routes need.
+#[derive(Debug, Clone, Copy)]
+pub struct RedisSettings<'a> {
+    /// REST endpoint.
+    pub url: &'a str,
+    /// REST token.
+    pub token: &'a str,
+}
+
+/// What the forwarded routes need.
+#[derive(Debug, Clone, Copy)]
+pub struct OriginSettings<'a> {
+    /// Base URL of the origin (no trailing slash).
+    pub url: &'a str,
+    /// HMAC key of the signature.
+    pub secret: &'a str,
+}
+
+fn config_error(message: String) -> ApiError {
+    ApiError::new(500, "config_error", message)
+}
+
+fn non_empty(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+fn number<N: std::str::FromStr>(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: N,
+) -> Result<N, ApiError> {
+    match non_empty(lookup(name)) {
+        None => Ok(default),
+        Some(s) => s
+            .parse()
+            .map_err(|_| config_error(format!("{name} must be an integer, got {s:?}"))),
+    }
+}
+
+fn boolean(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<bool, ApiError> {
+    match non_empty(lookup(name)).map(|s| s.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(s) => match s.as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(config_error(format!(
+                "{name} must be true or false, got {s:?}"
+            ))),
+        },
+    }
+}
+
+impl Config {
+    /// Parses the configuration from `lookup` (vars and secrets by name).
+    ///
+    /// # Errors
+    /// A `config_error` for a malformed number or flag, or inconsistent bounds.
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+        let c = Self {
+            redis_rest_url: non_empty(lookup("REDIS_REST_URL")),
+            redis_rest_token: non_empty(lookup("REDIS_REST_TOKEN")),
+            reservation_token_secret: non_empty(lookup("RESERVATION_TOKEN_SECRET")),
+            edge_origin_secret: non_empty(lookup("EDGE_ORIGIN_SECRET")),
+            origin_url: non_empty(lookup("ORIGIN_URL")).map(|u| u.trim_end_matches('/').to_owned()),
+            allowed_origins: lookup("ALLOWED_ORIGINS")
+                .unwrap_or_default()
+                .split(',')
+                .map(|s| s.trim().trim_end_matches('/').to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            stock_cache_seconds: number(lookup, "STOCK_CACHE_SECONDS", 1)?,
+            default_hold_seconds: number(lookup, "DEFAULT_HOLD_SECONDS", 600)?,
+            max_hold_seconds: number(lookup, "MAX_HOLD_SECONDS", 900)?,
+            max_qty_per_item: number(lookup, "MAX_QTY_PER_ITEM", 10)?,
+            max_items: number(lookup, "MAX_ITEMS", 20)?,
+            rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 30)?,
+            expose_exact_counts: boolean(lookup, "EXPOSE_EXACT_COUNTS")?,
+            redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
+            redis_timeout_ms: number(lookup, "REDIS_TIMEOUT_MS", 1500)?,
+            origin_timeout_ms: number(lookup, "ORIGIN_TIMEOUT_MS", 5000)?,
+            clock_offset_ms: number(lookup, "CLOCK_OFFSET_MS", 0)?,
+        };
+        if c.max_hold_seconds == 0 || c.default_hold_seconds == 0 {
+            return Err(config_error(
+                "DEFAULT_HOLD_SECONDS and MAX_HOLD_SECONDS must be positive".into(),
+            ));
+        }
+        if c.default_hold_seconds > c.max_hold_seconds {
+            return Err(config_error(format!(
+                "DEFAULT_HOLD_SECONDS ({}) exceeds MAX_HOLD_SECONDS ({})",
+                c.default_hold_seconds, c.max_hold_seconds
+            )));
+        }
+        if c.max_items == 0 || c.max_items > SCRIPT_MAX_ITEMS {
+            return Err(config_error(format!(
+                "MAX_ITEMS must be 1..={SCRIPT_MAX_ITEMS}"
+            )));
+        }
+        if c.max_qty_per_item == 0 {
+            return Err(config_error("MAX_QTY_PER_ITEM must be positive".into()));
+        }
+        if c.redis_timeout_ms == 0 || c.origin_timeout_ms == 0 {
+            return Err(config_error(
+                "REDIS_TIMEOUT_MS and ORIGIN_TIMEOUT_MS must be positive".into(),
+            ));
+        }
+        if c.redis_key_prefix.contains(['{', '}']) {
+            return Err(config_error(
+                "REDIS_KEY_PREFIX must not contain { or }".into(),
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The Redis settings, or `config_error` naming what is missing.
+    ///
+    /// # Errors
+    /// When `REDIS_REST_URL` or `REDIS_REST_TOKEN` is missing.
+    pub fn redis(&self) -> Result<RedisSettings<'_>, ApiError> {
+        match (&self.redis_rest_url, &self.redis_rest_token) {
+            (Some(url), Some(token)) => Ok(RedisSettings { url, token }),
+            (url, token) => {
+                let missing: Vec<&str> = [
+                    ("REDIS_REST_URL", url.is_none()),
+                    ("REDIS_REST_TOKEN", token.is_none()),
+                ]
+                .iter()
+                .filter(|(_, m)| *m)
+                .map(|(n, _)| *n)
+                .collect();
+                Err(config_error(format!(
+                    "missing configuration: {}",
+                    missing.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// The token secret alone (routes that check a token before any Redis call).
+    ///
+    /// # Errors
+    /// When `RESERVATION_TOKEN_SECRET` is missing.
+    pub fn token_secret(&self) -> Result<&str, ApiError> {
+        self.reservation_token_secret
+            .as_deref()
+            .ok_or_else(|| config_error("missing configuration: RESERVATION_TOKEN_SECRET".into()))
+    }
+
+    /// The origin settings, or `config_error` naming what is missing.
+    ///
+    /// # Errors
+    /// When `ORIGIN_URL` or `EDGE_ORIGIN_SECRET` is missing.
+    pub fn origin(&self) -> Result<OriginSettings<'_>, ApiError> {
+        match (&self.origin_url, &self.edge_origin_secret) {
+            (Some(url), Some(secret)) => Ok(OriginSettings { url, secret }),
+            (None, _) => Err(config_error("missing configuration: ORIGIN_URL".into())),
+            (_, None) => Err(config_error(
+                "missing configuration: EDGE_ORIGIN_SECRET".into(),
+            )),
+        }
+    }
+
+    /// True when `origin` may call the API from a browser.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.allowed_origins
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<Config, ApiError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.stock_cache_seconds, 1);
+        assert_eq!(c.default_hold_seconds, 600);
+        assert_eq!(c.max_hold_seconds, 900);
+        assert_eq!(c.max_qty_per_item, 10);
+        assert_eq!(c.max_items, 20);
+        assert_eq!(c.rate_limit_per_minute, 30);
+        assert!(!c.expose_exact_counts);
+        assert_eq!(c.redis_key_prefix, "");
+        assert_eq!(c.redis_timeout_ms, 1500);
+        assert_eq!(c.origin_timeout_ms, 5000);
+        assert_eq!(c.clock_offset_ms, 0);
+        assert!(c.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn missing_required_values_are_named_in_a_config_error() {
+        let c = parse(&[("REDIS_REST_URL", "http://r")]).unwrap();
+        let e = c.redis().unwrap_err();
+        assert_eq!((e.status, e.code), (500, "config_error"));
+        assert!(e.message.contains("REDIS_REST_TOKEN"), "{}", e.message);
+        assert!(!e.message.contains("REDIS_REST_URL"));
+        assert_eq!(c.origin().unwrap_err().code, "config_error");
+        assert_eq!(c.token_secret().unwrap_err().code, "config_error");
+    }
+
+    #[test]
+    fn malformed_numbers_and_bounds_are_config_errors_not_panics() {
+        for bad in [
+            &[("STOCK_CACHE_SECONDS", "soon")][..],
+            &[("MAX_ITEMS", "51")],
+            &[("MAX_ITEMS", "0")],
+            &[("DEFAULT_HOLD_SECONDS", "1000")],
+            &[("RATE_LIMIT_PER_MINUTE", "-1")],
+            &[("EXPOSE_EXACT_COUNTS", "maybe")],
+            &[("REDIS_KEY_PREFIX", "a{b}")],
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert_eq!((e.status, e.code), (500, "config_error"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn lists_flags_and_urls_are_normalised() {
+        let c = parse(&[
+            (
+                "ALLOWED_ORIGINS",
+                " https://shop.example/ , http://127.0.0.1:8787,",
+            ),
+            ("EXPOSE_EXACT_COUNTS", "TRUE"),
+            ("ORIGIN_URL", "http://o:8080/"),
+            ("EDGE_ORIGIN_SECRET", "s"),
+            ("CLOCK_OFFSET_MS", "-5000"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.allowed_origins,
+            vec!["https://shop.example", "http://127.0.0.1:8787"]
+        );
+        assert!(c.origin_allowed("https://shop.example"));
+        assert!(!c.origin_allowed("https://evil.example"));
+        assert!(c.expose_exact_counts);
+        assert_eq!(c.origin().unwrap().url, "http://o:8080");
+        assert_eq!(c.clock_offset_ms, -5000);
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let c = parse(&[("REDIS_REST_TOKEN", "hunter2")]).unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

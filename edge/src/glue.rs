@@ -1,0 +1,236 @@
+//! The Workers runtime glue: converts `worker` requests and responses, implements
+//! [`Platform`] and holds the event handlers. Everything it calls is host-tested in `app`.
+
+use std::time::Duration;
+
+use edgestock_core::keys::Keys;
+use edgestock_core::rest::{Client, TransportError};
+use edgestock_core::scripts::Engine;
+use edgestock_core::transport::FetchTransport;
+use futures::future::{select, Either};
+use worker::wasm_bindgen::JsCast;
+use worker::{
+    console_error, console_log, event, js_sys, AbortController, Cache, Context, Date, Delay, Env,
+    Fetch, Headers, Method, Request, RequestInit, Response, Result, ScheduleContext,
+    ScheduledEvent,
+};
+
+use crate::app::{self, ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
+use crate::cache::MemoryCache;
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::validate::check_body_size;
+
+/// Bodies up to this size are read and discarded before a 413, so keep-alive connections survive.
+const DRAIN_LIMIT: usize = 1024 * 1024;
+
+thread_local! {
+    /// First cache tier: this isolate's memory (the Cache API is the second, shared by the colo).
+    static MEMORY: std::cell::RefCell<MemoryCache> = std::cell::RefCell::new(MemoryCache::default());
+}
+
+struct Runtime;
+
+impl Platform for Runtime {
+    type Redis = FetchTransport;
+
+    fn redis_transport(&self) -> FetchTransport {
+        FetchTransport
+    }
+
+    fn now_ms(&self) -> i64 {
+        Date::now().as_millis() as i64
+    }
+
+    fn random_bytes(&self) -> [u8; 16] {
+        random_bytes()
+    }
+
+    async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
+        let now = self.now_ms();
+        if let Some(hit) = MEMORY.with(|m| m.borrow().get(key, now)) {
+            return Some(hit);
+        }
+        let mut resp = Cache::default().get(key, true).await.ok()??;
+        let status = resp.status_code();
+        let headers = resp.headers().entries().collect();
+        let body = resp.bytes().await.ok()?;
+        Some(ApiResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn cache_put(&self, key: &str, resp: &ApiResponse) {
+        let now = self.now_ms();
+        MEMORY.with(|m| m.borrow_mut().put(key, resp, now));
+        match to_worker(resp) {
+            Ok(r) => {
+                if let Err(e) = Cache::default().put(key, r).await {
+                    console_error!("cache put failed: {e}");
+                }
+            }
+            Err(e) => console_error!("cache put failed: {e}"),
+        }
+    }
+
+    async fn origin_post(
+        &self,
+        req: OriginRequest,
+    ) -> std::result::Result<OriginResponse, TransportError> {
+        let fail = |e: worker::Error| TransportError::Failed(e.to_string());
+        let headers = Headers::new();
+        for (k, v) in &req.headers {
+            headers.set(k, v).map_err(fail)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(headers)
+            .with_body(Some(js_sys::Uint8Array::from(req.body.as_slice()).into()));
+        let request = Request::new_with_init(&req.url, &init).map_err(fail)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = async {
+            let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+            let status = resp.status_code();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            let body = resp.bytes().await?;
+            Ok::<_, worker::Error>(OriginResponse {
+                status,
+                body,
+                retry_after,
+            })
+        };
+        let timer = Delay::from(req.timeout);
+        futures::pin_mut!(exchange);
+        match select(exchange, timer).await {
+            Either::Left((res, _)) => res.map_err(fail),
+            Either::Right(((), _)) => {
+                controller.abort();
+                Err(TransportError::Timeout)
+            }
+        }
+    }
+}
+
+/// 16 bytes from `crypto.getRandomValues` (falls back to `Math.random` mixed with the clock,
+/// which only happens if the runtime lacks Web Crypto).
+fn random_bytes() -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let arr = js_sys::Uint8Array::new_with_length(16);
+    let ok = js_sys::Reflect::get(&js_sys::global(), &"crypto".into())
+        .ok()
+        .and_then(|crypto| {
+            let f = js_sys::Reflect::get(&crypto, &"getRandomValues".into()).ok()?;
+            let f: js_sys::Function = f.dyn_into().ok()?;
+            f.call1(&crypto, &arr).ok()
+        })
+        .is_some();
+    if ok {
+        arr.copy_to(&mut out);
+    } else {
+        let now = Date::now().as_millis();
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = ((js_sys::Math::random() * 256.0) as u8) ^ (now >> (i % 8 * 8)) as u8;
+        }
+    }
+    out
+}
+
+fn to_worker(r: &ApiResponse) -> Result<Response> {
+    let headers = Headers::new();
+    for (k, v) in &r.headers {
+        headers.append(k, v)?;
+    }
+    let resp = if r.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(r.body.clone())?
+    };
+    Ok(resp.with_status(r.status).with_headers(headers))
+}
+
+fn config(env: &Env) -> std::result::Result<Config, ApiError> {
+    Config::from_lookup(&|name| {
+        env.var(name)
+            .map(|v| v.to_string())
+            .or_else(|_| env.secret(name).map(|v| v.to_string()))
+            .ok()
+    })
+}
+
+async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
+    let url = req
+        .url()
+        .map_err(|e| ApiError::new(400, "bad_request", e.to_string()))?;
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .entries()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    let method = req.method().to_string();
+    let body = if matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+        Vec::new()
+    } else {
+        let declared = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok());
+        if let Some(n) = declared {
+            if let Err(e) = check_body_size(n) {
+                // Drain a moderately sized body so the client's keep-alive connection survives;
+                // a huge one is refused without reading it.
+                if n <= DRAIN_LIMIT {
+                    let _ = req.bytes().await;
+                }
+                return Err(e);
+            }
+        }
+        req.bytes()
+            .await
+            .map_err(|e| ApiError::new(400, "bad_request", format!("cannot read body: {e}")))?
+    };
+    Ok(ApiRequest {
+        method,
+        url_origin: url.origin().ascii_serialization(),
+        path: url.path().to_owned(),
+        query: url.query().unwrap_or("").to_owned(),
+        headers,
+        body,
+    })
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let cfg = config(&env);
+    let resp = match to_api(req).await {
+        Ok(api) => app::handle(&Runtime, &cfg, &api).await,
+        Err(e) => ApiResponse::error(&e),
+    };
+    to_worker(&resp)
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let cfg = match config(&env) {
+        Ok(c) => c,
+        Err(e) => return console_error!("sweep skipped: {}", e.message),
+    };
+    let r = match cfg.redis() {
+        Ok(r) => r,
+        Err(e) => return console_error!("sweep skipped: {}", e.message),
+    };
+    let client = Client::new(FetchTransport, r.url, r.token)
+        .with_timeout(Duration::from_millis(u64::from(cfg.redis_timeout_ms)));
+    let engine = Engine::new(client, Keys::new(cfg.redis_key_prefix.clone()))
+        .with_clock_offset_ms(cfg.clock_offset_ms);
+    match engine.sweep(crate::SWEEP_MAX_SKUS).await {
+        Ok(rep) => console_log!(
+            "sweep: {} skus, {} units reaped",
+            rep.skus,
+            rep.units_reaped
+        ),
+        Err(e) => console_error!("sweep failed: {e}"),
+    }
+}

@@ -1,0 +1,103 @@
+//! Stock badges: the public view of a SKU's level.
+
+use edgestock_core::scripts::StockLevel;
+use serde_json::{json, Value};
+
+/// Badge status of an available count against the low-stock threshold.
+pub fn badge_status(available: i64, low_threshold: i64) -> &'static str {
+    if available <= 0 {
+        "sold_out"
+    } else if available <= low_threshold {
+        "low_stock"
+    } else {
+        "in_stock"
+    }
+}
+
+/// `{sku, available?, status, low_stock_threshold}`; `available` only at or below the threshold
+/// unless `expose_exact` (a competitor should not learn the depth of a large stock).
+/// A SKU that was never stocked reads `{sku, status: "unknown"}` (batch reads only).
+pub fn stock_json(level: &StockLevel, expose_exact: bool) -> Value {
+    let sku = level.sku.as_str();
+    if !level.exists {
+        return json!({"sku": sku, "status": "unknown"});
+    }
+    let available = level.available();
+    let status = badge_status(available, level.low_threshold);
+    let mut v = json!({
+        "sku": sku,
+        "status": status,
+        "low_stock_threshold": level.low_threshold,
+    });
+    if expose_exact || available <= level.low_threshold {
+        v["available"] = json!(available);
+    }
+    v
+}
+
+/// `Cache-Control` of stock reads: shared caches and browsers may keep it `seconds`.
+pub fn cache_control(seconds: u32) -> String {
+    if seconds == 0 {
+        "no-store".to_owned()
+    } else {
+        format!("public, max-age={seconds}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgestock_core::domain::Sku;
+
+    fn level(on_hand: i64, reserved: i64, low: i64) -> StockLevel {
+        StockLevel {
+            sku: Sku::parse("A").unwrap(),
+            exists: true,
+            on_hand,
+            reserved,
+            low_threshold: low,
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_threshold() {
+        assert_eq!(badge_status(0, 5), "sold_out");
+        assert_eq!(badge_status(-1, 5), "sold_out");
+        assert_eq!(badge_status(1, 5), "low_stock");
+        assert_eq!(badge_status(5, 5), "low_stock");
+        assert_eq!(badge_status(6, 5), "in_stock");
+        assert_eq!(badge_status(1, 0), "in_stock");
+    }
+
+    #[test]
+    fn exact_counts_only_at_or_below_the_threshold_unless_exposed() {
+        assert_eq!(
+            stock_json(&level(100, 10, 5), false),
+            json!({"sku": "A", "status": "in_stock", "low_stock_threshold": 5})
+        );
+        assert_eq!(
+            stock_json(&level(100, 10, 5), true),
+            json!({"sku": "A", "status": "in_stock", "low_stock_threshold": 5, "available": 90})
+        );
+        assert_eq!(
+            stock_json(&level(10, 7, 5), false),
+            json!({"sku": "A", "status": "low_stock", "low_stock_threshold": 5, "available": 3})
+        );
+        assert_eq!(stock_json(&level(10, 10, 5), false)["available"], 0);
+        assert_eq!(stock_json(&level(10, 10, 5), false)["status"], "sold_out");
+        let unknown = StockLevel {
+            exists: false,
+            ..level(0, 0, 0)
+        };
+        assert_eq!(
+            stock_json(&unknown, false),
+            json!({"sku": "A", "status": "unknown"})
+        );
+    }
+
+    #[test]
+    fn cache_control_header() {
+        assert_eq!(cache_control(1), "public, max-age=1");
+        assert_eq!(cache_control(0), "no-store");
+    }
+}

@@ -1,0 +1,302 @@
+//! The edge stack for black-box tests: a gateway in-process (in front of the shared Redis or a
+//! private one), the built worker in Miniflare bound to it under a unique key prefix, a typed
+//! engine to seed and inspect Redis, and a stub origin that verifies signatures.
+
+use std::collections::HashMap;
+use std::net::TcpListener as StdListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::IntoResponse;
+use edgestock_core::domain::Sku;
+use edgestock_core::keys::Keys;
+use edgestock_core::rest::Client;
+use edgestock_core::scripts::Engine;
+use edgestock_core::transport::ReqwestTransport;
+use edgestock_gateway::{spawn, Config, Running};
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use super::Worker;
+
+pub(crate) const GATEWAY_TOKEN: &str = "e2e-gateway-token";
+pub(crate) const TOKEN_SECRET: &str = "e2e-reservation-token-secret";
+pub(crate) const ORIGIN_SECRET: &str = "e2e-edge-origin-secret";
+
+/// The shared Redis of the test run.
+pub(crate) fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix no other test uses.
+pub(crate) fn unique_prefix() -> String {
+    format!("e2e:{:016x}:", rand::random::<u64>())
+}
+
+/// A port nothing listens on (bound, then released).
+pub(crate) fn closed_port() -> u16 {
+    let l = StdListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Starts a gateway in front of `redis`.
+pub(crate) async fn gateway(redis: &str, tweak: impl FnOnce(&mut Config)) -> Running {
+    let mut c = Config::new(redis, GATEWAY_TOKEN);
+    c.listen = "127.0.0.1:0".into();
+    tweak(&mut c);
+    spawn(c).await.expect("gateway starts")
+}
+
+/// Gateway + worker + engine under one prefix.
+pub(crate) struct Stack {
+    /// Kept alive for the stack's lifetime.
+    _gateway: Running,
+    pub(crate) engine: Engine<ReqwestTransport>,
+    pub(crate) worker: Worker,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Stack {
+    /// Against the shared Redis; `extra` bindings override the defaults.
+    pub(crate) async fn start(extra: Value) -> Self {
+        Self::start_on(&redis_url(), extra).await
+    }
+
+    /// Against the Redis at `redis`.
+    pub(crate) async fn start_on(redis: &str, extra: Value) -> Self {
+        let gateway = gateway(redis, |_| {}).await;
+        let prefix = unique_prefix();
+        let mut bindings = json!({
+            "REDIS_REST_URL": gateway.url(),
+            "REDIS_REST_TOKEN": GATEWAY_TOKEN,
+            "RESERVATION_TOKEN_SECRET": TOKEN_SECRET,
+            "EDGE_ORIGIN_SECRET": ORIGIN_SECRET,
+            "ORIGIN_URL": format!("http://127.0.0.1:{}", closed_port()),
+            "ALLOWED_ORIGINS": "https://shop.example",
+            "REDIS_KEY_PREFIX": prefix,
+            "STOCK_CACHE_SECONDS": "0",
+        });
+        for (k, v) in extra.as_object().expect("extra bindings are an object") {
+            bindings[k] = v.clone();
+        }
+        let worker = Worker::start_with_bindings(&bindings).await;
+        let client = Client::new(ReqwestTransport::default(), &gateway.url(), GATEWAY_TOKEN)
+            .with_timeout(Duration::from_secs(5));
+        let engine = Engine::new(client, Keys::new(prefix.clone()));
+        Self {
+            _gateway: gateway,
+            engine,
+            worker,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `path` on the worker.
+    pub(crate) fn url(&self, path: &str) -> String {
+        self.worker.url(path)
+    }
+
+    /// Sets a SKU's on-hand and low-stock threshold.
+    pub(crate) async fn seed(&self, sku: &str, on_hand: i64, low: i64) {
+        self.engine
+            .seed(&Sku::parse(sku).expect("valid sku"), on_hand, low)
+            .await
+            .expect("seed");
+    }
+}
+
+/// A redis-server of its own (exact command counts), killed on drop.
+pub(crate) struct PrivateRedis {
+    pub(crate) port: u16,
+    child: Child,
+}
+
+impl PrivateRedis {
+    pub(crate) fn start() -> Self {
+        let port = closed_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let me = Self { port, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while me.cli(&["PING"]).trim() != "PONG" {
+            assert!(Instant::now() < deadline, "private redis did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        me
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// Calls per command from `INFO commandstats`, without `info` itself. Commands run inside
+    /// scripts are counted too, so an unchanged map means Redis did no work at all.
+    pub(crate) fn command_calls(&self) -> HashMap<String, u64> {
+        self.cli(&["INFO", "commandstats"])
+            .lines()
+            .filter_map(|l| {
+                let (name, rest) = l.strip_prefix("cmdstat_")?.split_once(':')?;
+                let calls: u64 = rest
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("calls="))?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                (name != "info").then(|| (name.to_owned(), calls))
+            })
+            .collect()
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the stub origin saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    pub(crate) path: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Value,
+    pub(crate) signature_ok: bool,
+}
+
+/// How the stub origin answers.
+#[derive(Debug, Clone)]
+pub(crate) enum Mode {
+    /// 201 order for confirm, 200 for cancel.
+    Ok,
+    /// This status and JSON body.
+    Reply(u16, Value),
+    /// Never answers.
+    Hang,
+}
+
+#[derive(Clone)]
+struct OriginState {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    mode: Arc<Mutex<Mode>>,
+}
+
+/// A tiny origin that checks the edge signature like the real one will.
+pub(crate) struct StubOrigin {
+    pub(crate) url: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    mode: Arc<Mutex<Mode>>,
+}
+
+impl StubOrigin {
+    pub(crate) async fn start() -> Self {
+        let state = OriginState {
+            seen: Arc::default(),
+            mode: Arc::new(Mutex::new(Mode::Ok)),
+        };
+        let app = axum::Router::new()
+            .fallback(origin_handler)
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind stub origin");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self {
+            url,
+            seen: state.seen,
+            mode: state.mode,
+        }
+    }
+
+    pub(crate) fn set_mode(&self, m: Mode) {
+        *self.mode.lock().expect("lock") = m;
+    }
+
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+/// Lowercase hex HMAC-SHA256(secret, METHOD\nPATH\nTS\nBODY), computed independently of the edge.
+pub(crate) fn expected_signature(method: &str, path: &str, ts: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(ORIGIN_SECRET.as_bytes()).expect("key");
+    mac.update(format!("{method}\n{path}\n{ts}\n").as_bytes());
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+async fn origin_handler(
+    State(st): State<OriginState>,
+    method: axum::http::Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ts = h("x-edgestock-timestamp").to_owned();
+    let fresh = ts
+        .parse::<u64>()
+        .ok()
+        .and_then(|t| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs();
+            Some(now.abs_diff(t) <= 300)
+        })
+        .unwrap_or(false);
+    let signature_ok = fresh
+        && h("x-edgestock-signature")
+            == expected_signature(method.as_str(), uri.path(), &ts, &body);
+    st.seen.lock().expect("lock").push(Seen {
+        path: uri.path().to_owned(),
+        headers: headers.clone(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        signature_ok,
+    });
+    if !signature_ok {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(
+                json!({"error": {"code": "bad_signature", "message": "signature mismatch"}}),
+            ),
+        )
+            .into_response();
+    }
+    let mode = st.mode.lock().expect("lock").clone();
+    match mode {
+        Mode::Hang => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Mode::Reply(status, v) => {
+            (StatusCode::from_u16(status).expect("status"), axum::Json(v)).into_response()
+        }
+        Mode::Ok if uri.path() == "/v1/orders" => (
+            StatusCode::CREATED,
+            axum::Json(json!({"order_id": "ord-1", "status": "confirmed"})),
+        )
+            .into_response(),
+        Mode::Ok => axum::Json(json!({"status": "cancelled"})).into_response(),
+    }
+}
