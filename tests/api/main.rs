@@ -3,4 +3,5 @@
 mod support;
 
 mod edge;
+mod flash_sale;
 mod worker;

@@ -126,4 +126,5 @@ impl Drop for Worker {
     }
 }
 
+pub(crate) mod full;
 pub(crate) mod stack;

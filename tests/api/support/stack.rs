@@ -118,7 +118,11 @@ pub(crate) struct PrivateRedis {
 
 impl PrivateRedis {
     pub(crate) fn start() -> Self {
-        let port = closed_port();
+        Self::start_on(closed_port())
+    }
+
+    /// On a given port (a restart keeps the address).
+    pub(crate) fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
