@@ -114,36 +114,6 @@ pub async fn find(db: impl PgExecutor<'_>, movement_id: &str) -> sqlx::Result<Op
     .await
 }
 
-/// Appends the sale movements of an order (one per line, `sale:<order>:<line>`).
-///
-/// # Errors
-/// Database failures.
-#[tracing::instrument(skip_all)]
-pub async fn append_sales(
-    tx: &mut Transaction<'_, Postgres>,
-    order_id: Uuid,
-    items: &[crate::orders::OrderItem],
-    outbox_id: i64,
-) -> sqlx::Result<()> {
-    let ids: Vec<String> = (1..=items.len())
-        .map(|line| format!("sale:{order_id}:{line}"))
-        .collect();
-    let skus: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
-    let qtys: Vec<i32> = items.iter().map(|i| -i.qty).collect();
-    sqlx::query!(
-        r#"insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
-           select mid, sku, 'sale', qty, $4, $5 from unnest($1::text[], $2::text[], $3::int4[]) as t(mid, sku, qty)"#,
-        &ids,
-        &skus,
-        &qtys,
-        order_id,
-        outbox_id
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
 /// A SKU with its ledger totals.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkuLevel {

@@ -1,7 +1,7 @@
 //! Orders and their items: the rows the confirm protocol inserts and the view the API returns.
 
 use serde::Serialize;
-use sqlx::{PgExecutor, Postgres, Transaction};
+use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -143,71 +143,4 @@ pub async fn by_reservation(
         }
         None => Ok(None),
     }
-}
-
-/// A new order to record.
-#[derive(Debug, Clone)]
-pub struct NewOrder<'a> {
-    /// Order id (UUID v7: time-ordered).
-    pub id: Uuid,
-    /// The pinned reservation.
-    pub reservation_id: &'a str,
-    /// Caller's customer reference.
-    pub customer_ref: Option<&'a str>,
-    /// Caller's payment reference.
-    pub payment_ref: Option<&'a str>,
-    /// Idempotency-Key header.
-    pub idempotency_key: Option<&'a str>,
-    /// The outbox row that will apply its commit.
-    pub commit_outbox_id: i64,
-}
-
-/// Inserts the order unless one exists for the reservation; true when inserted.
-///
-/// # Errors
-/// Database failures, including a reused idempotency key (`orders_idempotency_key_key`).
-#[tracing::instrument(skip_all)]
-pub async fn insert(tx: &mut Transaction<'_, Postgres>, o: &NewOrder<'_>) -> sqlx::Result<bool> {
-    let inserted = sqlx::query_scalar!(
-        r#"insert into orders (id, reservation_id, status, customer_ref, payment_ref,
-                               idempotency_key, commit_outbox_id)
-           values ($1, $2, 'PENDING', $3, $4, $5, $6)
-           on conflict (reservation_id) do nothing
-           returning id"#,
-        o.id,
-        o.reservation_id,
-        o.customer_ref,
-        o.payment_ref,
-        o.idempotency_key,
-        o.commit_outbox_id
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(inserted.is_some())
-}
-
-/// Inserts the order's lines.
-///
-/// # Errors
-/// Database failures (an unknown SKU violates `order_items_sku_fkey`).
-#[tracing::instrument(skip_all)]
-pub async fn insert_items(
-    tx: &mut Transaction<'_, Postgres>,
-    order_id: Uuid,
-    items: &[OrderItem],
-) -> sqlx::Result<()> {
-    let lines: Vec<i32> = (1..=items.len() as i32).collect();
-    let skus: Vec<String> = items.iter().map(|i| i.sku.clone()).collect();
-    let qtys: Vec<i32> = items.iter().map(|i| i.qty).collect();
-    sqlx::query!(
-        r#"insert into order_items (order_id, line, sku, qty)
-           select $1, * from unnest($2::int4[], $3::text[], $4::int4[])"#,
-        order_id,
-        &lines,
-        &skus,
-        &qtys
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }

@@ -238,29 +238,32 @@ async fn finish(
         Applied::Applied => "applied",
         Applied::Short { .. } => "not_applied",
     };
-    sqlx::query!(
-        r#"update outbox set done_at = now(), outcome = $2, attempts = attempts + 1 where id = $1"#,
-        row.id,
-        outcome
-    )
-    .execute(&mut **tx)
-    .await?;
-    if row.kind != OutboxKind::Commit {
-        state.metrics.outbox(row.kind.as_str(), outcome);
-        return Ok(());
-    }
-    let order_id = row
-        .payload
-        .get("order_id")
-        .and_then(|v| v.as_str())
+    let order_id = (row.kind == OutboxKind::Commit)
+        .then(|| row.payload.get("order_id").and_then(|v| v.as_str()))
+        .flatten()
         .and_then(|s| Uuid::parse_str(s).ok());
     let Some(order_id) = order_id else {
+        sqlx::query!(
+            r#"update outbox set done_at = now(), outcome = $2, attempts = attempts + 1 where id = $1"#,
+            row.id,
+            outcome
+        )
+        .execute(&mut **tx)
+        .await?;
+        state.metrics.outbox(row.kind.as_str(), outcome);
         return Ok(());
     };
     match applied {
         Applied::Applied => {
+            // One statement: the row is done and its order confirmed.
             let n = sqlx::query!(
-                r#"update orders set status = 'CONFIRMED', updated_at = now() where id = $1 and status = 'PENDING'"#,
+                r#"with done as (
+                       update outbox set done_at = now(), outcome = 'applied', attempts = attempts + 1
+                       where id = $1
+                   )
+                   update orders set status = 'CONFIRMED', updated_at = now()
+                   where id = $2 and status = 'PENDING'"#,
+                row.id,
                 order_id
             )
             .execute(&mut **tx)
@@ -271,6 +274,12 @@ async fn finish(
             }
         }
         Applied::Short { sku, available } => {
+            sqlx::query!(
+                r#"update outbox set done_at = now(), outcome = 'not_applied', attempts = attempts + 1 where id = $1"#,
+                row.id
+            )
+            .execute(&mut **tx)
+            .await?;
             tracing::error!(%order_id, %sku, available, "late commit found no units: order needs attention");
             let n = sqlx::query!(
                 r#"update orders set status = 'NEEDS_ATTENTION', updated_at = now() where id = $1 and status = 'PENDING'"#,
@@ -314,6 +323,14 @@ fn rand_fraction() -> f64 {
     f64::from(nanos % 1000) / 1000.0
 }
 
+/// Opens the transaction of one apply. Its commit does not wait for the WAL flush
+/// (`synchronous_commit = off`): it only marks an effect done (or reschedules it), and a mark
+/// lost in a Postgres crash only makes the row apply again, which every effect tolerates.
+async fn begin(db: &sqlx::PgPool) -> sqlx::Result<Transaction<'static, Postgres>> {
+    db.begin_with("begin; set local synchronous_commit = off")
+        .await
+}
+
 async fn execute(
     state: &AppState,
     mut tx: Transaction<'_, Postgres>,
@@ -322,6 +339,16 @@ async fn execute(
     for sku in skus_of(&row) {
         crate::ledger::lock_sku(&mut tx, &sku, false).await?;
     }
+    settle(state, tx, row).await
+}
+
+/// Runs the effect of a row the caller holds (row lock and SKU locks), records the outcome and
+/// commits.
+async fn settle(
+    state: &AppState,
+    mut tx: Transaction<'_, Postgres>,
+    row: Row,
+) -> sqlx::Result<Attempt> {
     let attempt = match effect(state, &row).await {
         Ok(applied) => {
             finish(&mut tx, state, &row, &applied).await?;
@@ -351,9 +378,9 @@ async fn execute(
 ///
 /// # Errors
 /// Database failures (Redis failures are recorded on the row and returned as [`Attempt::Failed`]).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn apply_one(state: &AppState, id: i64) -> sqlx::Result<Attempt> {
-    let mut tx = state.db.begin().await?;
+    let mut tx = begin(&state.db).await?;
     let row = sqlx::query_as!(
         Row,
         r#"select id, kind as "kind: OutboxKind", payload, attempts from outbox
@@ -368,6 +395,46 @@ pub async fn apply_one(state: &AppState, id: i64) -> sqlx::Result<Attempt> {
     }
 }
 
+/// The confirm path's [`apply_one`] of the commit row `id` it just recorded with `payload`, in
+/// fewer round trips: the caller knows the SKUs, so one statement takes the row lock (skipping
+/// a row another worker holds, one already done, or one a cancel turned into a release) and the
+/// shared SKU locks; then the commit script, then one statement marking the row done and the
+/// order confirmed.
+///
+/// # Errors
+/// Database failures (Redis failures are recorded on the row and returned as [`Attempt::Failed`]).
+#[tracing::instrument(level = "debug", skip(state, payload, skus))]
+pub async fn apply_commit(
+    state: &AppState,
+    id: i64,
+    payload: serde_json::Value,
+    skus: &[String],
+) -> sqlx::Result<Attempt> {
+    let mut tx = begin(&state.db).await?;
+    let attempts = sqlx::query_scalar!(
+        r#"select o.attempts from outbox o,
+                  (select count(pg_advisory_xact_lock_shared(hashtextextended('edgestock-sku:' || s, 0))) as n
+                   from (select distinct s from unnest($2::text[]) as s order by 1) as sorted) as locks
+           where o.id = $1 and o.done_at is null and o.kind = 'commit'
+           for update of o skip locked"#,
+        id,
+        skus
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(attempts) = attempts else {
+        tx.rollback().await?;
+        return Ok(Attempt::Skipped);
+    };
+    let row = Row {
+        id,
+        kind: OutboxKind::Commit,
+        payload,
+        attempts,
+    };
+    settle(state, tx, row).await
+}
+
 /// Applies up to `limit` due rows, one transaction each; stops early when Redis is unavailable.
 /// Returns how many rows were finished.
 ///
@@ -376,7 +443,7 @@ pub async fn apply_one(state: &AppState, id: i64) -> sqlx::Result<Attempt> {
 pub async fn drain(state: &AppState, limit: usize) -> sqlx::Result<usize> {
     let mut done = 0;
     for _ in 0..limit {
-        let mut tx = state.db.begin().await?;
+        let mut tx = begin(&state.db).await?;
         let row = sqlx::query_as!(
             Row,
             r#"select id, kind as "kind: OutboxKind", payload, attempts from outbox

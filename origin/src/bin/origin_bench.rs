@@ -1,8 +1,15 @@
 //! Confirm benchmark: confirms per second and latency at N concurrent checkouts of ONE hot SKU,
-//! through the origin (HTTP → pin in Redis → insert-only Postgres transaction → commit in
+//! through the origin (HTTP → pin in Redis → insert-only Postgres statement → commit in
 //! Redis), and in the same run the classic hot-row approach on the same Postgres: one
 //! transaction per checkout doing `UPDATE stock SET available = available - 1 WHERE sku = $1
 //! AND available >= 1` plus the order insert. Prints a markdown table.
+//!
+//! Fairness: both sides run the same number of concurrent checkouts against the same Postgres
+//! server with the same connection pool size (`--pool`). They are not the same work, and the
+//! output says so: an origin confirm is a real HTTP request to the origin (auth, JSON) that makes
+//! three Redis calls through the REST gateway (reservation read + pin, commit) and two Postgres
+//! commits (the order, then the outbox mark); a hot-row checkout is direct SQL from the
+//! benchmark process with no HTTP and no Redis.
 //!
 //! ```text
 //! cargo run --release -p origin --bin origin-bench -- --confirms 2000 --seconds 30
@@ -36,9 +43,12 @@ struct Args {
     /// Redis behind the in-process gateway.
     #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
     redis_url: String,
-    /// Concurrent checkouts.
+    /// Concurrent checkouts (both approaches).
     #[arg(long, default_value_t = 50)]
     concurrency: usize,
+    /// Postgres connections (both approaches: the origin's pool and the hot-row pool).
+    #[arg(long, default_value_t = 32)]
+    pool: u32,
     /// Confirms per approach per round (upper bound).
     #[arg(long, default_value_t = 2000)]
     confirms: usize,
@@ -262,7 +272,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
         ("ORIGIN_API_KEY", "bench-api-key".into()),
         ("ADMIN_API_KEY", "bench-admin-key".into()),
         ("EDGE_ORIGIN_SECRET", "bench".into()),
-        ("DATABASE_MAX_CONNECTIONS", "32".into()),
+        ("DATABASE_MAX_CONNECTIONS", args.pool.to_string()),
     ];
     let config =
         Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))?;
@@ -288,7 +298,7 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     );
 
     let pool = PgPoolOptions::new()
-        .max_connections(args.concurrency as u32)
+        .max_connections(args.pool)
         .connect(url)
         .await?;
     pool.execute("create table bench_stock (sku text primary key, available integer not null); insert into bench_stock values ('HOT', 0); create table bench_orders (id uuid primary key, sku text not null, qty integer not null)").await?;
@@ -306,9 +316,12 @@ async fn bench(args: &Args, url: &str) -> anyhow::Result<()> {
     .await?;
     let redis = state.redis.stock(std::slice::from_ref(&sku)).await?;
     println!(
-        "\n### origin-bench: {} concurrent checkouts of one hot SKU\n",
-        args.concurrency
+        "\n### origin-bench: {} concurrent checkouts of one hot SKU, {} Postgres connections per side\n",
+        args.concurrency, args.pool
     );
+    println!("- origin: HTTP POST /v1/orders to the origin (auth, JSON) → Redis pin (2 REST calls via the gateway) → one Postgres INSERT statement (order, items, sale movements, outbox row; synchronous commit) → Redis commit (1 REST call) → outbox row marked done (async commit)");
+    println!("- hot-row: direct SQL from this process (no HTTP, no Redis): BEGIN; UPDATE stock SET available = available - 1 WHERE available >= 1; INSERT order; COMMIT");
+    println!();
     println!("| round | approach | confirms | errors | seconds | confirms/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|---|---|");
     for (round, o, h) in &rows {

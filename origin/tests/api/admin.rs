@@ -185,9 +185,16 @@ async fn events_are_copied_once_and_listed_newest_first_with_a_cursor(
         .await;
     let all = page2["events"].as_array().unwrap();
     assert!(!all.is_empty());
-    assert!(all
-        .iter()
-        .all(|e| e["at"].as_str() <= page1["events"][1]["at"].as_str()));
+    // Compare instants, not strings: RFC 3339 drops trailing zeros (".12Z" sorts before ".1Z").
+    let at = |v: &serde_json::Value| {
+        time::OffsetDateTime::parse(
+            v["at"].as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    };
+    let cursor_at = at(&page1["events"][1]);
+    assert!(all.iter().all(|e| at(e) <= cursor_at), "{page1} {page2}");
 
     let metrics = app
         .http

@@ -235,6 +235,27 @@ impl TestApp {
         .unwrap()
     }
 
+    /// The `/metrics` text.
+    pub(crate) async fn metrics(&self) -> String {
+        self.http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    /// Status of the order confirming `reservation_id`, from Postgres.
+    pub(crate) async fn order_status(&self, reservation_id: &str) -> String {
+        sqlx::query_scalar("select status::text from orders where reservation_id = $1")
+            .bind(reservation_id)
+            .fetch_one(&self.state.db)
+            .await
+            .unwrap()
+    }
+
     pub(crate) async fn pending_outbox(&self) -> i64 {
         sqlx::query_scalar::<_, i64>("select count(*) from outbox where done_at is null")
             .fetch_one(&self.state.db)
@@ -268,6 +289,28 @@ where
     panic!("timed out after {within:?} waiting for {what}");
 }
 
+/// Holds `qty` of `sku` through `engine` (e.g. one with a clock offset); returns the reservation id.
+pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: u32) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let out = engine
+        .reserve(&ReserveRequest {
+            id: id.clone(),
+            fingerprint: "fp".into(),
+            items: vec![Item {
+                sku: Sku::parse(sku).unwrap(),
+                qty,
+            }],
+            ttl_ms: 60_000,
+            max_hold_ms: 600_000,
+            rate_limit: None,
+            owner: "test".into(),
+        })
+        .await
+        .expect("reserve");
+    assert!(matches!(out, ReserveOutcome::Held(_)), "reserve: {out:?}");
+    id
+}
+
 /// A gateway and a prefix for one test.
 pub(crate) struct Env {
     pub(crate) gateway: Running,
@@ -284,6 +327,18 @@ impl Env {
 
     pub(crate) fn config(&self, extra: &[(&str, &str)]) -> Config {
         test_config(&self.gateway.url(), &self.prefix, extra)
+    }
+
+    /// A script engine on this test's keys whose clock runs `offset_ms` ahead ("time passes").
+    pub(crate) fn engine_ahead(&self, offset_ms: i64) -> origin::state::Redis {
+        origin::state::redis_engine(
+            &self.gateway.url(),
+            GATEWAY_TOKEN,
+            &self.prefix,
+            Duration::from_secs(2),
+        )
+        .expect("engine")
+        .with_clock_offset_ms(offset_ms)
     }
 }
 

@@ -9,4 +9,5 @@ mod concurrency;
 mod crash;
 mod helpers;
 mod orders;
+mod pending;
 mod redis_down;

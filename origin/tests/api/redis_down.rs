@@ -93,3 +93,27 @@ async fn recorded_orders_are_applied_once_redis_returns(opts: PgPoolOptions, c: 
     assert_eq!(second.redis_level("SKU-1").await, (6, 0));
     second.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_confirm_retry_gets_its_order_while_redis_is_unreachable(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let gateway = spawn_gateway("127.0.0.1:0").await;
+    let app = TestApp::spawn(
+        pool(opts, c).await,
+        test_config(&gateway.url(), &unique_prefix(), &[]),
+    )
+    .await;
+    app.create_sku("SKU-1", 10).await;
+    let rid = app.reserve("SKU-1", 2).await;
+    let (s, first) = app.confirm(&rid).await;
+    assert_eq!(s, 201, "{first}");
+    gateway.stop().await.unwrap();
+
+    let (s, again) = app.confirm(&rid).await;
+
+    assert_eq!(s, 200, "the order is read from Postgres: {again}");
+    assert_eq!(again, first);
+    app.stop().await;
+}
