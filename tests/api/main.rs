@@ -2,6 +2,7 @@
 
 mod support;
 
+mod browser;
 mod edge;
 mod flash_sale;
 mod worker;
