@@ -3,6 +3,8 @@
 #   Redis 127.0.0.1:6379, Postgres 127.0.0.1:5432, gateway 127.0.0.1:8079, origin 127.0.0.1:8080
 #   (migrated and seeded with demo SKUs), the worker in `wrangler dev` on 127.0.0.1:8787 with the demo page.
 # Ctrl-C stops everything this script started.
+# The dev stack keeps its own database, apart from the `test` one the tests use.
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/edgestock}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
@@ -21,6 +23,7 @@ ensure_rust
 ensure_node
 ensure_redis
 ensure_postgres
+ensure_database "${DATABASE_URL##*/}"
 build_worker
 # The origin joins the stack once its crate has a binary (see README, "Status").
 HAVE_ORIGIN=0

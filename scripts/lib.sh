@@ -104,6 +104,12 @@ ensure_postgres() {
     || psql -h 127.0.0.1 -U postgres -d postgres -qc 'create database test'
 }
 
+# Creates database $1 on the local Postgres when it does not exist.
+ensure_database() {
+  psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='$1'" | grep -q 1 \
+    || psql -h 127.0.0.1 -U postgres -d postgres -qc "create database \"$1\""
+}
+
 # Builds the worker into edge/build/ with the offline recipe (no downloads from GitHub).
 build_worker() {
   ensure_worker_tools
