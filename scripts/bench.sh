@@ -46,19 +46,19 @@ else
   cargo bench -q -p edgestock-core --features reqwest --bench engine | tee -a "$REPORT"
 fi
 
-if cargo metadata --no-deps --format-version 1 | grep -q '"name":"origin-bench"'; then
-  log "origin confirm vs hot-row UPDATE"
-  cargo build --release -p origin --bin origin-bench
-  section "Origin confirm vs the hot-row UPDATE baseline (50 concurrent checkouts, one hot SKU)" \
-    "target/release/origin-bench"
-  target/release/origin-bench | tee -a "$REPORT"
-fi
+log "origin confirm vs hot-row UPDATE"
+cargo build --release -p origin --bin origin-bench
+section "Origin confirm vs the hot-row UPDATE baseline (50 concurrent checkouts, one hot SKU)" \
+  "target/release/origin-bench --confirms 4000 --seconds 30 --rounds 2"
+target/release/origin-bench --confirms 4000 --seconds 30 --rounds 2 | tee -a "$REPORT"
 
-if [ -f "$ROOT/tests/bench/edge-bench.mjs" ]; then
-  build_worker
-  log "edge through workerd"
-  section "Edge (worker in workerd) vs gateway and Redis" "node tests/bench/edge-bench.mjs"
-  node "$ROOT/tests/bench/edge-bench.mjs" | tee -a "$REPORT"
-fi
+build_worker
+log "edge through workerd"
+cargo build --release -p e2e --bin edge-bench
+section "Edge (the worker in workerd via Miniflare) vs gateway-direct and Redis-direct, 50 connections" \
+  "cargo run --release -p e2e --bin edge-bench"
+EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 target/release/edge-bench | tee -a "$REPORT"
 
+python3 "$ROOT/scripts/bench_summary.py" "$REPORT"
+tail -n 16 "$REPORT"
 log "report written to $REPORT"
