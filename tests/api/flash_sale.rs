@@ -468,3 +468,64 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
     assert_eq!(status, 201);
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_killed_mid_confirm_the_outbox_finishes_after_restart() {
+    use origin::fault::FaultPoint;
+    // A long outbox head start: the dying instance's own worker must not finish the row.
+    let mut s = FullStack::start(&redis_url(), json!({}), &[("OUTBOX_GRACE_MS", "3000")]).await;
+    s.put_sku("CRASH-1", 5, 1).await;
+    s.wait_until("seeded", || async {
+        redis_level(&s, "CRASH-1").await.0 == 5
+    })
+    .await;
+    let (status, body) = reserve(&s, "CRASH-1", "10.7.0.1", "crash-1", 600).await;
+    assert_eq!(status, 201, "{body}");
+    let (id, token) = (
+        body["reservation_id"].as_str().unwrap().to_owned(),
+        body["token"].as_str().unwrap().to_owned(),
+    );
+
+    // The origin dies after the Postgres commit, before the Redis commit.
+    s.origin_state.faults.arm(FaultPoint::AfterPgCommit);
+    let (status, body) = post_token(
+        &s,
+        &format!("/v1/reservations/{id}/confirm"),
+        &token,
+        "crash-order",
+        json!({}),
+    )
+    .await;
+    assert!(status >= 500, "the browser sees a failure: {status} {body}");
+    s.restart_origin().await;
+
+    // The restarted origin's outbox applies the commit; the order ends CONFIRMED, sold once.
+    s.wait_until("outbox drained", || async {
+        let pending: i64 = sqlx::query_scalar("select count(*) from outbox where done_at is null")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        let confirmed: i64 =
+            sqlx::query_scalar("select count(*) from orders where status = 'CONFIRMED'")
+                .fetch_one(&s.pool)
+                .await
+                .unwrap();
+        pending == 0 && confirmed == 1
+    })
+    .await;
+    assert_eq!(redis_level(&s, "CRASH-1").await, (4, 0, 1));
+    // The shopper's retry gets the order, not a second one.
+    let (status, body) = post_token(
+        &s,
+        &format!("/v1/reservations/{id}/confirm"),
+        &token,
+        "crash-order",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "CONFIRMED");
+    assert_eq!(ledger_on_hand(&s, "CRASH-1").await, 4);
+    assert_eq!(reconcile(&s).await["drifting"], 0);
+    s.stop().await;
+}

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use edgestock_gateway::Running;
 use origin::config::Config as OriginConfig;
 use origin::startup::Application;
+use origin::state::AppState;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
 
@@ -49,9 +50,33 @@ async fn fresh_database() -> (String, PgPool) {
     (name, pool)
 }
 
+type OriginHandle = (
+    String,
+    AppState,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+);
+
+async fn spawn_origin(vars: &HashMap<String, String>, pool: &PgPool) -> OriginHandle {
+    let config = OriginConfig::from_lookup(|k| vars.get(k).cloned()).expect("origin config");
+    let app = Application::build_with_pool(config, pool.clone())
+        .await
+        .expect("origin builds");
+    let url = format!("http://{}", app.local_addr().expect("origin addr"));
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    (url, state, tx, task)
+}
+
 /// Everything running, one key prefix.
 pub(crate) struct FullStack {
     _gateway: Running,
+    origin_vars: HashMap<String, String>,
+    /// The running origin's state (fault switches, metrics).
+    pub(crate) origin_state: AppState,
     pub(crate) origin_url: String,
     origin_stop: Option<tokio::sync::oneshot::Sender<()>>,
     origin_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -88,15 +113,12 @@ impl FullStack {
         for (k, v) in origin {
             vars.insert((*k).to_owned(), (*v).to_owned());
         }
-        let config = OriginConfig::from_lookup(|k| vars.get(k).cloned()).expect("origin config");
-        let app = Application::build_with_pool(config, pool.clone())
-            .await
-            .expect("origin builds");
-        let origin_url = format!("http://{}", app.local_addr().expect("origin addr"));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let origin_task = tokio::spawn(app.run_until(async {
-            let _ = rx.await;
-        }));
+        let (origin_url, origin_state, tx, origin_task) = spawn_origin(&vars, &pool).await;
+        // A restart keeps the address the worker was given.
+        vars.insert(
+            "ORIGIN_LISTEN".into(),
+            origin_url.trim_start_matches("http://").to_owned(),
+        );
         let mut bindings = json!({
             "REDIS_REST_URL": gateway.url(),
             "REDIS_REST_TOKEN": GATEWAY_TOKEN,
@@ -119,6 +141,8 @@ impl FullStack {
             .expect("http client");
         let me = Self {
             _gateway: gateway,
+            origin_vars: vars,
+            origin_state,
             origin_url,
             origin_stop: Some(tx),
             origin_task: Some(origin_task),
@@ -189,6 +213,22 @@ impl FullStack {
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Stops the origin as a crash would (its in-flight work is abandoned) and starts a new one on
+    /// the same address, database and Redis prefix.
+    pub(crate) async fn restart_origin(&mut self) {
+        if let Some(tx) = self.origin_stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.origin_task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+        let (_, state, tx, task) = spawn_origin(&self.origin_vars, &self.pool).await;
+        self.origin_state = state;
+        self.origin_stop = Some(tx);
+        self.origin_task = Some(task);
     }
 
     /// Stops the origin (drains its workers) and drops the database.
