@@ -73,8 +73,10 @@ REDIS_REST_TOKEN=$GATEWAY_TOKEN
 RESERVATION_TOKEN_SECRET=$RESERVATION_TOKEN_SECRET
 EDGE_ORIGIN_SECRET=$EDGE_ORIGIN_SECRET
 VARS
+# The worker is built already: run wrangler from a copy of wrangler.toml without [build].
+awk '/^\[build\]/{skip=1; next} /^\[/{skip=0} !skip' "$ROOT/wrangler.toml" >"$ROOT/wrangler.dev.toml"
 WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false \
-  "$ROOT/node_modules/.bin/wrangler" dev --ip 127.0.0.1 --port 8787 --config "$ROOT/wrangler.toml" \
+  "$ROOT/node_modules/.bin/wrangler" dev --ip 127.0.0.1 --port 8787 --config "$ROOT/wrangler.dev.toml" \
   >"$ROOT/target/dev-logs/worker.log" 2>&1 &
 PIDS+=($!)
 wait_http http://127.0.0.1:8787/healthz worker
