@@ -9,12 +9,8 @@ local offset   = ARGV[3]              -- clock offset in ms (tests only)
 local n_items  = tonumber(ARGV[4])    -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
 
 local now = clock(offset)
-local r = load_rsv(rsv_key)
-if not r then return { 'not_found' } end
-local items = parse_items(r.items)
-if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, 5) then
-  return { 'bad_request', 'items do not match the reservation' }
-end
+local r, items, refusal = load_declared(rsv_key, n_items, 5)
+if refusal then return refusal end
 local status, expires = r.status, r.expires
 if status == 'committed' then return { 'committed' } end
 if status == 'released' or status == 'expired' then return { 'expired', status } end

@@ -112,6 +112,19 @@ local function items_match(items, first)
   return true
 end
 
+-- Loads the reservation a script acts on and checks that the caller declared its items' keys
+-- (stock/holds pairs from KEYS[3]) in the record's order, items from ARGV[first_arg]. Returns the
+-- record and its items, or nil, nil and the reply to give.
+local function load_declared(rsv_key, n_items, first_arg)
+  local r = load_rsv(rsv_key)
+  if not r then return nil, nil, { 'not_found' } end
+  local items = parse_items(r.items)
+  if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, first_arg) then
+    return nil, nil, { 'bad_request', 'items do not match the reservation' }
+  end
+  return r, items
+end
+
 -- Removes a reservation's holds (those still present), returning their units; `kind` is the
 -- event to emit (hold_released, hold_expired). Keys: stock/holds pairs from KEYS[base + 1].
 local function drop_holds(rid, items, base, events, now, kind)

@@ -9,12 +9,8 @@ local allow_confirming = ARGV[3] == '1' -- the origin may cancel a pinned (confi
 local n_items = tonumber(ARGV[4])     -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
 
 local now = clock(offset)
-local r = load_rsv(rsv_key)
-if not r then return { 'not_found' } end
-local items = parse_items(r.items)
-if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, 5) then
-  return { 'bad_request', 'items do not match the reservation' }
-end
+local r, items, refusal = load_declared(rsv_key, n_items, 5)
+if refusal then return refusal end
 local status, expires = r.status, r.expires
 if status == 'released' or status == 'expired' then return { 'ok', status, 0 } end
 if status == 'committed' then return { 'committed' } end
