@@ -5,4 +5,5 @@ mod support;
 mod browser;
 mod edge;
 mod flash_sale;
+mod openapi;
 mod worker;
