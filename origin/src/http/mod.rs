@@ -55,7 +55,53 @@ pub fn app(state: AppState) -> Router {
             Duration::from_secs(15),
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::map_response(json_errors))
         .with_state(state)
+}
+
+/// Puts every error the framework answers by itself (unknown route, wrong method, a query or body
+/// it cannot parse, the body limit, the request timeout) into the one JSON error shape, so a
+/// client never has to handle plain text or an empty body.
+async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status.as_u16() < 400 || is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_owned();
+    let (code, fallback) = match status.as_u16() {
+        400 => ("bad_request", "malformed request"),
+        404 => ("not_found", "no such route"),
+        405 => ("method_not_allowed", "method not allowed on this route"),
+        413 => ("body_too_large", "the body is over 64 KiB"),
+        415 => (
+            "unsupported_media_type",
+            "the body must be application/json",
+        ),
+        422 => ("invalid_request", "invalid request"),
+        503 => ("unavailable", "the request timed out"),
+        s if s >= 500 => ("internal", "internal error"),
+        _ => ("bad_request", "request refused"),
+    };
+    // 4xx framework texts describe the client's mistake; 5xx texts are never echoed.
+    let message = if status.is_client_error() && !text.is_empty() {
+        text
+    } else {
+        fallback.to_owned()
+    };
+    let body = serde_json::json!({ "error": { "code": code, "message": message } });
+    let mut out = Response::from_parts(parts, axum::body::Body::from(body.to_string()));
+    out.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    out.headers_mut().remove(axum::http::header::CONTENT_LENGTH);
+    out
 }
 
 async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
