@@ -698,6 +698,29 @@ pub fn signed_origin_request(
 
 /// Maps what the origin answered onto our response: JSON passes through (errors already in our
 /// shape stay as they are, others are wrapped), anything else is a 502.
+/// Speaks the edge's vocabulary for the origin's errors a browser can meet, so one problem has one
+/// code on every route: an unknown reservation is `reservation_not_found`, a reused key
+/// `idempotency_key_reused`; a refused signature is the edge's misconfiguration (502), not the
+/// shopper's credentials.
+fn origin_error(status: u16, mut v: Value) -> ApiResponse {
+    let code = v["error"]["code"].as_str().unwrap_or_default().to_owned();
+    let (status, renamed) = match (status, code.as_str()) {
+        (404, "not_found") => (404, Some("reservation_not_found")),
+        (422, "idempotency_key_mismatch") => (422, Some("idempotency_key_reused")),
+        (401 | 403, _) => (502, Some("origin_error")),
+        _ => (status, None),
+    };
+    if let Some(new_code) = renamed {
+        v["error"]["code"] = Value::from(new_code);
+        if new_code == "origin_error" {
+            v["error"]["message"] =
+                Value::from("the origin refused the edge's signature (check EDGE_ORIGIN_SECRET)");
+            v["error"]["origin_status"] = Value::from(401);
+        }
+    }
+    ApiResponse::json(status, &v)
+}
+
 pub fn map_origin(result: Result<OriginResponse, TransportError>) -> ApiResponse {
     let o = match result {
         Ok(o) => o,
@@ -726,7 +749,7 @@ pub fn map_origin(result: Result<OriginResponse, TransportError>) -> ApiResponse
     let mut resp = match parsed {
         Some(v) if (200..300).contains(&o.status) => ApiResponse::json(o.status, &v),
         Some(v) if v["error"]["code"].is_string() && (400..600).contains(&o.status) => {
-            ApiResponse::json(o.status, &v)
+            origin_error(o.status, v)
         }
         Some(v) if (400..600).contains(&o.status) => {
             let message = v["error"]

@@ -850,7 +850,7 @@ async fn edge_calls(s: &FullStack, p: &mut Probe) {
     assert_eq!(a.body["order_id"], o1.as_str());
     p.call(Edge, t, confirm("oas-c1-other", json!({})))
         .await
-        .want_error(422, "idempotency_key_mismatch");
+        .want_error(422, "idempotency_key_reused");
     p.call(Edge, t, confirm("oas-c1", json!({"coupon": "x"})))
         .await
         .want_error(422, "invalid_request");
@@ -897,7 +897,7 @@ async fn edge_calls(s: &FullStack, p: &mut Probe) {
             .bearer_auth(token(GHOST)),
     )
     .await
-    .want_error(404, "not_found");
+    .want_error(404, "reservation_not_found");
 
     // A confirmed hold cannot be released.
     p.call(
@@ -959,7 +959,7 @@ async fn edge_calls(s: &FullStack, p: &mut Probe) {
             .bearer_auth(token(GHOST)),
     )
     .await
-    .want_error(404, "not_found");
+    .want_error(404, "reservation_not_found");
 }
 
 async fn origin_calls(s: &FullStack, p: &mut Probe) {

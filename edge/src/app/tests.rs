@@ -612,3 +612,35 @@ fn helpers() {
         "http://e/v1/stock/A?p="
     );
 }
+
+#[test]
+fn origin_errors_speak_the_edges_vocabulary() {
+    let reply = |status: u16, code: &str| {
+        map_origin(Ok(OriginResponse {
+            status,
+            body: format!(r#"{{"error":{{"code":"{code}","message":"m"}}}}"#).into_bytes(),
+            retry_after: None,
+        }))
+    };
+    let r = reply(404, "not_found");
+    assert_eq!(
+        (r.status, json_of(&r)["error"]["code"].clone()),
+        (404, json!("reservation_not_found"))
+    );
+    let r = reply(422, "idempotency_key_mismatch");
+    assert_eq!(
+        (r.status, json_of(&r)["error"]["code"].clone()),
+        (422, json!("idempotency_key_reused"))
+    );
+    // A refused signature is the deployment's fault, not the shopper's credentials.
+    let r = reply(401, "unauthorized");
+    assert_eq!(
+        (r.status, json_of(&r)["error"]["code"].clone()),
+        (502, json!("origin_error"))
+    );
+    let r = reply(409, "reservation_expired");
+    assert_eq!(
+        (r.status, json_of(&r)["error"]["code"].clone()),
+        (409, json!("reservation_expired"))
+    );
+}
