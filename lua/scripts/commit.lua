@@ -9,7 +9,7 @@ local offset  = ARGV[2]               -- clock offset in ms (tests only)
 local n_items = tonumber(ARGV[3])     -- number of items; ARGV[4 ..] = sku_1, qty_1, ... (from the order)
 
 local now = clock(offset)
-if not n_items or n_items < 1 or #KEYS ~= 2 + 2 * n_items or #ARGV ~= 3 + 2 * n_items then
+if not n_items or n_items < 1 or n_items > 50 or #KEYS ~= 2 + 2 * n_items or #ARGV ~= 3 + 2 * n_items then
   return { 'bad_request', 'malformed commit arguments' }
 end
 local items = {}

@@ -4,6 +4,9 @@
 local offset = ARGV[1]                -- clock offset in ms (tests only; 0 in production)
 local SCAN_LIMIT = 1000               -- expired holds counted per SKU; beyond it availability is under-reported, never over
 
+if #KEYS % 2 ~= 0 or #KEYS > 200 then
+  return redis.error_reply('ERR stock_read takes 1..100 stock/holds key pairs')
+end
 local now = clock(offset)
 local out = { now }
 for i = 1, #KEYS / 2 do

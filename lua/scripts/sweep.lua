@@ -7,6 +7,9 @@ local events  = KEYS[2]               -- events stream
 local offset  = ARGV[1]               -- clock offset in ms (tests only)
 -- ARGV[2 ..]: sku_1, ..., sku_n
 
+if #ARGV - 1 > 500 or #KEYS ~= 2 + 2 * (#ARGV - 1) then
+  return redis.error_reply('ERR sweep takes at most 500 SKUs, each with its stock and holds keys')
+end
 local now = clock(offset)
 local reaped = 0
 for i = 1, #ARGV - 1 do
