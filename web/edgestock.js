@@ -163,6 +163,9 @@ export class ReserveButton {
     this.storage = storage || globalThis.sessionStorage;
     this.hold = null;
     this.countdown = null;
+    // One Idempotency-Key per reserve attempt, kept until a definitive answer: a retry after a
+    // timeout, a network error or a 5xx replays the hold made before it instead of making another.
+    this.pendingKey = null;
 
     this.button = document.createElement("button");
     this.button.type = "button";
@@ -204,11 +207,20 @@ export class ReserveButton {
     const body = { items: [{ sku: this.sku, qty: this.qty }] };
     if (this.ttlSeconds) body.ttl_seconds = this.ttlSeconds;
     try {
-      const resp = await this.fetch(`${this.api}/v1/reservations`, {
-        method: "POST",
-        headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
-        body: JSON.stringify(body),
-      });
+      const key = (this.pendingKey ??= crypto.randomUUID());
+      let resp;
+      // Up to 3 tries on 502/503, honouring Retry-After (bounded to 3 s), with the same key.
+      for (let attempt = 0; ; attempt++) {
+        resp = await this.fetch(`${this.api}/v1/reservations`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "idempotency-key": key },
+          body: JSON.stringify(body),
+        });
+        if ((resp.status !== 502 && resp.status !== 503) || attempt >= 2) break;
+        const wait = retryAfterMs(resp.headers.get("retry-after")) ?? 500 * (attempt + 1);
+        await new Promise((r) => setTimeout(r, Math.min(wait, 3000)));
+      }
+      if (resp.status < 500 && resp.status !== 429) this.pendingKey = null;
       if (resp.ok) {
         this.hold = await resp.json();
         this.storage.setItem(this.storageKey(), JSON.stringify(this.hold));

@@ -61,3 +61,45 @@ test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => 
     await browser.close();
   }
 });
+
+test("a lost answer is retried with the same Idempotency-Key: one hold, not two", { timeout: 60_000 }, async () => {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-dev-shm-usage"],
+  });
+  try {
+    const page = await browser.newPage();
+    const keys = [];
+    // The first reserve reaches the edge (the hold is made) but its answer is lost: the page sees
+    // a 503 instead. The module must retry with the same key and get the same hold back.
+    await page.route("**/v1/reservations", async (route) => {
+      const req = route.request();
+      if (req.method() !== "POST") return route.continue();
+      keys.push(req.headers()["idempotency-key"]);
+      if (keys.length === 1) {
+        await route.fetch();
+        return route.fulfill({
+          status: 503,
+          headers: { "content-type": "application/json", "retry-after": "0" },
+          body: JSON.stringify({ error: { code: "redis_unavailable", message: "lost" } }),
+        });
+      }
+      return route.continue();
+    });
+    await page.goto(`${edge}/demo.html?skus=${encodeURIComponent(sku)}&interval=500&ttl=120`);
+    const card = page.locator(`.card[data-sku="${sku}"]`);
+    const badge = card.locator("[data-edgestock-sku]");
+    const reserve = card.locator(".reserve");
+    await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
+    await reserve.locator("button").click();
+    await reserve.locator(".edgestock-hold", { hasText: /Held for/ }).waitFor({ timeout: 10_000 });
+    assert.equal(keys.length, 2, "one retry");
+    assert.equal(keys[0], keys[1], "the retry reuses the Idempotency-Key");
+    await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: `${shots}/demo-4-retried.png` });
+    await reserve.locator("button").click();
+    await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
+  } finally {
+    await browser.close();
+  }
+});
