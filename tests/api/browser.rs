@@ -36,7 +36,10 @@ async fn demo_page_shows_the_badge_reserves_counts_down_and_releases_in_chromium
     let stdout = String::from_utf8_lossy(&out.stdout);
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser test failed:\n{stdout}");
-    assert!(stdout.contains("pass 2") && stdout.contains("fail 0"), "{stdout}");
+    assert!(
+        stdout.contains("pass 2") && stdout.contains("fail 0"),
+        "{stdout}"
+    );
     assert!(shots.join("demo-2-held.png").exists(), "screenshot saved");
     // The page's release really gave the unit back.
     let lvl = s
