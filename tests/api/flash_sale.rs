@@ -10,10 +10,14 @@ use serde_json::{json, Value};
 use crate::support::full::{FullStack, ADMIN_API_KEY};
 use crate::support::stack::{redis_url, PrivateRedis};
 
+/// Long enough for 30 confirms and 10 releases on a loaded CI machine, short enough to wait out.
+const HOLD_SECONDS: u64 = 15;
+
 struct Won {
     id: String,
     token: String,
     key: String,
+    expires_at_ms: i64,
 }
 
 async fn reserve_once(s: &FullStack, sku: &str, ip: &str, key: &str, ttl: u64) -> (u16, Value) {
@@ -134,7 +138,7 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
             tokio::spawn(async move {
                 let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
                 let key = format!("shopper-{i}");
-                let (status, body) = reserve(&s, "DROP-1", &ip, &key, 8).await;
+                let (status, body) = reserve(&s, "DROP-1", &ip, &key, HOLD_SECONDS).await;
                 (status, body, key)
             })
         })
@@ -149,6 +153,7 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
                 id: body["reservation_id"].as_str().unwrap().to_owned(),
                 token: body["token"].as_str().unwrap().to_owned(),
                 key,
+                expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
             }),
             409 => {
                 assert_eq!(body["error"]["code"], "insufficient_stock", "{body}");
@@ -209,7 +214,7 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
     let (status, _) = release(&s, &won[30]).await;
     assert_eq!(status, 200, "a second release is a no-op");
     let last = &won[45];
-    let (status, replay) = reserve(&s, "DROP-1", "10.200.0.1", &last.key, 8).await;
+    let (status, replay) = reserve(&s, "DROP-1", "10.200.0.1", &last.key, HOLD_SECONDS).await;
     assert_eq!(status, 200, "{replay}");
     assert_eq!(
         replay["reservation_id"],
@@ -218,7 +223,19 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
     );
 
     // Wait for the last 10 to expire; the origin's sweeper (and any read) gives the units back.
-    tokio::time::sleep(Duration::from_secs(9)).await;
+    let last_expiry = won[40..].iter().map(|w| w.expires_at_ms).max().unwrap();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert!(
+        now_ms < won.iter().map(|w| w.expires_at_ms).min().unwrap(),
+        "confirms and releases ran before any hold expired"
+    );
+    tokio::time::sleep(Duration::from_millis(
+        (last_expiry - now_ms).max(0) as u64 + 500,
+    ))
+    .await;
     s.wait_until("20 units available again", || async {
         s.edge_stock("DROP-1").await["available"] == 20
     })
@@ -394,6 +411,7 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
             id: body["reservation_id"].as_str().unwrap().into(),
             token: body["token"].as_str().unwrap().into(),
             key: format!("rst-{i}"),
+            expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
         });
     }
     let (status, body) = post_token(
