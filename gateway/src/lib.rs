@@ -15,6 +15,7 @@
 //!   own when it comes back).
 
 mod backend;
+mod metrics;
 mod policy;
 mod protocol;
 mod scripts;
@@ -35,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
+use crate::metrics::{Endpoint, Metrics};
 use crate::policy::{Context, Refusal};
 use crate::protocol::{Command, Encoding};
 
@@ -156,6 +158,8 @@ struct AppState {
     max_commands: usize,
     sync_prefix: String,
     sync_counter: AtomicU64,
+    metrics: Metrics,
+    max_in_flight: usize,
 }
 
 /// Serves the gateway on `listener` until `shutdown` resolves, then drains in-flight requests.
@@ -180,6 +184,8 @@ pub async fn serve(
         max_commands: config.max_commands,
         sync_prefix: format!("{:016x}", rand::random::<u64>()),
         sync_counter: AtomicU64::new(0),
+        metrics: Metrics::default(),
+        max_in_flight: config.max_in_flight,
     });
     let app = Router::new().fallback(handle).with_state(state);
     axum::serve(listener, app)
@@ -294,7 +300,15 @@ enum Access {
 }
 
 async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    let started = std::time::Instant::now();
+    let endpoint = Endpoint::of(req.uri().path());
+    if req.uri().path() == "/metrics" && req.method() == Method::GET {
+        return metrics(&state, &req);
+    }
     let answer = route(&state, req).await;
+    state
+        .metrics
+        .observe(endpoint, answer.status.as_u16(), started.elapsed());
     let token = format!(
         "{}-{}",
         state.sync_prefix,
@@ -315,6 +329,28 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if answer.retry_after {
         h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
+    res
+}
+
+/// `GET /metrics` (Prometheus text), with either token: it shows traffic, never data.
+fn metrics(state: &AppState, req: &Request) -> Response {
+    if authenticate(state, req.headers(), req.uri().query()).is_none() {
+        let mut res = Response::new(Body::from(
+            r#"{"error":"WRONGPASS invalid or missing auth token"}"#,
+        ));
+        *res.status_mut() = StatusCode::UNAUTHORIZED;
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return res;
+    }
+    let in_flight = state.max_in_flight - state.in_flight.available_permits();
+    let mut res = Response::new(Body::from(state.metrics.render(in_flight)));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
     res
 }
 
@@ -459,6 +495,7 @@ async fn single(state: &AppState, cmd: Command, enc: Encoding, read_only: bool) 
         Prepared::Send(o) => o,
         Prepared::Refused(msg) => return Answer::error(StatusCode::BAD_REQUEST, msg),
     };
+    state.metrics.commands(1);
     match state.backend.run(vec![out]).await {
         Ok(mut replies) => match replies.pop().map(|r| protocol::reply(r, enc)) {
             Some(Ok(v)) => Answer::ok(json!({ "result": v })),
@@ -489,6 +526,7 @@ async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, read_only: bool)
     let mut replies: Vec<Option<redis::Value>> = if outgoing.is_empty() {
         Vec::new()
     } else {
+        state.metrics.commands(outgoing.len());
         match state.backend.run(outgoing).await {
             Ok(r) => r.into_iter().map(Some).collect(),
             Err(e) => return e.into(),
@@ -525,6 +563,7 @@ async fn multi_exec(state: &AppState, body: &[u8], enc: Encoding, read_only: boo
             }
         }
     }
+    state.metrics.commands(outgoing.len());
     match state.backend.transaction(outgoing).await {
         Ok(replies) => Answer::ok(Json::Array(
             replies

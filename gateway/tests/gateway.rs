@@ -536,3 +536,40 @@ async fn official_upstash_client_conformance_under_node() {
     );
     gw.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn metrics_count_requests_and_commands_behind_the_token() {
+    let gw = start().await;
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!("{}/metrics", gw.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    raw(&gw, "/pipeline", Some(TOKEN), r#"[["PING"],["PING"]]"#).await;
+    raw(&gw, "/", None, r#"["PING"]"#).await;
+    let text = http
+        .get(format!("{}/metrics", gw.url()))
+        .bearer_auth(RO_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("gateway_requests_total{endpoint=\"pipeline\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gateway_requests_total{endpoint=\"command\",status=\"401\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("gateway_commands_total 2"), "{text}");
+    assert!(
+        text.contains("gateway_request_duration_seconds_count 2"),
+        "{text}"
+    );
+    gw.stop().await.unwrap();
+}
