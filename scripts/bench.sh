@@ -59,6 +59,7 @@ section "Edge (the worker in workerd via Miniflare) vs gateway-direct and Redis-
   "cargo run --release -p e2e --bin edge-bench"
 EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 target/release/edge-bench | tee -a "$REPORT"
 
+clean_test_keys
 python3 "$ROOT/scripts/bench_summary.py" "$REPORT"
 tail -n 16 "$REPORT"
 log "report written to $REPORT"

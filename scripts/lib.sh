@@ -104,6 +104,16 @@ ensure_postgres() {
     || psql -h 127.0.0.1 -U postgres -d postgres -qc 'create database test'
 }
 
+# Removes what earlier test and benchmark runs left in the local Redis (their own key prefixes
+# only; nothing else is touched), so repeated runs on one machine do not accumulate keys.
+clean_test_keys() {
+  local p
+  for p in 'gwtest:*' 'et:*' 'e2e:*' 't-origin-*' 'bench:*' 'bench-*' 'conf:*'; do
+    redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$p" \
+      | xargs -r -n 500 redis-cli -h 127.0.0.1 -p 6379 unlink >/dev/null
+  done
+}
+
 # Creates database $1 on the local Postgres when it does not exist.
 ensure_database() {
   psql -h 127.0.0.1 -U postgres -d postgres -tAc "select 1 from pg_database where datname='$1'" | grep -q 1 \

@@ -10,6 +10,7 @@ ensure_node
 ensure_redis
 ensure_postgres
 ensure_chromium
+clean_test_keys
 build_worker
 
 log "cargo fmt --check"
