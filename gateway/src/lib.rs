@@ -37,7 +37,6 @@ use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
 use crate::metrics::{Endpoint, Metrics};
-use crate::policy::{Context, Refusal};
 use crate::protocol::{Command, Encoding};
 
 /// Gateway settings, from flags or environment variables.
@@ -482,16 +481,15 @@ enum Prepared {
     Refused(String),
 }
 
-fn prepare(state: &AppState, cmd: Command, ctx: Context, read_only: bool) -> Prepared {
-    if let Err(refusal) = policy::check(&cmd.name, cmd.args(), ctx, read_only) {
-        let _: &Refusal = &refusal;
+fn prepare(state: &AppState, cmd: Command, read_only: bool) -> Prepared {
+    if let Err(refusal) = policy::check(&cmd.name, cmd.args(), read_only) {
         return Prepared::Refused(refusal.message());
     }
     Prepared::Send(state.backend.translate(cmd))
 }
 
 async fn single(state: &AppState, cmd: Command, enc: Encoding, read_only: bool) -> Answer {
-    let out = match prepare(state, cmd, Context::Plain, read_only) {
+    let out = match prepare(state, cmd, read_only) {
         Prepared::Send(o) => o,
         Prepared::Refused(msg) => return Answer::error(StatusCode::BAD_REQUEST, msg),
     };
@@ -515,7 +513,7 @@ async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, read_only: bool)
     let mut slots: Vec<Result<usize, String>> = Vec::with_capacity(parsed.len());
     let mut outgoing = Vec::with_capacity(parsed.len());
     for p in parsed {
-        match p.map(|c| prepare(state, c, Context::Plain, read_only)) {
+        match p.map(|c| prepare(state, c, read_only)) {
             Ok(Prepared::Send(o)) => {
                 slots.push(Ok(outgoing.len()));
                 outgoing.push(o);
@@ -553,7 +551,7 @@ async fn multi_exec(state: &AppState, body: &[u8], enc: Encoding, read_only: boo
     // Any bad command discards the whole transaction (DOCS-REST "Transactions"): 400, nothing runs.
     let mut outgoing = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.into_iter().enumerate() {
-        match p.map(|c| prepare(state, c, Context::Transaction, read_only)) {
+        match p.map(|c| prepare(state, c, read_only)) {
             Ok(Prepared::Send(o)) => outgoing.push(o),
             Ok(Prepared::Refused(e)) | Err(e) => {
                 return Answer::error(

@@ -31,15 +31,6 @@ impl Refusal {
     }
 }
 
-/// Where a command is about to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Context {
-    /// `POST /` or `POST /pipeline`.
-    Plain,
-    /// Inside `POST /multi-exec` (the gateway adds MULTI/EXEC itself).
-    Transaction,
-}
-
 fn refused_reason(name: &str, args: &[Vec<u8>]) -> Option<&'static str> {
     Some(match name {
         "SELECT" | "SWAPDB" => "the gateway serves one database",
@@ -90,15 +81,10 @@ fn is_read_only(name: &str, args: &[Vec<u8>]) -> bool {
     }
 }
 
-/// Decides whether `name` (upper-cased) with `args` may run in `ctx`, for a token that is
-/// read-only or not.
-pub(crate) fn check(
-    name: &str,
-    args: &[Vec<u8>],
-    ctx: Context,
-    read_only: bool,
-) -> Result<(), Refusal> {
-    let _ = ctx; // MULTI/EXEC/WATCH are refused in both contexts: /multi-exec wraps the batch itself.
+/// Decides whether `name` (upper-cased) with `args` may run, for a token that is read-only or
+/// not. The same rules hold in `/`, `/pipeline` and `/multi-exec`: the latter adds MULTI/EXEC
+/// itself, so a client's own MULTI/EXEC/WATCH is refused everywhere.
+pub(crate) fn check(name: &str, args: &[Vec<u8>], read_only: bool) -> Result<(), Refusal> {
     if let Some(reason) = refused_reason(name, args) {
         return Err(Refusal::Unsupported {
             command: name.to_ascii_lowercase(),
@@ -135,40 +121,28 @@ mod tests {
             "EXEC",
             "WATCH",
         ] {
-            let err = check(name, &[], Context::Plain, false).unwrap_err();
+            let err = check(name, &[], false).unwrap_err();
             assert!(
                 err.message().starts_with("ERR command '"),
                 "{name}: {}",
                 err.message()
             );
         }
-        assert!(check(
-            "XREAD",
-            &args(&["BLOCK", "0", "STREAMS", "s", "$"]),
-            Context::Plain,
-            false
-        )
-        .is_err());
-        assert!(check(
-            "XREAD",
-            &args(&["STREAMS", "s", "0"]),
-            Context::Plain,
-            false
-        )
-        .is_ok());
-        assert!(check("EVALSHA", &[], Context::Transaction, false).is_ok());
+        assert!(check("XREAD", &args(&["BLOCK", "0", "STREAMS", "s", "$"]), false).is_err());
+        assert!(check("XREAD", &args(&["STREAMS", "s", "0"]), false).is_ok());
+        assert!(check("EVALSHA", &[], false).is_ok());
     }
 
     #[test]
     fn read_only_token_gets_noperm_for_writes() {
-        let err = check("EVALSHA", &[], Context::Plain, true).unwrap_err();
+        let err = check("EVALSHA", &[], true).unwrap_err();
         assert_eq!(
             err.message(),
             "NOPERM this user has no permissions to run the 'evalsha' command"
         );
-        assert!(check("EVALSHA_RO", &[], Context::Plain, true).is_ok());
-        assert!(check("SCRIPT", &args(&["exists", "abc"]), Context::Plain, true).is_ok());
-        assert!(check("SCRIPT", &args(&["load", "return 1"]), Context::Plain, true).is_err());
-        assert!(check("KEYS", &args(&["*"]), Context::Plain, true).is_err());
+        assert!(check("EVALSHA_RO", &[], true).is_ok());
+        assert!(check("SCRIPT", &args(&["exists", "abc"]), true).is_ok());
+        assert!(check("SCRIPT", &args(&["load", "return 1"]), true).is_err());
+        assert!(check("KEYS", &args(&["*"]), true).is_err());
     }
 }
