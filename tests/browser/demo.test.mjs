@@ -17,11 +17,14 @@ const shots = process.env.SCREENSHOT_DIR || "tests/artifacts";
 assert.ok(edge && sku, "EDGE_URL and DEMO_SKU must be set");
 mkdirSync(shots, { recursive: true });
 
-test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => {
-  const browser = await chromium.launch({
+const launch = () =>
+  chromium.launch({
     executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
     args: ["--no-sandbox", "--disable-dev-shm-usage"],
   });
+
+test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => {
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     const errors = [];
@@ -63,10 +66,7 @@ test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => 
 });
 
 test("a lost answer is retried with the same Idempotency-Key: one hold, not two", { timeout: 60_000 }, async () => {
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-dev-shm-usage"],
-  });
+  const browser = await launch();
   try {
     const page = await browser.newPage();
     const keys = [];
