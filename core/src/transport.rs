@@ -3,7 +3,7 @@
 #[cfg(feature = "reqwest")]
 pub use native::ReqwestTransport;
 #[cfg(target_arch = "wasm32")]
-pub use wasm::FetchTransport;
+pub use wasm::{post_with_deadline, FetchTransport, Posted};
 
 #[cfg(feature = "reqwest")]
 mod native {
@@ -50,6 +50,8 @@ mod native {
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
+    use std::time::Duration;
+
     use crate::rest::{HttpRequest, HttpResponse, Transport, TransportError, FIXED_HEADERS};
     use futures::future::{select, Either};
     use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
@@ -60,40 +62,70 @@ mod wasm {
 
     impl Transport for FetchTransport {
         async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
-            let fail = |e: worker::Error| TransportError::Failed(e.to_string());
-            let headers = Headers::new();
-            headers
-                .set("authorization", &req.authorization)
-                .map_err(fail)?;
-            for (k, v) in FIXED_HEADERS {
-                headers.set(k, v).map_err(fail)?;
-            }
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post)
-                .with_headers(headers)
-                .with_body(Some(js_body(&req.body)));
-            let request = Request::new_with_init(&req.url, &init).map_err(fail)?;
-            let controller = AbortController::default();
-            let signal = controller.signal();
-            let exchange = async {
-                let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
-                let status = resp.status_code();
-                let body = resp.bytes().await?;
-                Ok::<_, worker::Error>(HttpResponse { status, body })
-            };
-            let timer = Delay::from(req.timeout);
-            futures::pin_mut!(exchange);
-            match select(exchange, timer).await {
-                Either::Left((res, _)) => res.map_err(fail),
-                Either::Right(((), _)) => {
-                    controller.abort();
-                    Err(TransportError::Timeout)
-                }
-            }
+            let mut headers = vec![("authorization", req.authorization.as_str())];
+            headers.extend(FIXED_HEADERS);
+            let r = post_with_deadline(&req.url, &headers, &req.body, req.timeout).await?;
+            Ok(HttpResponse {
+                status: r.status,
+                body: r.body,
+            })
         }
     }
 
-    fn js_body(body: &[u8]) -> worker::wasm_bindgen::JsValue {
-        worker::js_sys::Uint8Array::from(body).into()
+    /// What [`post_with_deadline`] got back.
+    #[derive(Debug, Clone)]
+    pub struct Posted {
+        /// HTTP status.
+        pub status: u16,
+        /// The `Retry-After` header, if any.
+        pub retry_after: Option<String>,
+        /// Raw body.
+        pub body: Vec<u8>,
+    }
+
+    /// `POST`s `body` with `headers` through `worker::Fetch`; past `timeout` the subrequest is
+    /// aborted and the answer is [`TransportError::Timeout`]. Every outbound call of the worker
+    /// goes through here.
+    ///
+    /// # Errors
+    /// [`TransportError`] when no response arrived in time.
+    pub async fn post_with_deadline(
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Posted, TransportError> {
+        let fail = |e: worker::Error| TransportError::Failed(e.to_string());
+        let h = Headers::new();
+        for (k, v) in headers {
+            h.set(k, v).map_err(fail)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(h)
+            .with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+        let request = Request::new_with_init(url, &init).map_err(fail)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = async {
+            let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+            let status = resp.status_code();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            let body = resp.bytes().await?;
+            Ok::<_, worker::Error>(Posted {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        let timer = Delay::from(timeout);
+        futures::pin_mut!(exchange);
+        match select(exchange, timer).await {
+            Either::Left((res, _)) => res.map_err(fail),
+            Either::Right(((), _)) => {
+                controller.abort();
+                Err(TransportError::Timeout)
+            }
+        }
     }
 }

@@ -6,13 +6,11 @@ use std::time::Duration;
 use edgestock_core::keys::Keys;
 use edgestock_core::rest::{Client, TransportError};
 use edgestock_core::scripts::Engine;
-use edgestock_core::transport::FetchTransport;
-use futures::future::{select, Either};
+use edgestock_core::transport::{post_with_deadline, FetchTransport};
 use worker::wasm_bindgen::JsCast;
 use worker::{
-    console_error, console_log, event, js_sys, AbortController, Cache, Context, Date, Delay, Env,
-    Fetch, Headers, Method, Request, RequestInit, Response, Result, ScheduleContext,
-    ScheduledEvent,
+    console_error, console_log, event, js_sys, Cache, Context, Date, Env, Headers, Request,
+    Response, Result, ScheduleContext, ScheduledEvent,
 };
 
 use crate::app::{self, ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
@@ -79,38 +77,17 @@ impl Platform for Runtime {
         &self,
         req: OriginRequest,
     ) -> std::result::Result<OriginResponse, TransportError> {
-        let fail = |e: worker::Error| TransportError::Failed(e.to_string());
-        let headers = Headers::new();
-        for (k, v) in &req.headers {
-            headers.set(k, v).map_err(fail)?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(js_sys::Uint8Array::from(req.body.as_slice()).into()));
-        let request = Request::new_with_init(&req.url, &init).map_err(fail)?;
-        let controller = AbortController::default();
-        let signal = controller.signal();
-        let exchange = async {
-            let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
-            let status = resp.status_code();
-            let retry_after = resp.headers().get("retry-after").ok().flatten();
-            let body = resp.bytes().await?;
-            Ok::<_, worker::Error>(OriginResponse {
-                status,
-                body,
-                retry_after,
-            })
-        };
-        let timer = Delay::from(req.timeout);
-        futures::pin_mut!(exchange);
-        match select(exchange, timer).await {
-            Either::Left((res, _)) => res.map_err(fail),
-            Either::Right(((), _)) => {
-                controller.abort();
-                Err(TransportError::Timeout)
-            }
-        }
+        let headers: Vec<(&str, &str)> = req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = post_with_deadline(&req.url, &headers, &req.body, req.timeout).await?;
+        Ok(OriginResponse {
+            status: r.status,
+            body: r.body,
+            retry_after: r.retry_after,
+        })
     }
 }
 
