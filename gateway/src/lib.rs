@@ -36,8 +36,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::backend::{Backend, BackendError};
-use crate::metrics::{Endpoint, Metrics};
-use crate::protocol::{Command, Encoding};
+use crate::metrics::Metrics;
+use crate::protocol::{Command, Encoding, Endpoint};
 
 /// Gateway settings, from flags or environment variables.
 #[derive(Clone, clap::Parser)]
@@ -304,10 +304,15 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     if req.uri().path() == "/metrics" && req.method() == Method::GET {
         return metrics(&state, &req);
     }
-    let answer = route(&state, req).await;
+    let answer = route(&state, endpoint, req).await;
     state
         .metrics
         .observe(endpoint, answer.status.as_u16(), started.elapsed());
+    respond(&state, &answer)
+}
+
+/// The JSON response of an [`Answer`], with a fresh `upstash-sync-token`.
+fn respond(state: &AppState, answer: &Answer) -> Response {
     let token = format!(
         "{}-{}",
         state.sync_prefix,
@@ -331,18 +336,17 @@ async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     res
 }
 
+fn unauthorized() -> Answer {
+    Answer::error(
+        StatusCode::UNAUTHORIZED,
+        "WRONGPASS invalid or missing auth token",
+    )
+}
+
 /// `GET /metrics` (Prometheus text), with either token: it shows traffic, never data.
 fn metrics(state: &AppState, req: &Request) -> Response {
     if authenticate(state, req.headers(), req.uri().query()).is_none() {
-        let mut res = Response::new(Body::from(
-            r#"{"error":"WRONGPASS invalid or missing auth token"}"#,
-        ));
-        *res.status_mut() = StatusCode::UNAUTHORIZED;
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        return res;
+        return respond(state, &unauthorized());
     }
     let in_flight = state.max_in_flight - state.in_flight.available_permits();
     let mut res = Response::new(Body::from(state.metrics.render(in_flight)));
@@ -383,7 +387,7 @@ fn authenticate(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> O
     }
 }
 
-async fn route(state: &AppState, req: Request) -> Answer {
+async fn route(state: &AppState, endpoint: Endpoint, req: Request) -> Answer {
     let method = req.method().clone();
     if !matches!(
         method,
@@ -400,10 +404,7 @@ async fn route(state: &AppState, req: Request) -> Answer {
         return Answer::ok(json!({ "status": "ok" }));
     }
     let Some(access) = authenticate(state, req.headers(), query.as_deref()) else {
-        return Answer::error(
-            StatusCode::UNAUTHORIZED,
-            "WRONGPASS invalid or missing auth token",
-        );
+        return unauthorized();
     };
     let encoding = match req.headers().get("upstash-encoding") {
         Some(v) if v.as_bytes().eq_ignore_ascii_case(b"base64") => Encoding::Base64,
@@ -445,10 +446,10 @@ async fn route(state: &AppState, req: Request) -> Answer {
         }
     };
     let read_only = access == Access::ReadOnly;
-    match path.as_str() {
-        "/pipeline" | "/pipeline/" => pipeline(state, &body, encoding, read_only).await,
-        "/multi-exec" | "/multi-exec/" => multi_exec(state, &body, encoding, read_only).await,
-        "/" | "" => {
+    match endpoint {
+        Endpoint::Pipeline => pipeline(state, &body, encoding, read_only).await,
+        Endpoint::MultiExec => multi_exec(state, &body, encoding, read_only).await,
+        Endpoint::Command => {
             if body.is_empty() {
                 return Answer::error(
                     StatusCode::BAD_REQUEST,
@@ -460,11 +461,13 @@ async fn route(state: &AppState, req: Request) -> Answer {
                 Err(e) => Answer::error(StatusCode::BAD_REQUEST, e),
             }
         }
-        "/subscribe" | "/psubscribe" | "/monitor" => Answer::error(
-            StatusCode::NOT_FOUND,
-            "ERR streaming endpoints are not supported by this gateway",
-        ),
-        _ => {
+        Endpoint::Other if matches!(path.as_str(), "/subscribe" | "/psubscribe" | "/monitor") => {
+            Answer::error(
+                StatusCode::NOT_FOUND,
+                "ERR streaming endpoints are not supported by this gateway",
+            )
+        }
+        Endpoint::Other => {
             let value = (matches!(method, Method::POST | Method::PUT) && !body.is_empty())
                 .then_some(&body[..]);
             match protocol::parse_path(&path, query.as_deref(), value) {

@@ -5,30 +5,12 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::protocol::Endpoint;
+
 const ENDPOINTS: [&str; 4] = ["command", "pipeline", "multi_exec", "other"];
 const STATUSES: [u16; 8] = [200, 400, 401, 404, 405, 413, 503, 0];
 /// Upper bounds of the latency buckets, in milliseconds.
 const BUCKETS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
-
-/// Which endpoint a request hit.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Endpoint {
-    Command = 0,
-    Pipeline = 1,
-    MultiExec = 2,
-    Other = 3,
-}
-
-impl Endpoint {
-    pub(crate) fn of(path: &str) -> Self {
-        match path {
-            "/" | "" => Self::Command,
-            "/pipeline" | "/pipeline/" => Self::Pipeline,
-            "/multi-exec" | "/multi-exec/" => Self::MultiExec,
-            _ => Self::Other,
-        }
-    }
-}
 
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {

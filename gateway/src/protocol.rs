@@ -4,6 +4,26 @@ use base64::Engine as _;
 use redis::Value;
 use serde_json::{Map, Value as Json};
 
+/// Which endpoint a request is for (routing and metrics).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Endpoint {
+    Command = 0,
+    Pipeline = 1,
+    MultiExec = 2,
+    Other = 3,
+}
+
+impl Endpoint {
+    pub(crate) fn of(path: &str) -> Self {
+        match path {
+            "/" | "" => Self::Command,
+            "/pipeline" | "/pipeline/" => Self::Pipeline,
+            "/multi-exec" | "/multi-exec/" => Self::MultiExec,
+            _ => Self::Other,
+        }
+    }
+}
+
 /// One command: the upper-cased name and its arguments as raw bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Command {
