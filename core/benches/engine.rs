@@ -79,6 +79,19 @@ fn reserve_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, ttl_ms: u64) -> redis:
     c
 }
 
+/// One `field:value` of `INFO section`.
+async fn info_field(conn: &mut MultiplexedConnection, section: &str, field: &str) -> String {
+    let info: String = redis::cmd("INFO")
+        .arg(section)
+        .query_async(conn)
+        .await
+        .unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .unwrap_or("?")
+        .to_owned()
+}
+
 async fn stat_usec(conn: &mut MultiplexedConnection, cmd: &str) -> (u64, f64) {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
@@ -197,16 +210,7 @@ async fn main() {
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     };
-    let version: String = redis::cmd("INFO")
-        .arg("server")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    let version = version
-        .lines()
-        .find_map(|l| l.strip_prefix("redis_version:"))
-        .unwrap_or("?")
-        .to_owned();
+    let version = info_field(&mut conn, "server", "redis_version").await;
     let load = |src: &str| {
         redis::cmd("SCRIPT")
             .arg("LOAD")
@@ -324,16 +328,7 @@ async fn main() {
         )
         .await;
         let (_, commit_us) = stat_usec(&mut conn, "evalsha").await;
-        let mem: String = redis::cmd("INFO")
-            .arg("memory")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let mem = mem
-            .lines()
-            .find_map(|l| l.strip_prefix("used_memory_human:"))
-            .unwrap_or("?")
-            .to_owned();
+        let mem = info_field(&mut conn, "memory", "used_memory_human").await;
         println!("| {holds} | {reserve_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
     }
     let _ = std::fs::remove_dir_all(&dir);
