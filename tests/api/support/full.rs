@@ -11,7 +11,7 @@ use origin::state::AppState;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
 
-use super::stack::{gateway, unique_prefix, GATEWAY_TOKEN, ORIGIN_SECRET, TOKEN_SECRET};
+use super::stack::{gateway, unique_prefix, worker_bindings, GATEWAY_TOKEN, ORIGIN_SECRET};
 use super::Worker;
 
 pub(crate) const ORIGIN_API_KEY: &str = "e2e-origin-api-key";
@@ -119,20 +119,11 @@ impl FullStack {
             "ORIGIN_LISTEN".into(),
             origin_url.trim_start_matches("http://").to_owned(),
         );
-        let mut bindings = json!({
-            "REDIS_REST_URL": gateway.url(),
-            "REDIS_REST_TOKEN": GATEWAY_TOKEN,
-            "RESERVATION_TOKEN_SECRET": TOKEN_SECRET,
-            "EDGE_ORIGIN_SECRET": ORIGIN_SECRET,
-            "ORIGIN_URL": origin_url,
-            "ALLOWED_ORIGINS": "https://shop.example",
-            "REDIS_KEY_PREFIX": prefix,
-            "STOCK_CACHE_SECONDS": "0",
-            "EXPOSE_EXACT_COUNTS": "true",
-        });
+        let mut overrides = json!({"EXPOSE_EXACT_COUNTS": "true"});
         for (k, v) in edge.as_object().expect("edge bindings are an object") {
-            bindings[k] = v.clone();
+            overrides[k] = v.clone();
         }
+        let bindings = worker_bindings(&gateway.url(), &origin_url, &prefix, &overrides);
         let worker = Worker::start_with_bindings(&bindings).await;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))

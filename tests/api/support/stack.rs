@@ -52,6 +52,25 @@ pub(crate) async fn gateway(redis: &str, tweak: impl FnOnce(&mut Config)) -> Run
     spawn(c).await.expect("gateway starts")
 }
 
+/// The worker's bindings for a stack: the gateway, the origin, a key prefix, no edge cache;
+/// `extra` overrides any of them.
+pub(crate) fn worker_bindings(gateway: &str, origin: &str, prefix: &str, extra: &Value) -> Value {
+    let mut bindings = json!({
+        "REDIS_REST_URL": gateway,
+        "REDIS_REST_TOKEN": GATEWAY_TOKEN,
+        "RESERVATION_TOKEN_SECRET": TOKEN_SECRET,
+        "EDGE_ORIGIN_SECRET": ORIGIN_SECRET,
+        "ORIGIN_URL": origin,
+        "ALLOWED_ORIGINS": "https://shop.example",
+        "REDIS_KEY_PREFIX": prefix,
+        "STOCK_CACHE_SECONDS": "0",
+    });
+    for (k, v) in extra.as_object().expect("extra bindings are an object") {
+        bindings[k] = v.clone();
+    }
+    bindings
+}
+
 /// Gateway + worker + engine under one prefix.
 pub(crate) struct Stack {
     /// Kept alive for the stack's lifetime.
@@ -71,19 +90,8 @@ impl Stack {
     pub(crate) async fn start_on(redis: &str, extra: Value) -> Self {
         let gateway = gateway(redis, |_| {}).await;
         let prefix = unique_prefix();
-        let mut bindings = json!({
-            "REDIS_REST_URL": gateway.url(),
-            "REDIS_REST_TOKEN": GATEWAY_TOKEN,
-            "RESERVATION_TOKEN_SECRET": TOKEN_SECRET,
-            "EDGE_ORIGIN_SECRET": ORIGIN_SECRET,
-            "ORIGIN_URL": format!("http://127.0.0.1:{}", closed_port()),
-            "ALLOWED_ORIGINS": "https://shop.example",
-            "REDIS_KEY_PREFIX": prefix,
-            "STOCK_CACHE_SECONDS": "0",
-        });
-        for (k, v) in extra.as_object().expect("extra bindings are an object") {
-            bindings[k] = v.clone();
-        }
+        let origin = format!("http://127.0.0.1:{}", closed_port());
+        let bindings = worker_bindings(&gateway.url(), &origin, &prefix, &extra);
         let worker = Worker::start_with_bindings(&bindings).await;
         let client = Client::new(ReqwestTransport::default(), &gateway.url(), GATEWAY_TOKEN)
             .with_timeout(Duration::from_secs(5));
