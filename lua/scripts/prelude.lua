@@ -1,7 +1,7 @@
 -- prelude.lua: helpers shared by every edgestock script. The lua crate places this file after the
 -- shebang and before each script body, so every script stays one self-contained EVAL source.
 -- Data model (DESIGN.md §3, with the held quantity folded into the zset member):
---   stock:{sku}  hash  on_hand, reserved, sold, low, state ('in' | 'low' | 'out')
+--   stock:{sku}  hash  on_hand, reserved, sold, low
 --   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
 --   rsv:{rid}    string "status;created;expires;max_expires;fp;items;owner" with items
 --                "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis can keep)
@@ -46,12 +46,17 @@ local function reap(holds, events, sku, now)
   return freed
 end
 
--- Writes the SKU's counters and emits low_stock / sold_out / back_in_stock on level transitions.
--- `s` is a table {on_hand, reserved, sold, low, state} as read by load_stock.
+-- A SKU's level: 'out' with nothing available, 'low' at or below its threshold, else 'in'.
+local function level(available, low)
+  if available <= 0 then return 'out' elseif available <= low then return 'low' end
+  return 'in'
+end
+
+-- Writes the SKU's counters and emits low_stock / sold_out / back_in_stock when its level moved
+-- away from `s.state` (the level when the counters were read).
 local function store_stock(stock, events, sku, now, s)
   local available = s.on_hand - s.reserved
-  local state = 'in'
-  if available <= 0 then state = 'out' elseif available <= s.low then state = 'low' end
+  local state = level(available, s.low)
   if state ~= s.state then
     if state == 'out' then
       emit(events, now, 'sold_out', sku, '', available)
@@ -61,20 +66,18 @@ local function store_stock(stock, events, sku, now, s)
       emit(events, now, 'low_stock', sku, '', available)
     end
   end
-  if state ~= s.state then
-    redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold, 'state', state)
-  else
-    redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold)
-  end
+  redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold)
   s.state = state
 end
 
--- Reads a SKU's counters; nil when the SKU does not exist.
+-- Reads a SKU's counters and their level; nil when the SKU does not exist.
 local function load_stock(stock)
-  local v = redis.call('HMGET', stock, 'on_hand', 'reserved', 'sold', 'low', 'state')
+  local v = redis.call('HMGET', stock, 'on_hand', 'reserved', 'sold', 'low')
   if not v[1] then return nil end
-  return { on_hand = tonumber(v[1]), reserved = tonumber(v[2] or 0), sold = tonumber(v[3] or 0),
-           low = tonumber(v[4] or 0), state = v[5] or 'in' }
+  local s = { on_hand = tonumber(v[1]), reserved = tonumber(v[2] or 0), sold = tonumber(v[3] or 0),
+              low = tonumber(v[4] or 0) }
+  s.state = level(s.on_hand - s.reserved, s.low)
+  return s
 end
 
 -- Reads a reservation record; nil when absent.
