@@ -24,19 +24,13 @@ pub(crate) enum BackendError {
     Unavailable(String),
 }
 
-/// How to rewrite a reply before it goes back to the client.
-#[derive(Debug)]
-enum Fixup {
-    None,
-    /// SCRIPT LOAD of a rewritten script answers the client's own SHA1.
-    ReplaceWith(String),
-}
-
 /// One command ready for Redis.
 #[derive(Debug)]
 pub(crate) struct Outgoing {
     cmd: redis::Cmd,
-    fixup: Fixup,
+    /// The reply to give instead of Redis's bulk string: SCRIPT LOAD of a rewritten script
+    /// answers the client's own SHA1.
+    fixup: Option<String>,
 }
 
 pub(crate) struct Backend {
@@ -69,7 +63,7 @@ impl Backend {
     /// Applies the script shebang translation and builds the RESP command.
     pub(crate) fn translate(&self, command: Command) -> Outgoing {
         let Command { name, mut words } = command;
-        let mut fixup = Fixup::None;
+        let mut fixup = None;
         match name.as_str() {
             "EVAL" | "EVAL_RO" => {
                 if let Some(fwd) = words.get(1).and_then(|s| strip_upstash_flags(s)) {
@@ -89,7 +83,7 @@ impl Backend {
                         if let Some(fwd) = words.get(2).and_then(|s| strip_upstash_flags(s)) {
                             let (original, _) = self.aliases.remember(&words[2], &fwd);
                             words[2] = fwd;
-                            fixup = Fixup::ReplaceWith(original);
+                            fixup = Some(original);
                         }
                     }
                     Some(b"EXISTS") => {
@@ -200,9 +194,9 @@ impl Backend {
     }
 }
 
-fn apply(v: Value, fixup: Fixup) -> Value {
+fn apply(v: Value, fixup: Option<String>) -> Value {
     match (fixup, v) {
-        (Fixup::ReplaceWith(s), Value::BulkString(_)) => Value::BulkString(s.into_bytes()),
+        (Some(sha), Value::BulkString(_)) => Value::BulkString(sha.into_bytes()),
         (_, v) => v,
     }
 }
