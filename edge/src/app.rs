@@ -11,6 +11,7 @@ use edgestock_core::rest::{Client, Transport, TransportError};
 use edgestock_core::scripts::{
     Engine, ExtendOutcome, Item, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
 };
+use edgestock_core::signing;
 use serde_json::{json, Value};
 
 use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
@@ -677,13 +678,13 @@ pub fn signed_origin_request(
     idempotency_key: Option<&str>,
 ) -> Result<OriginRequest, ApiError> {
     let o = cfg.origin()?;
-    let ts = u64::try_from(now_ms.div_euclid(1000)).unwrap_or(0);
+    let ts = now_ms.div_euclid(1000).max(0);
     let signed_path = format!("{}{path}", base_path(o.url));
-    let sig = crypto::origin_signature(o.secret, "POST", &signed_path, ts, &body);
+    let sig = signing::sign(o.secret.as_bytes(), "POST", &signed_path, ts, &body);
     let mut headers = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
-        (crypto::TIMESTAMP_HEADER.to_owned(), ts.to_string()),
-        (crypto::SIGNATURE_HEADER.to_owned(), sig),
+        (signing::TIMESTAMP_HEADER.to_owned(), ts.to_string()),
+        (signing::SIGNATURE_HEADER.to_owned(), sig),
     ];
     if let Some(k) = idempotency_key {
         headers.push(("idempotency-key".to_owned(), k.to_owned()));

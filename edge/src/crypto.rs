@@ -14,11 +14,6 @@ type HmacSha256 = Hmac<Sha256>;
 /// Length of a reservation id in hex characters (128 bits).
 pub const RESERVATION_ID_LEN: usize = 32;
 
-/// Header carrying the unix time (seconds) of a forwarded origin call.
-pub const TIMESTAMP_HEADER: &str = "x-edgestock-timestamp";
-/// Header carrying the signature of a forwarded origin call.
-pub const SIGNATURE_HEADER: &str = "x-edgestock-signature";
-
 /// Longest `Idempotency-Key` accepted.
 pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 
@@ -114,24 +109,6 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// The signature of a forwarded origin call: lowercase hex
-/// HMAC-SHA256(secret, `METHOD + "\n" + PATH + "\n" + TS + "\n" + BODY`).
-pub fn origin_signature(secret: &str, method: &str, path: &str, ts: u64, body: &[u8]) -> String {
-    let ts = ts.to_string();
-    hex::encode(hmac(
-        secret,
-        &[
-            method.as_bytes(),
-            b"\n",
-            path.as_bytes(),
-            b"\n",
-            ts.as_bytes(),
-            b"\n",
-            body,
-        ],
-    ))
-}
-
 /// A strong ETag for a body: the first 128 bits of its SHA-256, quoted.
 pub fn etag(body: &[u8]) -> String {
     let h = sha256_hex(body);
@@ -209,7 +186,8 @@ mod tests {
 
     #[test]
     fn origin_signature_covers_method_path_timestamp_and_body() {
-        let sig = origin_signature("k", "POST", "/v1/orders", 1_700_000_000, b"{}");
+        use edgestock_core::signing::sign;
+        let sig = sign(b"k", "POST", "/v1/orders", 1_700_000_000, b"{}");
         let mut mac = HmacSha256::new_from_slice(b"k").unwrap();
         mac.update(b"POST\n/v1/orders\n1700000000\n{}");
         assert_eq!(sig, hex::encode(mac.finalize().into_bytes()));
@@ -217,18 +195,9 @@ mod tests {
         assert!(sig
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
-        assert_ne!(
-            sig,
-            origin_signature("k", "POST", "/v1/orders", 1_700_000_001, b"{}")
-        );
-        assert_ne!(
-            sig,
-            origin_signature("k", "POST", "/v1/other", 1_700_000_000, b"{}")
-        );
-        assert_ne!(
-            sig,
-            origin_signature("k", "POST", "/v1/orders", 1_700_000_000, b"{ }")
-        );
+        assert_ne!(sig, sign(b"k", "POST", "/v1/orders", 1_700_000_001, b"{}"));
+        assert_ne!(sig, sign(b"k", "POST", "/v1/other", 1_700_000_000, b"{}"));
+        assert_ne!(sig, sign(b"k", "POST", "/v1/orders", 1_700_000_000, b"{ }"));
     }
 
     #[test]

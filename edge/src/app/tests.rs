@@ -531,8 +531,8 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
     assert_eq!(h("x-edgestock-timestamp").as_deref(), Some("1700000000"));
     assert_eq!(
         h("x-edgestock-signature").unwrap(),
-        crypto::origin_signature(
-            "osecret",
+        edgestock_core::signing::sign(
+            b"osecret",
             "POST",
             "/base/v1/orders",
             1_700_000_000,
