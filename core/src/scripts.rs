@@ -505,10 +505,20 @@ impl<T: Transport> Engine<T> {
         }))
     }
 
-    fn record_keys(&self, id: &str, items: &[Item]) -> Vec<String> {
+    /// Runs a script acting on reservation `id` and its `items` (extend, release, pin, commit):
+    /// KEYS = the record, the events stream, then stock/holds per item; ARGV = `args`, then the
+    /// item count and the sku/qty pairs.
+    async fn eval_on_reservation(
+        &self,
+        script: &lua::Script,
+        id: &str,
+        items: &[Item],
+        mut args: Vec<String>,
+    ) -> Result<Value, Error> {
         let mut keys = vec![self.keys.reservation(id), self.keys.events()];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
-        keys
+        Self::item_args(items, &mut args);
+        self.client.eval(script, &keys, &args, false).await
     }
 
     /// Extends a live hold by `add_ms`, capped at its maximum total hold time.
@@ -519,10 +529,10 @@ impl<T: Transport> Engine<T> {
         let Some(rec) = self.reservation(id).await? else {
             return Ok(ExtendOutcome::NotFound);
         };
-        let keys = self.record_keys(id, &rec.items);
-        let mut args = vec![id.to_owned(), add_ms.to_string(), self.offset()];
-        Self::item_args(&rec.items, &mut args);
-        let v = self.client.eval(&lua::EXTEND, &keys, &args, false).await?;
+        let args = vec![id.to_owned(), add_ms.to_string(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::EXTEND, id, &rec.items, args)
+            .await?;
         let mut r = Reply::new("extend", &v)?;
         Ok(match r.str()? {
             "ok" => ExtendOutcome::Extended {
@@ -547,14 +557,14 @@ impl<T: Transport> Engine<T> {
         let Some(rec) = self.reservation(id).await? else {
             return Ok(ReleaseOutcome::NotFound);
         };
-        let keys = self.record_keys(id, &rec.items);
-        let mut args = vec![
+        let args = vec![
             id.to_owned(),
             self.offset(),
             if allow_confirming { "1" } else { "0" }.to_owned(),
         ];
-        Self::item_args(&rec.items, &mut args);
-        let v = self.client.eval(&lua::RELEASE, &keys, &args, false).await?;
+        let v = self
+            .eval_on_reservation(&lua::RELEASE, id, &rec.items, args)
+            .await?;
         let mut r = Reply::new("release", &v)?;
         Ok(match r.str()? {
             "ok" => ReleaseOutcome::Released {
@@ -577,10 +587,10 @@ impl<T: Transport> Engine<T> {
         let Some(rec) = self.reservation(id).await? else {
             return Ok((PinOutcome::NotFound, Vec::new()));
         };
-        let keys = self.record_keys(id, &rec.items);
-        let mut args = vec![id.to_owned(), grace_ms.to_string(), self.offset()];
-        Self::item_args(&rec.items, &mut args);
-        let v = self.client.eval(&lua::PIN, &keys, &args, false).await?;
+        let args = vec![id.to_owned(), grace_ms.to_string(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::PIN, id, &rec.items, args)
+            .await?;
         let mut r = Reply::new("pin", &v)?;
         let outcome = match r.str()? {
             "ok" => PinOutcome::Pinned {
@@ -602,10 +612,10 @@ impl<T: Transport> Engine<T> {
     /// # Errors
     /// Transport or Redis failures.
     pub async fn commit(&self, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
-        let keys = self.record_keys(id, items);
-        let mut args = vec![id.to_owned(), self.offset()];
-        Self::item_args(items, &mut args);
-        let v = self.client.eval(&lua::COMMIT, &keys, &args, false).await?;
+        let args = vec![id.to_owned(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::COMMIT, id, items, args)
+            .await?;
         let mut r = Reply::new("commit", &v)?;
         Ok(match r.str()? {
             "ok" => match r.str()? {
