@@ -1,5 +1,5 @@
 //! Every Lua script against a real Redis, through the REST gateway with our typed client: the
-//! behaviour of each script, a property test against an in-memory model checking DESIGN.md §3's
+//! behaviour of each script, a property test against an in-memory model checking the invariants of docs/design.md
 //! invariants after every step, contention, and expiry with no sweeper.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Routing and handlers of the public API (DESIGN.md §4), independent of the Workers runtime.
+//! Routing and handlers of the public API (docs/api.md#edge-api-public-browser-facing), independent of the Workers runtime.
 //!
 //! The runtime is behind [`Platform`]: the Redis REST transport, the clock, randomness, the edge
 //! cache and the origin HTTP call. The worker glue implements it with `worker::Fetch`,

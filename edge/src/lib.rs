@@ -1,4 +1,4 @@
-//! The edgestock Cloudflare Worker: stock badges and reservations at the edge (DESIGN.md §4).
+//! The edgestock Cloudflare Worker: stock badges and reservations at the edge (docs/api.md#edge-api-public-browser-facing).
 //!
 //! Everything that decides something is plain Rust, unit-tested on the host:
 //! - [`config`]: vars and secrets, defaults and bounds (`config_error`, never a panic);

@@ -120,7 +120,7 @@ pub struct Reserve {
 /// Validates a reserve body against the configured bounds.
 ///
 /// # Errors
-/// 400/422 as documented in DESIGN.md §4.
+/// 400/422 as documented in docs/api.md#edge-api-public-browser-facing.
 pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
     let b: ReserveBody = parse_json(body)?;
     if b.items.is_empty() {

@@ -1,4 +1,4 @@
--- commit: turn a reservation's holds into sold units (step 3 of DESIGN.md §7). Idempotent. If the
+-- commit: turn a reservation's holds into sold units (step 3 of docs/design.md#confirm-protocol). Idempotent. If the
 -- holds are gone (expired, released, or Redis lost them), a late commit takes the units from
 -- what is available if it can, and otherwise reports the short SKU and changes nothing.
 local rsv_key = KEYS[1]               -- rsv:{rid}

@@ -1,4 +1,4 @@
--- pin: first step of confirm (DESIGN.md §7). A live hold becomes 'confirming' and its expiry is
+-- pin: first step of confirm (docs/design.md#confirm-protocol). A live hold becomes 'confirming' and its expiry is
 -- pushed to at least now + grace, so it cannot expire while the origin records the order.
 local rsv_key  = KEYS[1]              -- rsv:{rid}
 local events   = KEYS[2]              -- events stream

@@ -1,4 +1,4 @@
-//! The confirm protocol (DESIGN.md §7): pin → one Postgres transaction (order, items, sale
+//! The confirm protocol (docs/design.md#confirm-protocol): pin → one Postgres transaction (order, items, sale
 //! movements, outbox row) → commit script → outbox row done.
 //!
 //! Safe to retry: a second confirm of a reservation finds its order (when the pin refuses or

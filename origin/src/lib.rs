@@ -1,6 +1,6 @@
 //! The origin: orders and the stock ledger in Postgres, the crash-safe confirm protocol with an
 //! outbox, the admin API, seeding and reconciling Redis, and background workers
-//! (DESIGN.md §5–§7).
+//! (docs/api.md and docs/design.md).
 //!
 //! # Layout
 //! - [`config`], [`telemetry`], [`startup`], [`state`]: process wiring.
@@ -15,7 +15,7 @@
 pub mod cancel;
 /// Configuration from the environment.
 pub mod config;
-/// The confirm protocol (DESIGN.md §7).
+/// The confirm protocol (docs/design.md#confirm-protocol).
 pub mod confirm;
 /// Copying the Redis `events` stream into `stock_events`.
 pub mod events;

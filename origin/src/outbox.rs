@@ -1,5 +1,5 @@
 //! The outbox: Redis effects recorded in the same Postgres transaction as the change they mirror,
-//! then applied (DESIGN.md §7 step 3).
+//! then applied (docs/design.md#confirm-protocol step 3).
 //!
 //! Each row is applied in its own transaction that holds the row (`for update skip locked`, so
 //! replicas never apply the same row at once) and the shared advisory lock of its SKUs (see
