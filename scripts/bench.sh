@@ -29,7 +29,7 @@ REPORT="$OUT/report.md"
 section() { echo -e "\n## $1\n" >>"$REPORT"; echo "\$ $2" >>"$REPORT"; echo >>"$REPORT"; }
 
 log "building benchmarks (release)"
-cargo build --release -p edgestock-gateway --bin gateway-bench
+cargo build --release -p edgestock-bench
 
 log "gateway vs direct Redis"
 REQ=100000; [ "$QUICK" = 1 ] && REQ=30000
@@ -39,24 +39,22 @@ target/release/gateway-bench --requests "$REQ" --seconds 20 | tee -a "$REPORT"
 
 log "Redis CPU per script call"
 section "Lua engine: Redis CPU per call (INFO commandstats) and direct throughput" \
-  "cargo bench -p edgestock-core --features reqwest --bench engine"
+  "target/release/engine-bench"
 if [ "$QUICK" = 1 ]; then
-  cargo bench -q -p edgestock-core --features reqwest --bench engine -- --quick | tee -a "$REPORT"
+  target/release/engine-bench --quick | tee -a "$REPORT"
 else
-  cargo bench -q -p edgestock-core --features reqwest --bench engine | tee -a "$REPORT"
+  target/release/engine-bench | tee -a "$REPORT"
 fi
 
 log "origin confirm vs hot-row UPDATE"
-cargo build --release -p origin --bin origin-bench
 section "Origin confirm vs the hot-row UPDATE baseline (50 concurrent checkouts, one hot SKU)" \
   "target/release/origin-bench --confirms 4000 --seconds 30 --rounds 2"
 target/release/origin-bench --confirms 4000 --seconds 30 --rounds 2 | tee -a "$REPORT"
 
 build_worker
 log "edge through workerd"
-cargo build --release -p e2e --bin edge-bench
 section "Edge (the worker in workerd via Miniflare) vs gateway-direct and Redis-direct, 50 connections" \
-  "cargo run --release -p e2e --bin edge-bench"
+  "target/release/edge-bench"
 EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 target/release/edge-bench | tee -a "$REPORT"
 
 clean_test_keys

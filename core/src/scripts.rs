@@ -11,7 +11,7 @@ use edgestock_lua as lua;
 
 use crate::domain::Sku;
 use crate::keys::Keys;
-use crate::rest::{cmd, Client, Error, Transport, Value};
+use upstash_rest::{cmd, Client, Error, Transport, Value};
 
 /// Most items in one reservation (the reserve script enforces the same bound).
 pub const MAX_ITEMS: usize = 50;
@@ -271,6 +271,14 @@ pub struct Event {
     pub at_ms: i64,
 }
 
+/// The REST client's view of one of our scripts: its source and the SHA1 the `lua` crate computed.
+pub fn rest_script(s: &lua::Script) -> upstash_rest::Script<'_> {
+    upstash_rest::Script {
+        sha1: s.sha1(),
+        source: s.source,
+    }
+}
+
 /// Script calls over the REST [`Client`].
 pub struct Engine<T> {
     client: Client<T>,
@@ -418,7 +426,10 @@ impl<T: Transport> Engine<T> {
             self.offset(),
         ];
         Self::item_args(&req.items, &mut args);
-        let v = self.client.eval(&lua::RESERVE, &keys, &args, false).await?;
+        let v = self
+            .client
+            .eval(rest_script(&lua::RESERVE), &keys, &args, false)
+            .await?;
         let mut r = Reply::new("reserve", &v)?;
         Ok(match r.str()? {
             "ok" => ReserveOutcome::Held(Hold {
@@ -462,7 +473,7 @@ impl<T: Transport> Engine<T> {
         self.sku_keys(skus.iter().map(Sku::as_str), &mut keys);
         let v = self
             .client
-            .eval(&lua::STOCK_READ, &keys, &[self.offset()], true)
+            .eval(rest_script(&lua::STOCK_READ), &keys, &[self.offset()], true)
             .await?;
         let mut r = Reply::new("stock_read", &v)?;
         let _now = r.int()?;
@@ -487,7 +498,12 @@ impl<T: Transport> Engine<T> {
         let keys = [self.keys.reservation(id)];
         let v = self
             .client
-            .eval(&lua::GET_RESERVATION, &keys, &[self.offset()], true)
+            .eval(
+                rest_script(&lua::GET_RESERVATION),
+                &keys,
+                &[self.offset()],
+                true,
+            )
             .await?;
         let mut r = Reply::new("get_reservation", &v)?;
         if r.str()? != "found" {
@@ -518,7 +534,9 @@ impl<T: Transport> Engine<T> {
         let mut keys = vec![self.keys.reservation(id), self.keys.events()];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         Self::item_args(items, &mut args);
-        self.client.eval(script, &keys, &args, false).await
+        self.client
+            .eval(rest_script(script), &keys, &args, false)
+            .await
     }
 
     /// Extends a live hold by `add_ms`, capped at its maximum total hold time.
@@ -649,7 +667,10 @@ impl<T: Transport> Engine<T> {
             format!("{}mv:{{{movement_id}}}", self.keys.prefix()),
         ];
         let args = [sku.as_str().to_owned(), delta.to_string(), self.offset()];
-        let v = self.client.eval(&lua::ADJUST, &keys, &args, false).await?;
+        let v = self
+            .client
+            .eval(rest_script(&lua::ADJUST), &keys, &args, false)
+            .await?;
         Self::level("adjust", &v)
     }
 
@@ -674,7 +695,10 @@ impl<T: Transport> Engine<T> {
             low_threshold.to_string(),
             self.offset(),
         ];
-        let v = self.client.eval(&lua::SEED, &keys, &args, false).await?;
+        let v = self
+            .client
+            .eval(rest_script(&lua::SEED), &keys, &args, false)
+            .await?;
         Self::level("seed", &v)
     }
 
@@ -739,7 +763,10 @@ impl<T: Transport> Engine<T> {
         self.sku_keys(skus.iter(), &mut keys);
         let mut args = vec![self.offset()];
         args.extend(skus.iter().map(|s| (*s).to_owned()));
-        let v = self.client.eval(&lua::SWEEP, &keys, &args, false).await?;
+        let v = self
+            .client
+            .eval(rest_script(&lua::SWEEP), &keys, &args, false)
+            .await?;
         let mut r = Reply::new("sweep", &v)?;
         Ok(SweepReport {
             skus: r.int()? as usize,

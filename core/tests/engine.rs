@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use edgestock_core::domain::Sku;
 use edgestock_core::keys::Keys;
-use edgestock_core::rest::Client;
 use edgestock_core::scripts::*;
-use edgestock_core::transport::ReqwestTransport;
 use proptest::prelude::*;
 use redis::AsyncCommands as _;
+use upstash_rest::Client;
+use upstash_rest::ReqwestTransport;
 
 const TOKEN: &str = "engine-test-token";
 
@@ -1061,11 +1061,16 @@ fn scripts_bound_their_own_input() {
             .collect();
         let err = e
             .client()
-            .eval(&edgestock_lua::STOCK_READ, &keys, &["0".into()], true)
+            .eval(
+                edgestock_core::scripts::rest_script(&edgestock_lua::STOCK_READ),
+                &keys,
+                &["0".into()],
+                true,
+            )
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, edgestock_core::rest::Error::Redis(m) if m.contains("1..100")),
+            matches!(&err, upstash_rest::Error::Redis(m) if m.contains("1..100")),
             "{err:?}"
         );
         let items: Vec<Item> = (0..51).map(|i| item(&format!("S{i}"), 1)).collect();

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use edgestock_core::keys::Keys;
-use edgestock_core::rest::{Client, Transport, TransportError};
 use edgestock_core::scripts::{
     Engine, ExtendOutcome, Item, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
 };
 use edgestock_core::signing;
 use serde_json::{json, Value};
+use upstash_rest::{Client, Transport, TransportError};
 
 use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
 use crate::crypto;
@@ -351,7 +351,7 @@ fn engine<P: Platform>(p: &P, cfg: &Config) -> Result<Engine<P::Redis>, ApiError
         .with_clock_offset_ms(cfg.clock_offset_ms))
 }
 
-fn redis_err(e: edgestock_core::rest::Error) -> ApiError {
+fn redis_err(e: upstash_rest::Error) -> ApiError {
     ApiError::from_redis(&e)
 }
 

@@ -1,8 +1,8 @@
 //! The one error shape of the public API: `{"error": {"code", "message", ...details}}`, and the
 //! mapping of Redis and origin failures onto it.
 
-use edgestock_core::rest::Error as RedisError;
 use serde_json::{json, Map, Value};
+use upstash_rest::Error as RedisError;
 
 /// An error answer: status, stable code, human message, extra fields and an optional
 /// `Retry-After` (seconds).

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use edgestock_core::keys::Keys;
-use edgestock_core::rest::{Client, TransportError};
 use edgestock_core::scripts::Engine;
-use edgestock_core::transport::{post_with_deadline, FetchTransport};
+use fetch::{post_with_deadline, FetchTransport};
+use upstash_rest::{Client, TransportError};
 use worker::wasm_bindgen::JsCast;
 use worker::{
     console_error, console_log, event, js_sys, Cache, Context, Date, Env, Headers, Request,
@@ -209,5 +209,88 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
             rep.units_reaped
         ),
         Err(e) => console_error!("sweep failed: {e}"),
+    }
+}
+
+/// The outbound HTTP of the worker: the Upstash REST [`Transport`](upstash_rest::Transport) over
+/// `worker::Fetch`, and the deadline-bounded `POST` every outbound call goes through.
+mod fetch {
+    use std::time::Duration;
+
+    use futures::future::{select, Either};
+    use upstash_rest::{HttpRequest, HttpResponse, Transport, TransportError, FIXED_HEADERS};
+    use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+    /// `worker::Fetch` transport; the timeout aborts the subrequest.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub(super) struct FetchTransport;
+
+    impl Transport for FetchTransport {
+        async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
+            let mut headers = vec![("authorization", req.authorization.as_str())];
+            headers.extend(FIXED_HEADERS);
+            let r = post_with_deadline(&req.url, &headers, &req.body, req.timeout).await?;
+            Ok(HttpResponse {
+                status: r.status,
+                body: r.body,
+            })
+        }
+    }
+
+    /// What [`post_with_deadline`] got back.
+    #[derive(Debug, Clone)]
+    pub(super) struct Posted {
+        /// HTTP status.
+        pub(super) status: u16,
+        /// The `Retry-After` header, if any.
+        pub(super) retry_after: Option<String>,
+        /// Raw body.
+        pub(super) body: Vec<u8>,
+    }
+
+    /// `POST`s `body` with `headers` through `worker::Fetch`; past `timeout` the subrequest is
+    /// aborted and the answer is [`TransportError::Timeout`]. Every outbound call of the worker
+    /// goes through here.
+    ///
+    /// # Errors
+    /// [`TransportError`] when no response arrived in time.
+    pub(super) async fn post_with_deadline(
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<Posted, TransportError> {
+        let fail = |e: worker::Error| TransportError::Failed(e.to_string());
+        let h = Headers::new();
+        for (k, v) in headers {
+            h.set(k, v).map_err(fail)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post)
+            .with_headers(h)
+            .with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
+        let request = Request::new_with_init(url, &init).map_err(fail)?;
+        let controller = AbortController::default();
+        let signal = controller.signal();
+        let exchange = async {
+            let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+            let status = resp.status_code();
+            let retry_after = resp.headers().get("retry-after").ok().flatten();
+            let body = resp.bytes().await?;
+            Ok::<_, worker::Error>(Posted {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        let timer = Delay::from(timeout);
+        futures::pin_mut!(exchange);
+        match select(exchange, timer).await {
+            Either::Left((res, _)) => res.map_err(fail),
+            Either::Right(((), _)) => {
+                controller.abort();
+                Err(TransportError::Timeout)
+            }
+        }
     }
 }

@@ -4,11 +4,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edgestock_core::rest::{cmd, Client, Error, Value};
-use edgestock_core::transport::ReqwestTransport;
 use edgestock_gateway::{spawn, Config, Running};
-use edgestock_lua::Script;
 use serde_json::{json, Value as Json};
+use upstash_rest::{cmd, Client, Error, ReqwestTransport, Script, Value};
 
 const TOKEN: &str = "test-token";
 const RO_TOKEN: &str = "read-only-token";
@@ -248,15 +246,19 @@ async fn evalsha_falls_back_to_eval_and_shebang_aliases_keep_the_client_sha() {
         )
         .into_boxed_str(),
     );
-    let script = Script::new("t", src);
+    let sha = sha1_smol::Sha1::from(src).digest().to_string();
+    let script = Script {
+        sha1: &sha,
+        source: src,
+    };
     let keys = [format!("{p}n")];
-    let v = c.eval(&script, &keys, &["5".into()], false).await.unwrap();
+    let v = c.eval(script, &keys, &["5".into()], false).await.unwrap();
     assert_eq!(v.as_i64(), Some(5));
     // Now EVALSHA with the client's own SHA1 (of the flagged source) hits.
     let v = c
         .command(
             &cmd("EVALSHA")
-                .arg(script.sha1())
+                .arg(script.sha1)
                 .arg(1i64)
                 .arg(&keys[0])
                 .arg("1"),
@@ -265,9 +267,9 @@ async fn evalsha_falls_back_to_eval_and_shebang_aliases_keep_the_client_sha() {
         .unwrap();
     assert_eq!(v.as_i64(), Some(6));
     // SCRIPT LOAD answers the client's SHA1 too, and SCRIPT EXISTS knows it.
-    assert_eq!(c.script_load(src).await.unwrap(), script.sha1());
+    assert_eq!(c.script_load(src).await.unwrap(), script.sha1);
     let e = c
-        .command(&cmd("SCRIPT").arg("EXISTS").arg(script.sha1()))
+        .command(&cmd("SCRIPT").arg("EXISTS").arg(script.sha1))
         .await
         .unwrap();
     assert_eq!(e.as_array().unwrap()[0].as_i64(), Some(1));
@@ -278,9 +280,13 @@ async fn evalsha_falls_back_to_eval_and_shebang_aliases_keep_the_client_sha() {
         )
         .into_boxed_str(),
     );
-    let ro = Script::new("ro", ro);
+    let ro_sha = sha1_smol::Sha1::from(ro).digest().to_string();
+    let ro = Script {
+        sha1: &ro_sha,
+        source: ro,
+    };
     let v = client(&gw, RO_TOKEN)
-        .eval(&ro, &keys, &[], true)
+        .eval(ro, &keys, &[], true)
         .await
         .unwrap();
     assert_eq!(v.as_str(), Some("6"));

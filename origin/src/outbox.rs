@@ -11,11 +11,11 @@
 use std::time::Duration;
 
 use edgestock_core::domain::Sku;
-use edgestock_core::rest::{cmd, Error as RedisError};
 use edgestock_core::scripts::{CommitOutcome, Item, LevelOutcome, ReleaseOutcome};
 use serde::{Deserialize, Serialize};
 use sqlx::{Postgres, Transaction};
 use tokio::sync::watch;
+use upstash_rest::{cmd, Error as RedisError};
 use uuid::Uuid;
 
 use crate::state::AppState;

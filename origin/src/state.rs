@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use edgestock_core::keys::Keys;
-use edgestock_core::rest::Client;
 use edgestock_core::scripts::Engine;
-use edgestock_core::transport::ReqwestTransport;
 use sqlx::PgPool;
+use upstash_rest::Client;
+use upstash_rest::ReqwestTransport;
 
 use crate::config::Config;
 use crate::fault::Faults;

@@ -79,7 +79,7 @@ async fn stored_reserved(s: &Stack, sku: &str) -> i64 {
         .engine
         .client()
         .command(
-            &edgestock_core::rest::cmd("HGET")
+            &upstash_rest::cmd("HGET")
                 .arg(s.engine.keys().stock(sku))
                 .arg("reserved"),
         )

@@ -4,8 +4,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
-use edgestock_core::rest::{HttpRequest, HttpResponse};
 use futures::executor::block_on;
+use upstash_rest::{HttpRequest, HttpResponse};
 
 use super::*;
 

@@ -42,7 +42,7 @@ pub enum Error {
     RedisUnavailable(String),
     /// 500: Redis answered something unexpected.
     #[error("redis error: {0}")]
-    Redis(edgestock_core::rest::Error),
+    Redis(upstash_rest::Error),
     /// 500 (or 503 for pool timeouts): database failure.
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
@@ -57,8 +57,8 @@ pub enum Error {
 /// Result of handlers and domain functions.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-impl From<edgestock_core::rest::Error> for Error {
-    fn from(e: edgestock_core::rest::Error) -> Self {
+impl From<upstash_rest::Error> for Error {
+    fn from(e: upstash_rest::Error) -> Self {
         if e.is_unavailable() {
             Self::RedisUnavailable(e.to_string())
         } else {

@@ -93,12 +93,7 @@ async fn reconcile_reports_drift_and_repair_reseeds_from_the_ledger(
     app.state
         .redis
         .client()
-        .command(
-            &edgestock_core::rest::cmd("HSET")
-                .arg(key)
-                .arg("on_hand")
-                .arg(9),
-        )
+        .command(&upstash_rest::cmd("HSET").arg(key).arg("on_hand").arg(9))
         .await
         .unwrap();
 
@@ -130,7 +125,7 @@ async fn seeding_an_empty_redis_adds_sales_whose_commit_is_still_pending(
     app.state
         .redis
         .client()
-        .command(&edgestock_core::rest::cmd("DEL").arg(key))
+        .command(&upstash_rest::cmd("DEL").arg(key))
         .await
         .unwrap();
 

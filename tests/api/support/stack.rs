@@ -14,13 +14,13 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
 use edgestock_core::domain::Sku;
 use edgestock_core::keys::Keys;
-use edgestock_core::rest::Client;
 use edgestock_core::scripts::Engine;
-use edgestock_core::transport::ReqwestTransport;
 use edgestock_gateway::{spawn, Config, Running};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use upstash_rest::Client;
+use upstash_rest::ReqwestTransport;
 
 use super::Worker;
 

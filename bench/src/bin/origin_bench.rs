@@ -12,7 +12,7 @@
 //! benchmark process with no HTTP and no Redis.
 //!
 //! ```text
-//! cargo run --release -p origin --bin origin-bench -- --confirms 2000 --seconds 30
+//! cargo run --release -p edgestock-bench --bin origin-bench -- --confirms 2000 --seconds 30
 //! ```
 //! Bounded by `--confirms` and `--seconds` per round. It creates (and drops) its own database
 //! `edgestock_bench_<pid>` on the `DATABASE_URL` server and uses a private Redis key prefix.

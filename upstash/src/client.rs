@@ -1,233 +1,22 @@
-//! A small typed client for the Upstash REST protocol (`shared/docs/upstash-rest-protocol.md`).
-//!
-//! It speaks exactly what the official clients speak: `POST /` with a JSON array,
-//! `POST /pipeline` and `POST /multi-exec` with a 2-D array, `Authorization: Bearer`,
-//! and `Upstash-Encoding: base64` so binary values survive the JSON envelope (§6).
-//! Scripts go out as `EVALSHA` and fall back to `EVAL` on `NOSCRIPT` (§8).
-//!
-//! The HTTP exchange itself is a [`Transport`]: `reqwest` natively, `worker::Fetch`
-//! in the Cloudflare Worker. Every call carries the client's timeout.
+//! The client: one command, pipelines, transactions and scripts over a [`Transport`].
 
 use std::time::Duration;
 
-use base64::Engine as _;
-use edgestock_lua::Script;
 use serde_json::Value as Json;
 
-/// Default timeout of one HTTP exchange with the REST endpoint.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::transport::{HttpRequest, Transport, DEFAULT_TIMEOUT};
+use crate::value::{parse_item, truncate};
+use crate::{cmd, Cmd, Error, Value};
 
-/// Headers every request carries besides `Authorization`: a JSON body, and base64
-/// responses so binary values survive the JSON envelope (protocol §6.1).
-pub const FIXED_HEADERS: [(&str, &str); 2] = [
-    ("content-type", "application/json"),
-    ("upstash-encoding", "base64"),
-];
-
-/// One HTTP `POST` the client wants sent, with [`FIXED_HEADERS`] and `authorization`.
-#[derive(Debug, Clone)]
-pub struct HttpRequest {
-    /// Absolute URL.
-    pub url: String,
-    /// `Authorization` header value (`Bearer …`).
-    pub authorization: String,
-    /// JSON body.
-    pub body: Vec<u8>,
-    /// The transport must give up after this long and return [`TransportError::Timeout`].
-    pub timeout: Duration,
+/// A Lua script as the server caches it: its source and the lowercase hex SHA1 of that source
+/// (what `EVALSHA` names). Computing the SHA1 once is the caller's business.
+#[derive(Debug, Clone, Copy)]
+pub struct Script<'a> {
+    /// Lowercase hex SHA1 of `source`.
+    pub sha1: &'a str,
+    /// The full script text, sent with `EVAL` when the server does not have it cached.
+    pub source: &'a str,
 }
-
-/// What came back.
-#[derive(Debug, Clone)]
-pub struct HttpResponse {
-    /// HTTP status code.
-    pub status: u16,
-    /// Raw body.
-    pub body: Vec<u8>,
-}
-
-/// Why an HTTP exchange did not produce a response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TransportError {
-    /// No response within the request's timeout.
-    #[error("timed out")]
-    Timeout,
-    /// Connection refused, reset, DNS, TLS, ...
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Sends one HTTP request. Implemented by `reqwest` (native) and `worker::Fetch` (wasm).
-///
-/// Futures are not required to be `Send`: the worker's are not.
-#[allow(async_fn_in_trait)]
-pub trait Transport {
-    /// Sends `req`, honouring `req.timeout`.
-    ///
-    /// # Errors
-    /// [`TransportError`] when no HTTP response arrived.
-    async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError>;
-}
-
-/// Everything that can go wrong with one call.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Error {
-    /// Redis answered with an error; the text is Redis's own, verbatim (`NOSCRIPT …`, `ERR …`).
-    #[error("redis error: {0}")]
-    Redis(String),
-    /// The REST endpoint refused the token (401/403).
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
-    /// The endpoint answered 5xx (for example the gateway cannot reach Redis).
-    #[error("unavailable (HTTP {status}): {message}")]
-    Unavailable {
-        /// HTTP status.
-        status: u16,
-        /// The `error` text of the body, or the raw body.
-        message: String,
-    },
-    /// No HTTP response: connection failure.
-    #[error("transport failure: {0}")]
-    Transport(String),
-    /// No HTTP response within the timeout.
-    #[error("timed out")]
-    Timeout,
-    /// A response that does not follow the protocol.
-    #[error("malformed reply: {0}")]
-    Malformed(String),
-}
-
-impl Error {
-    /// True for `NOSCRIPT` errors (case-insensitive, as the official client checks).
-    pub fn is_noscript(&self) -> bool {
-        matches!(self, Error::Redis(m) if m.to_ascii_lowercase().contains("noscript"))
-    }
-
-    /// True when the caller may retry later (Redis or the endpoint unreachable).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Error::Unavailable { .. } | Error::Transport(_) | Error::Timeout
-        )
-    }
-}
-
-impl From<TransportError> for Error {
-    fn from(e: TransportError) -> Self {
-        match e {
-            TransportError::Timeout => Error::Timeout,
-            TransportError::Failed(m) => Error::Transport(m),
-        }
-    }
-}
-
-/// A decoded Redis reply (RESP2 shapes, as the protocol maps them to JSON).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Value {
-    /// Nil bulk or nil array.
-    Nil,
-    /// Integer reply.
-    Int(i64),
-    /// Bulk or simple string, bytes as stored.
-    Bytes(Vec<u8>),
-    /// Array reply.
-    Array(Vec<Value>),
-}
-
-impl Value {
-    /// The value as UTF-8 text, if it is a string.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::Bytes(b) => std::str::from_utf8(b).ok(),
-            _ => None,
-        }
-    }
-
-    /// The value as an integer: an integer reply, or a string holding one.
-    pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
-            Value::Bytes(_) => self.as_str()?.parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// The elements, if it is an array.
-    pub fn as_array(&self) -> Option<&[Value]> {
-        match self {
-            Value::Array(a) => Some(a),
-            _ => None,
-        }
-    }
-
-    /// Consumes an array.
-    pub fn into_array(self) -> Option<Vec<Value>> {
-        match self {
-            Value::Array(a) => Some(a),
-            _ => None,
-        }
-    }
-}
-
-/// One command: a name and its arguments, all sent as JSON strings or integers.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Cmd(Vec<Json>);
-
-/// Starts a command: `cmd("HSET").arg(key).arg("f").arg(1)`.
-pub fn cmd(name: &str) -> Cmd {
-    Cmd(vec![Json::from(name)])
-}
-
-impl Cmd {
-    /// Appends one argument.
-    #[must_use]
-    pub fn arg(mut self, a: impl ToArg) -> Self {
-        self.0.push(a.to_arg());
-        self
-    }
-
-    /// Appends many arguments.
-    #[must_use]
-    pub fn args<A: ToArg>(mut self, items: impl IntoIterator<Item = A>) -> Self {
-        self.0.extend(items.into_iter().map(|a| a.to_arg()));
-        self
-    }
-
-    /// The JSON array sent on the wire.
-    pub fn as_json(&self) -> &[Json] {
-        &self.0
-    }
-}
-
-/// A value usable as a command argument.
-pub trait ToArg {
-    /// JSON form of the argument (string or integer).
-    fn to_arg(&self) -> Json;
-}
-
-impl ToArg for &str {
-    fn to_arg(&self) -> Json {
-        Json::from(*self)
-    }
-}
-impl ToArg for String {
-    fn to_arg(&self) -> Json {
-        Json::from(self.as_str())
-    }
-}
-impl ToArg for &String {
-    fn to_arg(&self) -> Json {
-        Json::from(self.as_str())
-    }
-}
-macro_rules! int_arg {
-    ($($t:ty),*) => {$(
-        impl ToArg for $t {
-            fn to_arg(&self) -> Json { Json::from(*self) }
-        }
-    )*};
-}
-int_arg!(i32, i64, u32, u64, usize);
 
 /// Per-command outcome inside a pipeline or transaction.
 pub type ItemResult = Result<Value, Error>;
@@ -291,7 +80,7 @@ impl<T: Transport> Client<T> {
     /// As [`Client::command`].
     pub async fn eval(
         &self,
-        script: &Script,
+        script: Script<'_>,
         keys: &[String],
         args: &[String],
         read_only: bool,
@@ -303,7 +92,7 @@ impl<T: Transport> Client<T> {
         };
         let build =
             |name: &str, first: &str| cmd(name).arg(first).arg(keys.len()).args(keys).args(args);
-        match self.command(&build(sha_cmd, script.sha1())).await {
+        match self.command(&build(sha_cmd, script.sha1)).await {
             Err(e) if e.is_noscript() => self.command(&build(src_cmd, script.source)).await,
             other => other,
         }
@@ -343,7 +132,7 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// One HTTP exchange; maps statuses per protocol §4 and returns the parsed JSON body.
+    /// One HTTP exchange; maps statuses per the protocol's status rules and returns the parsed JSON body.
     async fn exchange(&self, path: &str, body: Vec<u8>) -> Result<Json, Error> {
         let req = HttpRequest {
             url: format!("{}{path}", self.base_url),
@@ -376,63 +165,10 @@ impl<T: Transport> Client<T> {
     }
 }
 
-fn truncate(s: &str) -> String {
-    const MAX: usize = 300;
-    match s.char_indices().nth(MAX) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_owned(),
-    }
-}
-
-/// Parses one `{"result": …}` / `{"error": …}` envelope.
-fn parse_item(json: Json) -> Result<Value, Error> {
-    let Json::Object(mut obj) = json else {
-        return Err(Error::Malformed(format!(
-            "expected an object, got {}",
-            truncate(&json.to_string())
-        )));
-    };
-    if let Some(err) = obj.remove("error") {
-        return Err(Error::Redis(match err {
-            Json::String(s) => s,
-            other => other.to_string(),
-        }));
-    }
-    match obj.remove("result") {
-        Some(r) => decode(r, true),
-        None => Err(Error::Malformed("neither result nor error".into())),
-    }
-}
-
-/// Decodes a base64-encoded result (protocol §6.1): every string is base64 except a
-/// top-level `"OK"` status.
-fn decode(json: Json, top_level: bool) -> Result<Value, Error> {
-    match json {
-        Json::Null => Ok(Value::Nil),
-        Json::Number(n) => n
-            .as_i64()
-            .map(Value::Int)
-            .ok_or_else(|| Error::Malformed(format!("non-integer number {n}"))),
-        Json::String(s) if top_level && s == "OK" => Ok(Value::Bytes(b"OK".to_vec())),
-        Json::String(s) => base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map(Value::Bytes)
-            .map_err(|e| Error::Malformed(format!("bad base64 {}: {e}", truncate(&s)))),
-        Json::Array(items) => items
-            .into_iter()
-            .map(|j| decode(j, false))
-            .collect::<Result<_, _>>()
-            .map(Value::Array),
-        other => Err(Error::Malformed(format!(
-            "unexpected JSON {}",
-            truncate(&other.to_string())
-        ))),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::{HttpResponse, TransportError};
     use std::cell::RefCell;
 
     /// A transport that answers from a queue and records what it was sent.
@@ -515,7 +251,11 @@ mod tests {
 
     #[tokio::test]
     async fn eval_falls_back_to_eval_on_noscript() {
-        static S: Script = Script::new("t", "return 1");
+        let sha1 = sha1_smol::Sha1::from("return 1").digest().to_string();
+        let s = Script {
+            sha1: &sha1,
+            source: "return 1",
+        };
         let c = Canned::default();
         let cl = client(
             &c,
@@ -525,7 +265,7 @@ mod tests {
             ],
         );
         assert_eq!(
-            cl.eval(&S, &["k".into()], &[], false).await,
+            cl.eval(s, &["k".into()], &[], false).await,
             Ok(Value::Int(1))
         );
         let sent = c.sent.borrow();

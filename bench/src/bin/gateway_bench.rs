@@ -3,7 +3,7 @@
 //! Prints throughput, p50 and p99 side by side, and the gateway/direct throughput ratio.
 //!
 //! ```text
-//! cargo run --release -p edgestock-gateway --bin gateway-bench -- --requests 100000 --seconds 20
+//! cargo run --release -p edgestock-bench --bin gateway-bench -- --requests 100000 --seconds 20
 //! ```
 //! Every run is bounded by `--requests` and `--seconds` per target. Only loopback targets are
 //! accepted: the gateway runs in this process on 127.0.0.1 and `--redis-url` must be local.
@@ -18,9 +18,8 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use edgestock_core::rest::Client;
-use edgestock_core::transport::ReqwestTransport;
 use redis::AsyncCommands as _;
+use upstash_rest::{Client, ReqwestTransport};
 
 /// Reserve-shaped script: reap up to 16 expired holds of the SKU, check availability, hold.
 /// KEYS[1] = stock hash, KEYS[2] = holds zset. ARGV[1] = hold id, ARGV[2] = qty, ARGV[3] = ttl ms.
@@ -229,9 +228,16 @@ fn main() -> anyhow::Result<()> {
             .arg(&direct_src)
             .query_async(&mut client.get_multiplexed_async_connection().await?)
             .await?;
-        let gw_script: &'static edgestock_lua::Script = Box::leak(Box::new(
-            edgestock_lua::Script::new("bench_reserve", RESERVE),
-        ));
+        let gw_sha: &'static str = Box::leak(
+            sha1_smol::Sha1::from(RESERVE)
+                .digest()
+                .to_string()
+                .into_boxed_str(),
+        );
+        let gw_script: upstash_rest::Script<'static> = upstash_rest::Script {
+            sha1: gw_sha,
+            source: RESERVE,
+        };
         let skus = args.skus;
 
         let mut rounds: Vec<[Outcome; 2]> = Vec::new();

@@ -4,15 +4,15 @@
 //!
 //! ```text
 //! (cd edge && worker-build --profile wasm-release)   # or scripts/test.sh, which builds it
-//! cargo run --release -p e2e --bin edge-bench
-//! EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 cargo run --release -p e2e --bin edge-bench
+//! cargo run --release -p edgestock-bench --bin edge-bench
+//! EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 cargo run --release -p edgestock-bench --bin edge-bench
 //! ```
 //!
 //! Everything runs on this machine (load generator, workerd, gateway and a private redis-server
 //! share the cores), so the figures compare paths, not hardware.
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../api/support/mod.rs"]
+#[path = "../../../tests/api/support/mod.rs"]
 mod support;
 
 use std::collections::HashMap;

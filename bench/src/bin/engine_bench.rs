@@ -4,8 +4,8 @@
 //! loopback port (no persistence) and stops at the end, so it never touches other data.
 //!
 //! ```text
-//! cargo bench -p edgestock-core --features reqwest --bench engine            # 10k and 1M holds
-//! cargo bench -p edgestock-core --features reqwest --bench engine -- --quick # 10k only
+//! cargo run --release -p edgestock-bench --bin engine-bench            # 10k and 1M holds
+//! cargo run --release -p edgestock-bench --bin engine-bench -- --quick # 10k only
 //! ```
 //! Bounded: a fixed number of calls per phase, and every phase has a deadline.
 
