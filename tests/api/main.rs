@@ -3,7 +3,7 @@
 mod support;
 
 mod browser;
+mod contract;
 mod edge;
 mod flash_sale;
-mod openapi;
 mod worker;

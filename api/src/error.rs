@@ -1,0 +1,317 @@
+//! The one error shape of both APIs, `{"error": {"code", "message", ...details}}`, and the one
+//! enum of error codes. A code carries its HTTP status, so a handler names what went wrong and
+//! never a number.
+
+use serde::{Deserialize, Serialize};
+
+/// Every error code the edge or the origin answers. Serialized as its snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON.
+    MalformedJson,
+    /// 400: a malformed request line, header or query.
+    BadRequest,
+    /// 401: a reservation route without a token.
+    MissingToken,
+    /// 401: backend or admin credentials missing or wrong (origin).
+    Unauthorized,
+    /// 403: a token that does not belong to this reservation.
+    InvalidToken,
+    /// 403: a CORS preflight from an origin not in `ALLOWED_ORIGINS`.
+    CorsOriginDenied,
+    /// 404: no such route (or, on the origin, no such resource).
+    NotFound,
+    /// 404: a SKU that was never stocked.
+    UnknownSku,
+    /// 404: an unknown reservation, or one past its retention.
+    ReservationNotFound,
+    /// 405: the path does not serve this method (with an `Allow` header).
+    MethodNotAllowed,
+    /// 409: not enough units (with `sku` and `available`).
+    InsufficientStock,
+    /// 409: the hold expired.
+    ReservationExpired,
+    /// 409: the reservation is not `held` (with its `status`).
+    ReservationNotHeld,
+    /// 409: the reservation is being confirmed.
+    ReservationConfirming,
+    /// 409: the reservation was already confirmed.
+    ReservationCommitted,
+    /// 409: the hold is already at its maximum lifetime (with `max_expires_at`).
+    HoldLimitReached,
+    /// 413: the body is too large (with `max_bytes` on the edge).
+    BodyTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: a value is invalid or the body has the wrong shape (with `field`).
+    InvalidRequest,
+    /// 422: a quantity below 1 or over the per-item limit (with `max_qty`).
+    InvalidQuantity,
+    /// 422: a SKU outside `^[A-Za-z0-9._:-]{1,64}$`.
+    InvalidSku,
+    /// 422: the same SKU twice in one reservation.
+    DuplicateSku,
+    /// 422: more items than `MAX_ITEMS` (with `max_items`).
+    TooManyItems,
+    /// 422: more SKUs than a batch read allows (with `max_skus`).
+    TooManySkus,
+    /// 422: a hold lifetime out of bounds (with `max_ttl_seconds`).
+    InvalidTtl,
+    /// 422: an `Idempotency-Key` reused with another request (edge).
+    IdempotencyKeyReused,
+    /// 422: a reservation confirmed with another `Idempotency-Key` (origin).
+    IdempotencyKeyMismatch,
+    /// 422: a body of the wrong shape or with invalid values (origin).
+    InvalidBody,
+    /// 422: an invalid query parameter (origin).
+    InvalidQuery,
+    /// 422: a `movement_id` already used for another movement (origin).
+    MovementIdReused,
+    /// 429: too many attempts (with `Retry-After` and `retry_after_seconds`).
+    RateLimited,
+    /// 500: a required variable is missing or malformed (named in the message).
+    ConfigError,
+    /// 500: an internal failure; the message never echoes internal text.
+    Internal,
+    /// 502: Redis answered something unusable.
+    RedisError,
+    /// 502: the origin answered something unusable, or refused the edge's signature.
+    OriginError,
+    /// 503: Redis unreachable or too slow (with `Retry-After`).
+    RedisUnavailable,
+    /// 503: the origin unreachable or too slow (with `Retry-After`).
+    OriginUnavailable,
+    /// 503: a dependency of the origin is unavailable (with `Retry-After`).
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// The HTTP status this code is answered with.
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            MalformedJson | BadRequest => 400,
+            MissingToken | Unauthorized => 401,
+            InvalidToken | CorsOriginDenied => 403,
+            NotFound | UnknownSku | ReservationNotFound => 404,
+            MethodNotAllowed => 405,
+            InsufficientStock
+            | ReservationExpired
+            | ReservationNotHeld
+            | ReservationConfirming
+            | ReservationCommitted
+            | HoldLimitReached => 409,
+            BodyTooLarge => 413,
+            UnsupportedMediaType => 415,
+            InvalidRequest
+            | InvalidQuantity
+            | InvalidSku
+            | DuplicateSku
+            | TooManyItems
+            | TooManySkus
+            | InvalidTtl
+            | IdempotencyKeyReused
+            | IdempotencyKeyMismatch
+            | InvalidBody
+            | InvalidQuery
+            | MovementIdReused => 422,
+            RateLimited => 429,
+            ConfigError | Internal => 500,
+            RedisError | OriginError => 502,
+            RedisUnavailable | OriginUnavailable | Unavailable => 503,
+        }
+    }
+
+    /// The code as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(c, _)| *c == self)
+            .map_or("internal", |(_, n)| n)
+    }
+}
+
+/// Every code with its wire name, so `as_str` needs no allocation; a unit test checks it
+/// against serde.
+const NAMES: &[(ErrorCode, &str)] = {
+    use ErrorCode::*;
+    &[
+        (MalformedJson, "malformed_json"),
+        (BadRequest, "bad_request"),
+        (MissingToken, "missing_token"),
+        (Unauthorized, "unauthorized"),
+        (InvalidToken, "invalid_token"),
+        (CorsOriginDenied, "cors_origin_denied"),
+        (NotFound, "not_found"),
+        (UnknownSku, "unknown_sku"),
+        (ReservationNotFound, "reservation_not_found"),
+        (MethodNotAllowed, "method_not_allowed"),
+        (InsufficientStock, "insufficient_stock"),
+        (ReservationExpired, "reservation_expired"),
+        (ReservationNotHeld, "reservation_not_held"),
+        (ReservationConfirming, "reservation_confirming"),
+        (ReservationCommitted, "reservation_committed"),
+        (HoldLimitReached, "hold_limit_reached"),
+        (BodyTooLarge, "body_too_large"),
+        (UnsupportedMediaType, "unsupported_media_type"),
+        (InvalidRequest, "invalid_request"),
+        (InvalidQuantity, "invalid_quantity"),
+        (InvalidSku, "invalid_sku"),
+        (DuplicateSku, "duplicate_sku"),
+        (TooManyItems, "too_many_items"),
+        (TooManySkus, "too_many_skus"),
+        (InvalidTtl, "invalid_ttl"),
+        (IdempotencyKeyReused, "idempotency_key_reused"),
+        (IdempotencyKeyMismatch, "idempotency_key_mismatch"),
+        (InvalidBody, "invalid_body"),
+        (InvalidQuery, "invalid_query"),
+        (MovementIdReused, "movement_id_reused"),
+        (RateLimited, "rate_limited"),
+        (ConfigError, "config_error"),
+        (Internal, "internal"),
+        (RedisError, "redis_error"),
+        (OriginError, "origin_error"),
+        (RedisUnavailable, "redis_unavailable"),
+        (OriginUnavailable, "origin_unavailable"),
+        (Unavailable, "unavailable"),
+    ]
+};
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The details an error may carry next to its code and message; absent ones are not sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetails {
+    /// The SKU concerned (`insufficient_stock`, `unknown_sku`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    /// Units available when refused (`insufficient_stock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
+    /// The offending field (`invalid_request`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The item limit (`too_many_items`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_items: Option<i64>,
+    /// The per-item quantity limit (`invalid_quantity`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_qty: Option<i64>,
+    /// The batch-read limit (`too_many_skus`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_skus: Option<i64>,
+    /// The hold lifetime limit (`invalid_ttl`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ttl_seconds: Option<i64>,
+    /// The body size limit (`body_too_large`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<i64>,
+    /// The latest possible expiry (`hold_limit_reached`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expires_at: Option<String>,
+    /// Its epoch-ms twin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_expires_at_ms: Option<i64>,
+    /// The reservation's current status (`reservation_not_held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Seconds to wait, the `Retry-After` header's twin (`rate_limited`, 503s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// The origin's own HTTP status (`origin_error`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin_status: Option<u16>,
+}
+
+/// The `error` object: a code, a human message and the details.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    /// Stable machine-readable code.
+    pub code: ErrorCode,
+    /// Human-readable message; never internal text for a 5xx.
+    pub message: String,
+    /// Extra fields, flattened next to `code` and `message`.
+    #[serde(flatten)]
+    pub details: ErrorDetails,
+}
+
+/// The body of every error answer: `{"error": {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ApiError,
+}
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: ErrorDetails::default(),
+        }
+    }
+
+    /// The HTTP status of its code.
+    pub fn status(&self) -> u16 {
+        self.code.status()
+    }
+
+    /// The `Retry-After` seconds it carries, if any.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.details.retry_after_seconds
+    }
+
+    /// Changes the details in place: `ApiError::new(..).with(|d| d.sku = Some(..))`.
+    #[must_use]
+    pub fn with(mut self, f: impl FnOnce(&mut ErrorDetails)) -> Self {
+        f(&mut self.details);
+        self
+    }
+
+    /// The body to send.
+    pub fn into_body(self) -> ErrorBody {
+        ErrorBody { error: self }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_serde_name_in_the_table_and_a_client_or_server_status() {
+        for (code, name) in NAMES {
+            assert_eq!(serde_json::to_value(code).unwrap(), *name, "{code:?}");
+            assert_eq!(code.as_str(), *name);
+            assert!((400..600).contains(&code.status()), "{code:?}");
+        }
+        assert_eq!(NAMES.len(), 38, "a new ErrorCode needs a row in NAMES");
+    }
+
+    #[test]
+    fn details_sit_flat_next_to_code_and_message_and_absent_ones_are_not_sent() {
+        let e = ApiError::new(ErrorCode::InsufficientStock, "not enough").with(|d| {
+            d.sku = Some("A".into());
+            d.available = Some(3);
+        });
+        assert_eq!(e.status(), 409);
+        assert_eq!(
+            serde_json::to_value(e.clone().into_body()).unwrap(),
+            serde_json::json!({"error": {"code": "insufficient_stock", "message": "not enough", "sku": "A", "available": 3}})
+        );
+        let back: ErrorBody =
+            serde_json::from_value(serde_json::to_value(e.clone().into_body()).unwrap()).unwrap();
+        assert_eq!(back.error, e);
+    }
+}

@@ -1,0 +1,416 @@
+//! The OpenAPI 3.1 documents of both APIs, generated from the types of this crate.
+//!
+//! The edge's handlers run in a Cloudflare Worker, not axum, so its operations are declared on
+//! the documentation-only functions below; the origin's likewise, next to them, so both
+//! documents come from one place. `openapi/edge.json` and `openapi/origin.json` are these
+//! documents, checked in: the golden test in `tests/openapi.rs` fails when they drift
+//! (`UPDATE_OPENAPI=1 cargo test -p edgestock-api --test openapi` rewrites them).
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{edge, origin, ApiError, ErrorBody, ErrorCode, ErrorDetails};
+
+/// The edge API document.
+pub fn edge() -> utoipa::openapi::OpenApi {
+    EdgeDoc::openapi()
+}
+
+/// The origin API document.
+pub fn origin() -> utoipa::openapi::OpenApi {
+    OriginDoc::openapi()
+}
+
+/// The pretty JSON of a document, as checked in (with a trailing newline).
+pub fn to_json(doc: &utoipa::openapi::OpenApi) -> String {
+    let mut s = doc
+        .to_pretty_json()
+        .expect("an OpenAPI document serializes");
+    s.push('\n');
+    s
+}
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        let bearer =
+            || SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        c.add_security_scheme("reservationToken", bearer());
+        c.add_security_scheme("originApiKey", bearer());
+        c.add_security_scheme("adminApiKey", bearer());
+        c.add_security_scheme(
+            "edgeSignature",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-edgestock-signature"))),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "edgestock edge API",
+        description = "The public, browser-facing API of the edgestock Cloudflare Worker. Bodies are JSON, snake_case; times are RFC 3339 UTC plus an `*_ms` epoch twin. Every error is `{\"error\": {\"code\", \"message\", ...details}}` with a code from `ErrorCode`, whose HTTP status is fixed; a rejected request changes nothing.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        edge_paths::health, edge_paths::browser_module, edge_paths::demo_page,
+        edge_paths::preflight_stock_one, edge_paths::preflight_stock_many,
+        edge_paths::preflight_reservations, edge_paths::preflight_reservation,
+        edge_paths::preflight_extend, edge_paths::preflight_confirm, edge_paths::preflight_cancel,
+        edge_paths::stock_one, edge_paths::stock_many,
+        edge_paths::reserve, edge_paths::get_reservation, edge_paths::release,
+        edge_paths::extend, edge_paths::confirm, edge_paths::cancel
+    ),
+    components(schemas(
+        ErrorBody, ApiError, ErrorCode, ErrorDetails, edge::Health, edge::Stock,
+        edge::StockStatus, edge::StockList, edge::ReservationItem, edge::ReserveRequest,
+        edge::ReservationStatus, edge::Reservation, edge::ReservationView, edge::ExtendRequest,
+        edge::Extension, edge::Release, edge::ConfirmRequest, edge::CancelRequest,
+        origin::Order, origin::OrderItem, origin::OrderStatus, origin::CancelResult,
+        origin::ReservationCancelled
+    )),
+    modifiers(&Security)
+)]
+struct EdgeDoc;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "edgestock origin API",
+        description = "The backend-facing API of the edgestock origin: orders, the stock ledger, seeding and reconcile. Backend calls carry `Authorization: Bearer <ORIGIN_API_KEY>` or the edge's signature; admin calls `Bearer <ADMIN_API_KEY>`. Errors are `{\"error\": {\"code\", \"message\", ...details}}`; a 503 carries `Retry-After: 1`.",
+        license(name = "Apache-2.0")
+    ),
+    paths(
+        origin_paths::health, origin_paths::ready, origin_paths::metrics,
+        origin_paths::create_order, origin_paths::get_order, origin_paths::cancel_order,
+        origin_paths::cancel_reservation, origin_paths::put_sku, origin_paths::create_adjustment,
+        origin_paths::seed, origin_paths::reconcile, origin_paths::events
+    ),
+    components(schemas(
+        ErrorBody, ApiError, ErrorCode, ErrorDetails, origin::Health, origin::Readiness,
+        origin::CreateOrder, origin::OrderStatus, origin::OrderItem, origin::Order,
+        origin::ReservationCancelled, origin::CancelResult, origin::PutSku, origin::RedisApply,
+        origin::SkuView, origin::CreateAdjustment, origin::MovementKind, origin::Adjustment,
+        origin::SkuDrift, origin::SeedResult, origin::Reconcile, origin::AuditEntry,
+        origin::Events
+    )),
+    modifiers(&Security)
+)]
+struct OriginDoc;
+
+/// Documentation-only declarations of the edge's operations.
+#[allow(dead_code)]
+mod edge_paths {
+    use crate::{edge, origin, ErrorBody};
+
+    /// Liveness.
+    #[utoipa::path(get, path = "/healthz", tag = "ops",
+        responses((status = 200, description = "Alive", body = edge::Health)))]
+    fn health() {}
+
+    /// The dependency-free browser module.
+    #[utoipa::path(get, path = "/edgestock.js", tag = "web",
+        responses((status = 200, description = "ES module", content_type = "text/javascript")))]
+    fn browser_module() {}
+
+    /// The demo product page.
+    #[utoipa::path(get, path = "/demo.html", tag = "web",
+        responses((status = 200, description = "HTML page", content_type = "text/html")))]
+    fn demo_page() {}
+
+    /// One SKU's badge, edge-cached for `STOCK_CACHE_SECONDS` with an `ETag`.
+    #[utoipa::path(get, path = "/v1/stock/{sku}", tag = "stock",
+        params(("sku" = String, Path, description = "`^[A-Za-z0-9._:-]{1,64}$`"),
+               ("If-None-Match" = Option<String>, Header, description = "An earlier `ETag`")),
+        responses(
+            (status = 200, description = "The badge", body = edge::Stock, headers(("ETag" = String, description = "Strong validator of the body"), ("Cache-Control" = String, description = "`public, max-age=STOCK_CACHE_SECONDS`, or `no-store`"), ("X-Edgestock-Cache" = String, description = "`hit` when served from the edge cache, else `miss`"))),
+            (status = 304, description = "Unchanged since the given `ETag`", headers(("ETag" = String, description = "Strong validator of the body"), ("Cache-Control" = String, description = "`public, max-age=STOCK_CACHE_SECONDS`, or `no-store`"), ("X-Edgestock-Cache" = String, description = "`hit` when served from the edge cache, else `miss`"))),
+            (status = 404, description = "`unknown_sku`", body = ErrorBody),
+            (status = 422, description = "`invalid_sku`", body = ErrorBody),
+            (status = 503, description = "`redis_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
+    fn stock_one() {}
+
+    /// Up to 100 badges in one Redis call.
+    #[utoipa::path(get, path = "/v1/stock", tag = "stock",
+        params(("sku" = Vec<String>, Query, description = "Repeated, 1 to 100")),
+        responses(
+            (status = 200, description = "One badge per SKU, in order", body = edge::StockList, headers(("ETag" = String, description = "Strong validator of the body"), ("Cache-Control" = String, description = "`public, max-age=STOCK_CACHE_SECONDS`, or `no-store`"), ("X-Edgestock-Cache" = String, description = "`hit` when served from the edge cache, else `miss`"))),
+            (status = 304, description = "Unchanged since the given `ETag`", headers(("ETag" = String, description = "Strong validator of the body"), ("Cache-Control" = String, description = "`public, max-age=STOCK_CACHE_SECONDS`, or `no-store`"), ("X-Edgestock-Cache" = String, description = "`hit` when served from the edge cache, else `miss`"))),
+            (status = 400, description = "`bad_request`", body = ErrorBody),
+            (status = 422, description = "`invalid_sku`, `too_many_skus`, `duplicate_sku`", body = ErrorBody),
+            (status = 503, description = "`redis_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
+    fn stock_many() {}
+
+    /// Hold every item or none, in one Redis round trip.
+    #[utoipa::path(post, path = "/v1/reservations", tag = "reservations",
+        params(("Idempotency-Key" = Option<String>, Header, description = "22-64 base64url characters; a retry with the same key and body replays the answer")),
+        request_body = edge::ReserveRequest,
+        responses(
+            (status = 201, description = "Held", body = edge::Reservation,
+                headers(("Location" = String, description = "The reservation's URL"))),
+            (status = 200, description = "Replay of the same key and body", body = edge::Reservation,
+                headers(("Location" = String, description = "The reservation's URL"),
+                        ("Idempotency-Replayed" = String, description = "`true`"))),
+            (status = 400, description = "`malformed_json`", body = ErrorBody),
+            (status = 404, description = "`unknown_sku`", body = ErrorBody),
+            (status = 409, description = "`insufficient_stock` (with `sku`, `available`)", body = ErrorBody),
+            (status = 413, description = "`body_too_large`", body = ErrorBody),
+            (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+            (status = 422, description = "`invalid_request`, `invalid_quantity`, `invalid_sku`, `duplicate_sku`, `too_many_items`, `invalid_ttl`, `idempotency_key_reused`", body = ErrorBody),
+            (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait"))),
+            (status = 503, description = "`redis_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
+    fn reserve() {}
+
+    /// A reservation's status, items and expiry.
+    #[utoipa::path(get, path = "/v1/reservations/{id}", tag = "reservations",
+        params(("id" = String, Path)), security(("reservationToken" = [])),
+        responses(
+            (status = 200, description = "The reservation", body = edge::ReservationView),
+            (status = 401, description = "`missing_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 404, description = "`reservation_not_found`", body = ErrorBody)))]
+    fn get_reservation() {}
+
+    /// Give the units back; idempotent.
+    #[utoipa::path(delete, path = "/v1/reservations/{id}", tag = "reservations",
+        params(("id" = String, Path)), security(("reservationToken" = [])),
+        responses(
+            (status = 200, description = "Released (or already ended)", body = edge::Release),
+            (status = 401, description = "`missing_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+            (status = 409, description = "`reservation_committed`, `reservation_confirming`", body = ErrorBody)))]
+    fn release() {}
+
+    /// Push the expiry out, capped at creation + `MAX_HOLD_SECONDS`.
+    #[utoipa::path(post, path = "/v1/reservations/{id}/extend", tag = "reservations",
+        params(("id" = String, Path)), security(("reservationToken" = [])),
+        request_body = edge::ExtendRequest,
+        responses(
+            (status = 200, description = "Extended", body = edge::Extension),
+            (status = 400, description = "`malformed_json`", body = ErrorBody),
+            (status = 401, description = "`missing_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 413, description = "`body_too_large`", body = ErrorBody),
+            (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+            (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+            (status = 409, description = "`hold_limit_reached`, `reservation_expired`, `reservation_not_held`", body = ErrorBody),
+            (status = 422, description = "`invalid_request`", body = ErrorBody)))]
+    fn extend() {}
+
+    /// Forwarded, signed, to the origin's `POST /v1/orders`; its answer passes through.
+    #[utoipa::path(post, path = "/v1/reservations/{id}/confirm", tag = "reservations",
+        params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+        security(("reservationToken" = [])),
+        request_body = edge::ConfirmRequest,
+        responses(
+            (status = 201, description = "Order created", body = origin::Order),
+            (status = 200, description = "The order an earlier confirm created", body = origin::Order),
+            (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = origin::Order),
+            (status = 400, description = "`malformed_json`", body = ErrorBody),
+            (status = 401, description = "`missing_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+            (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+            (status = 409, description = "`reservation_expired`", body = ErrorBody),
+            (status = 422, description = "`idempotency_key_reused`", body = ErrorBody),
+            (status = 502, description = "`origin_error`", body = ErrorBody),
+            (status = 503, description = "`origin_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
+    fn confirm() {}
+
+    /// Forwarded, signed, to the origin's `POST /v1/reservations/{id}/cancel`.
+    #[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "reservations",
+        params(("id" = String, Path)), security(("reservationToken" = [])),
+        request_body = edge::CancelRequest,
+        responses(
+            (status = 200, description = "Cancelled order or released hold", body = origin::CancelResult),
+            (status = 400, description = "`malformed_json`", body = ErrorBody),
+            (status = 401, description = "`missing_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+            (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
+            (status = 422, description = "`invalid_request`", body = ErrorBody),
+            (status = 502, description = "`origin_error`", body = ErrorBody),
+            (status = 503, description = "`origin_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
+    fn cancel() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/stock/{sku}", tag = "cors",
+        params(("sku" = String, Path)),
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_stock_one() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/stock", tag = "cors",
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_stock_many() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/reservations", tag = "cors",
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_reservations() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/reservations/{id}", tag = "cors",
+        params(("id" = String, Path)),
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_reservation() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/reservations/{id}/extend", tag = "cors",
+        params(("id" = String, Path)),
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_extend() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/reservations/{id}/confirm", tag = "cors",
+        params(("id" = String, Path)),
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_confirm() {}
+
+    /// CORS preflight, for `ALLOWED_ORIGINS` only.
+    #[utoipa::path(options, path = "/v1/reservations/{id}/cancel", tag = "cors",
+        params(("id" = String, Path)),
+        responses(
+            (status = 204, description = "Allowed (or no `Origin`: just `Allow`)",
+                headers(("Allow" = String, description = "The methods of the path"))),
+            (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
+    fn preflight_cancel() {}
+}
+
+/// Documentation-only declarations of the origin's operations.
+#[allow(dead_code)]
+mod origin_paths {
+    use crate::{origin, ErrorBody};
+
+    /// Liveness.
+    #[utoipa::path(get, path = "/healthz", tag = "ops",
+        responses((status = 200, description = "Alive", body = origin::Health)))]
+    fn health() {}
+
+    /// Readiness: Postgres and Redis reachable.
+    #[utoipa::path(get, path = "/readyz", tag = "ops",
+        responses((status = 200, description = "Ready", body = origin::Readiness),
+                  (status = 503, description = "Not ready", body = origin::Readiness)))]
+    fn ready() {}
+
+    /// Prometheus text exposition.
+    #[utoipa::path(get, path = "/metrics", tag = "ops",
+        responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+    fn metrics() {}
+
+    /// Confirm a held reservation into an order.
+    #[utoipa::path(post, path = "/v1/orders", tag = "orders",
+        params(("Idempotency-Key" = Option<String>, Header)),
+        security(("originApiKey" = []), ("edgeSignature" = [])),
+        request_body = origin::CreateOrder,
+        responses(
+            (status = 201, description = "Order created and applied in Redis", body = origin::Order),
+            (status = 200, description = "The order an earlier confirm created", body = origin::Order),
+            (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = origin::Order),
+            (status = 400, description = "`bad_request`", body = ErrorBody),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 404, description = "`not_found`", body = ErrorBody),
+            (status = 409, description = "`reservation_expired`, `reservation_committed`", body = ErrorBody),
+            (status = 422, description = "`invalid_body`, `idempotency_key_mismatch`", body = ErrorBody),
+            (status = 503, description = "`unavailable`", body = ErrorBody)))]
+    fn create_order() {}
+
+    /// An order with its items and status.
+    #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
+        params(("id" = String, Path)), security(("originApiKey" = [])),
+        responses(
+            (status = 200, description = "The order", body = origin::Order),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 404, description = "`not_found`", body = ErrorBody)))]
+    fn get_order() {}
+
+    /// Cancel an order; a confirmed one is restocked through the ledger; idempotent.
+    #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+        params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+        responses(
+            (status = 200, description = "Cancelled", body = origin::Order),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 404, description = "`not_found`", body = ErrorBody)))]
+    fn cancel_order() {}
+
+    /// Release a hold, or cancel its order if one exists.
+    #[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "orders",
+        params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+        responses(
+            (status = 200, description = "Cancelled order or released hold", body = origin::CancelResult),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 404, description = "`not_found`", body = ErrorBody),
+            (status = 409, description = "`reservation_committed`", body = ErrorBody)))]
+    fn cancel_reservation() {}
+
+    /// Create or update a SKU; an on-hand change is a ledger adjustment.
+    #[utoipa::path(put, path = "/v1/admin/skus/{sku}", tag = "admin",
+        params(("sku" = String, Path)), security(("adminApiKey" = [])),
+        request_body = origin::PutSku,
+        responses(
+            (status = 201, description = "Created", body = origin::SkuView),
+            (status = 200, description = "Updated", body = origin::SkuView),
+            (status = 400, description = "`bad_request`", body = ErrorBody),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 413, description = "`body_too_large`", body = ErrorBody),
+            (status = 422, description = "`invalid_sku`, `invalid_body`", body = ErrorBody)))]
+    fn put_sku() {}
+
+    /// Restock, return or shrinkage; idempotent by `movement_id`.
+    #[utoipa::path(post, path = "/v1/admin/skus/{sku}/adjustments", tag = "admin",
+        params(("sku" = String, Path)), security(("adminApiKey" = [])),
+        request_body = origin::CreateAdjustment,
+        responses(
+            (status = 201, description = "Applied", body = origin::Adjustment),
+            (status = 200, description = "Replay of the same movement", body = origin::Adjustment),
+            (status = 401, description = "`unauthorized`", body = ErrorBody),
+            (status = 404, description = "`not_found`", body = ErrorBody),
+            (status = 422, description = "`invalid_body`, `movement_id_reused`", body = ErrorBody)))]
+    fn create_adjustment() {}
+
+    /// Load Redis from the ledger (every SKU).
+    #[utoipa::path(post, path = "/v1/admin/seed", tag = "admin", security(("adminApiKey" = [])),
+        responses((status = 200, description = "Seeded", body = origin::SeedResult),
+                  (status = 401, description = "`unauthorized`", body = ErrorBody)))]
+    fn seed() {}
+
+    /// Drift per SKU between the ledger and Redis; `repair=true` reseeds.
+    #[utoipa::path(get, path = "/v1/admin/reconcile", tag = "admin", security(("adminApiKey" = [])),
+        params(("repair" = Option<bool>, Query), ("sku" = Option<String>, Query)),
+        responses((status = 200, description = "The comparison", body = origin::Reconcile),
+                  (status = 400, description = "`bad_request`", body = ErrorBody),
+                  (status = 401, description = "`unauthorized`", body = ErrorBody),
+                  (status = 422, description = "`invalid_query`", body = ErrorBody)))]
+    fn reconcile() {}
+
+    /// The audit trail, newest first.
+    #[utoipa::path(get, path = "/v1/events", tag = "admin", security(("adminApiKey" = [])),
+        params(("sku" = Option<String>, Query), ("limit" = Option<u32>, Query),
+               ("before" = Option<String>, Query)),
+        responses((status = 200, description = "A page", body = origin::Events),
+                  (status = 400, description = "`bad_request`", body = ErrorBody),
+                  (status = 401, description = "`unauthorized`", body = ErrorBody),
+                  (status = 422, description = "`invalid_query`", body = ErrorBody)))]
+    fn events() {}
+}

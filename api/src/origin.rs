@@ -1,0 +1,332 @@
+//! Bodies of the backend-facing origin API (orders, admin, events, operations).
+//!
+//! Order times are RFC 3339 UTC. Request bodies reject unknown fields; response bodies reject
+//! them too under the `strict` feature (the end-to-end tests).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// `GET /healthz` of the origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// `GET /readyz`: 200 when both are reachable, 503 otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Readiness {
+    /// Postgres answered.
+    pub postgres: bool,
+    /// Redis (through its REST endpoint) answered.
+    pub redis: bool,
+}
+
+/// `POST /v1/orders` body: confirm a held reservation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    /// The held reservation.
+    pub reservation_id: String,
+    /// The storefront's customer reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_ref: Option<String>,
+    /// The payment reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_ref: Option<String>,
+}
+
+/// An order's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Recorded; its Redis commit is not applied yet (the outbox finishes it).
+    Pending,
+    /// Recorded and applied in Redis.
+    Confirmed,
+    /// Cancelled; its units went back through the ledger.
+    Cancelled,
+    /// A late commit found no units: an operator decides (never silently oversold).
+    NeedsAttention,
+}
+
+/// One order line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct OrderItem {
+    /// The SKU.
+    pub sku: String,
+    /// Units.
+    pub qty: i32,
+}
+
+/// An order: 201 / 200 / 202 of `POST /v1/orders`, `GET /v1/orders/{id}`, a cancel's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Order {
+    /// Order id.
+    pub order_id: Uuid,
+    /// The reservation it confirmed.
+    pub reservation_id: String,
+    /// Status.
+    pub status: OrderStatus,
+    /// The caller's customer reference (`null` when none).
+    pub customer_ref: Option<String>,
+    /// The caller's payment reference (`null` when none).
+    pub payment_ref: Option<String>,
+    /// Lines.
+    pub items: Vec<OrderItem>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub created_at: OffsetDateTime,
+}
+
+/// A hold released by `POST /v1/reservations/{id}/cancel` (no order existed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct ReservationCancelled {
+    /// The reservation.
+    pub reservation_id: String,
+    /// `released` or `expired`.
+    pub status: String,
+}
+
+/// What a reservation cancel answers: its order (cancelled) or the released hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum CancelResult {
+    /// It had an order, which was cancelled.
+    Order(Order),
+    /// Its hold was released (or had already ended).
+    Reservation(ReservationCancelled),
+}
+
+/// `PUT /v1/admin/skus/{sku}` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutSku {
+    /// Display name.
+    pub name: String,
+    /// Units on hand; on an existing SKU the difference is written as a ledger adjustment.
+    pub on_hand: i64,
+    /// Badge threshold.
+    pub low_stock_threshold: i64,
+}
+
+/// Whether Redis took a change yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum RedisApply {
+    /// Applied in Redis by this call.
+    #[serde(rename = "applied")]
+    Applied,
+    /// Left to the outbox worker (Redis unreachable or busy).
+    #[serde(rename = "pending")]
+    Pending,
+    /// A replay whose Redis effect is unknown here: reconcile tells.
+    #[serde(rename = "see reconcile")]
+    SeeReconcile,
+}
+
+/// 200 / 201 of `PUT /v1/admin/skus/{sku}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct SkuView {
+    /// The SKU.
+    pub sku: String,
+    /// Display name.
+    pub name: String,
+    /// Units on hand per the ledger.
+    pub on_hand: i64,
+    /// Badge threshold.
+    pub low_stock_threshold: i64,
+    /// The movement this call wrote (`null` when on-hand did not change).
+    pub movement_id: Option<String>,
+    /// Whether Redis took the change.
+    pub redis: RedisApply,
+}
+
+/// `POST /v1/admin/skus/{sku}/adjustments` body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateAdjustment {
+    /// Signed units (restock > 0, shrinkage < 0).
+    pub delta: i64,
+    /// `restock`, `return`, or any text (an adjustment).
+    pub reason: String,
+    /// Idempotency key of the movement.
+    pub movement_id: String,
+}
+
+/// A ledger movement's kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum MovementKind {
+    /// First stock of a new SKU.
+    Initial,
+    /// Goods received.
+    Restock,
+    /// Customer return.
+    Return,
+    /// Correction, either sign.
+    Adjustment,
+    /// Units sold by an order.
+    Sale,
+    /// Units given back by a cancelled order.
+    Cancellation,
+}
+
+/// 201 (200 on replay) of `POST /v1/admin/skus/{sku}/adjustments`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Adjustment {
+    /// The SKU.
+    pub sku: String,
+    /// Its movement id.
+    pub movement_id: String,
+    /// Signed units.
+    pub delta: i64,
+    /// The movement kind derived from the reason.
+    pub kind: MovementKind,
+    /// The reason given.
+    pub reason: String,
+    /// True when this movement id was applied before.
+    pub replay: bool,
+    /// Whether Redis took it.
+    pub redis: RedisApply,
+}
+
+/// One SKU's comparison of the ledger and Redis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct SkuDrift {
+    /// The SKU.
+    pub sku: String,
+    /// Ledger on-hand (all movements).
+    pub ledger_on_hand: i64,
+    /// What Redis should hold now (movements already applied).
+    pub expected_redis_on_hand: i64,
+    /// Movements still pending in the outbox.
+    pub pending_movements: i64,
+    /// Redis on-hand (`null` when Redis does not know the SKU).
+    pub redis_on_hand: Option<i64>,
+    /// Units held by live holds in Redis.
+    pub redis_reserved: i64,
+    /// `redis_on_hand - expected_redis_on_hand` (missing SKU: `-expected`).
+    pub drift: i64,
+    /// True when this call reseeded the SKU.
+    pub repaired: bool,
+}
+
+/// `POST /v1/admin/seed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct SeedResult {
+    /// SKUs loaded.
+    pub seeded: usize,
+    /// Each SKU's state after seeding.
+    pub skus: Vec<SkuDrift>,
+}
+
+/// `GET /v1/admin/reconcile[?repair=true]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Reconcile {
+    /// Every SKU.
+    pub skus: Vec<SkuDrift>,
+    /// How many drift.
+    pub drifting: usize,
+    /// Whether drifting SKUs were reseeded.
+    pub repair: bool,
+}
+
+/// One audit-trail entry: a hold event copied from Redis, or a ledger movement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct AuditEntry {
+    /// `hold` or `ledger`.
+    pub source: String,
+    /// Event type or movement kind.
+    pub kind: String,
+    /// The SKU.
+    pub sku: String,
+    /// Reservation id, for hold events.
+    pub reservation_id: Option<String>,
+    /// Order id, for sales and cancellations.
+    pub order_id: Option<Uuid>,
+    /// Movement id, for ledger entries.
+    pub movement_id: Option<String>,
+    /// Units (signed for movements).
+    pub qty: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: OffsetDateTime,
+}
+
+/// `GET /v1/events`: newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
+pub struct Events {
+    /// The page.
+    pub events: Vec<AuditEntry>,
+    /// Cursor of the next (older) page; `null` at the end.
+    pub next_before: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_order_keeps_null_refs_and_upper_case_status() {
+        let v = json!({
+            "order_id": "0190f0a2-0000-7000-8000-000000000001",
+            "reservation_id": "r1", "status": "NEEDS_ATTENTION",
+            "customer_ref": null, "payment_ref": null,
+            "items": [{"sku": "A", "qty": 1}],
+            "created_at": "2026-01-01T00:00:00Z"
+        });
+        let o: Order = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(o.status, OrderStatus::NeedsAttention);
+        assert_eq!(serde_json::to_value(&o).unwrap(), v);
+    }
+
+    #[test]
+    fn a_cancel_answers_an_order_or_a_released_hold() {
+        let r: CancelResult =
+            serde_json::from_value(json!({"reservation_id": "r", "status": "released"})).unwrap();
+        assert!(matches!(r, CancelResult::Reservation(_)));
+    }
+
+    #[test]
+    fn redis_apply_spells_see_reconcile_with_a_space() {
+        assert_eq!(
+            serde_json::to_value(RedisApply::SeeReconcile).unwrap(),
+            json!("see reconcile")
+        );
+    }
+}

@@ -1,0 +1,399 @@
+//! Every origin operation, its happy paths and cheap failures.
+
+use serde_json::{json, Value};
+
+use super::hold;
+use super::probe::{signed, Origin, Probe, GHOST};
+use crate::support::full::{FullStack, ADMIN_API_KEY, ORIGIN_API_KEY};
+
+pub(super) async fn run(s: &FullStack, p: &mut Probe) {
+    let http = &s.http;
+    let o = |path: &str| s.origin(path);
+
+    // Operations endpoints.
+    p.call(Origin, "/healthz", http.get(o("/healthz")))
+        .await
+        .want(200);
+    let a = p
+        .call(Origin, "/readyz", http.get(o("/readyz")))
+        .await
+        .want(200);
+    assert_eq!(a.body, json!({"postgres": true, "redis": true}));
+    let a = p
+        .call(Origin, "/metrics", http.get(o("/metrics")))
+        .await
+        .want(200);
+    assert!(a.text.contains("origin_"), "{}", a.text);
+
+    // Admin: SKUs.
+    let t = "/v1/admin/skus/{sku}";
+    let put = |sku: &str, body: &Value| {
+        http.put(o(&format!("/v1/admin/skus/{sku}")))
+            .bearer_auth(ADMIN_API_KEY)
+            .json(body)
+    };
+    let body = json!({"name": "OpenAPI B", "on_hand": 10, "low_stock_threshold": 2});
+    p.call(Origin, t, put("OAS-B", &body)).await.want(201);
+    let body = json!({"name": "OpenAPI B", "on_hand": 12, "low_stock_threshold": 2});
+    let a = p.call(Origin, t, put("OAS-B", &body)).await.want(200);
+    assert!(a.body["movement_id"].is_string());
+    // The backend key is not an admin key.
+    p.call(
+        Origin,
+        t,
+        http.put(o("/v1/admin/skus/OAS-B"))
+            .bearer_auth(ORIGIN_API_KEY)
+            .json(&body),
+    )
+    .await
+    .want_error(401, "unauthorized");
+    p.call(
+        Origin,
+        t,
+        put(
+            "OAS-B",
+            &json!({"name": "B", "on_hand": -1, "low_stock_threshold": 0}),
+        ),
+    )
+    .await
+    .want_error(422, "invalid_body");
+    p.call(
+        Origin,
+        t,
+        put(
+            "OAS-B",
+            &json!({"name": "B", "on_hand": 1, "low_stock_threshold": 0, "x": 1}),
+        ),
+    )
+    .await
+    .want_error(422, "invalid_body");
+    p.call(Origin, t, put("bad%20sku", &body))
+        .await
+        .want_error(422, "invalid_sku");
+    p.call(
+        Origin,
+        t,
+        http.put(o("/v1/admin/skus/OAS-B"))
+            .bearer_auth(ADMIN_API_KEY)
+            .header("content-type", "application/json")
+            .body("{"),
+    )
+    .await
+    .want_error(400, "bad_request");
+    p.call(
+        Origin,
+        t,
+        http.put(o("/v1/admin/skus/OAS-B"))
+            .bearer_auth(ADMIN_API_KEY)
+            .header("content-type", "application/json")
+            .body(vec![b' '; 65 * 1024]),
+    )
+    .await
+    .want(413);
+
+    // Admin: adjustments.
+    let t = "/v1/admin/skus/{sku}/adjustments";
+    let adjust = |sku: &str, body: &Value| {
+        http.post(o(&format!("/v1/admin/skus/{sku}/adjustments")))
+            .bearer_auth(ADMIN_API_KEY)
+            .json(body)
+    };
+    let body = json!({"delta": 5, "reason": "restock", "movement_id": "oas-adj-1"});
+    let a = p.call(Origin, t, adjust("OAS-B", &body)).await.want(201);
+    assert_eq!(a.body["kind"], "restock");
+    let a = p.call(Origin, t, adjust("OAS-B", &body)).await.want(200);
+    assert_eq!(a.body["replay"], true);
+    p.call(
+        Origin,
+        t,
+        adjust(
+            "OAS-B",
+            &json!({"delta": 6, "reason": "restock", "movement_id": "oas-adj-1"}),
+        ),
+    )
+    .await
+    .want_error(422, "movement_id_reused");
+    p.call(
+        Origin,
+        t,
+        adjust(
+            "OAS-B",
+            &json!({"delta": 0, "reason": "x", "movement_id": "oas-adj-0"}),
+        ),
+    )
+    .await
+    .want_error(422, "invalid_body");
+    p.call(
+        Origin,
+        t,
+        adjust(
+            "OAS-NONE",
+            &json!({"delta": 1, "reason": "restock", "movement_id": "oas-adj-2"}),
+        ),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(
+        Origin,
+        t,
+        http.post(o("/v1/admin/skus/OAS-B/adjustments")).json(&body),
+    )
+    .await
+    .want_error(401, "unauthorized");
+
+    // Admin: seed and reconcile.
+    let t = "/v1/admin/seed";
+    let a = p
+        .call(Origin, t, http.post(o(t)).bearer_auth(ADMIN_API_KEY))
+        .await
+        .want(200);
+    assert!(a.body["seeded"].as_i64().unwrap() >= 3, "{}", a.text);
+    p.call(Origin, t, http.post(o(t)))
+        .await
+        .want_error(401, "unauthorized");
+    let t = "/v1/admin/reconcile";
+    let a = p
+        .call(Origin, t, http.get(o(t)).bearer_auth(ADMIN_API_KEY))
+        .await
+        .want(200);
+    assert_eq!(a.body["repair"], false);
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/admin/reconcile?repair=true&sku=OAS-A"))
+            .bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want(200);
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/admin/reconcile?repair=maybe"))
+            .bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want(400);
+    p.call(Origin, t, http.get(o(t)).bearer_auth("wrong"))
+        .await
+        .want_error(401, "unauthorized");
+
+    // Orders: confirm with the backend key, then with the edge's signature.
+    let (r4, _) = hold(s, p, 1).await;
+    let (r5, _) = hold(s, p, 1).await;
+    let (r6, _) = hold(s, p, 1).await;
+    let t = "/v1/orders";
+    let create = |key: &str, body: &Value| {
+        http.post(o(t))
+            .bearer_auth(ORIGIN_API_KEY)
+            .header("idempotency-key", key.to_owned())
+            .json(body)
+    };
+    let body = json!({"reservation_id": r4, "customer_ref": "cust-4", "payment_ref": null});
+    let a = p.call(Origin, t, create("oas-o4", &body)).await.want(201);
+    let o4 = a.body["order_id"].as_str().unwrap().to_owned();
+    let a = p.call(Origin, t, create("oas-o4", &body)).await.want(200);
+    assert_eq!(a.body["order_id"], o4.as_str());
+    p.call(Origin, t, create("oas-o4-other", &body))
+        .await
+        .want_error(422, "idempotency_key_mismatch");
+    let raw = serde_json::to_vec(&json!({"reservation_id": r5})).unwrap();
+    let a = p
+        .call(
+            Origin,
+            t,
+            signed(
+                http.post(o(t))
+                    .header("content-type", "application/json")
+                    .body(raw.clone()),
+                "POST",
+                t,
+                &raw,
+            ),
+        )
+        .await
+        .want(201);
+    assert_eq!(a.body["reservation_id"], r5.as_str());
+    p.call(
+        Origin,
+        t,
+        signed(
+            http.post(o(t))
+                .header("content-type", "application/json")
+                .body(raw.clone()),
+            "POST",
+            t,
+            b"another body",
+        ),
+    )
+    .await
+    .want_error(401, "unauthorized");
+    p.call(Origin, t, http.post(o(t)).json(&body))
+        .await
+        .want_error(401, "unauthorized");
+    p.call(
+        Origin,
+        t,
+        create("oas-ghost", &json!({"reservation_id": GHOST})),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(
+        Origin,
+        t,
+        create("oas-x", &json!({"reservation_id": r6, "coupon": "x"})),
+    )
+    .await
+    .want_error(422, "invalid_body");
+    p.call(
+        Origin,
+        t,
+        http.post(o(t))
+            .bearer_auth(ORIGIN_API_KEY)
+            .header("content-type", "application/json")
+            .body("{"),
+    )
+    .await
+    .want_error(400, "bad_request");
+
+    // Orders: read, cancel.
+    let t = "/v1/orders/{id}";
+    let path = format!("/v1/orders/{o4}");
+    let a = p
+        .call(Origin, t, http.get(o(&path)).bearer_auth(ORIGIN_API_KEY))
+        .await
+        .want(200);
+    assert_eq!(a.body["customer_ref"], "cust-4");
+    p.call(Origin, t, signed(http.get(o(&path)), "GET", &path, b""))
+        .await
+        .want(200);
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/orders/00000000-0000-7000-8000-000000000000"))
+            .bearer_auth(ORIGIN_API_KEY),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/orders/not-a-uuid"))
+            .bearer_auth(ORIGIN_API_KEY),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(Origin, t, http.get(o(&path)))
+        .await
+        .want_error(401, "unauthorized");
+    let t = "/v1/orders/{id}/cancel";
+    let path = format!("/v1/orders/{o4}/cancel");
+    for _ in 0..2 {
+        let a = p
+            .call(Origin, t, http.post(o(&path)).bearer_auth(ORIGIN_API_KEY))
+            .await
+            .want(200);
+        assert_eq!(a.body["status"], "CANCELLED");
+    }
+    p.call(
+        Origin,
+        t,
+        http.post(o("/v1/orders/00000000-0000-7000-8000-000000000000/cancel"))
+            .bearer_auth(ORIGIN_API_KEY),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(Origin, t, http.post(o(&path)))
+        .await
+        .want_error(401, "unauthorized");
+
+    // Reservations: cancel a hold directly at the origin.
+    let t = "/v1/reservations/{id}/cancel";
+    let a = p
+        .call(
+            Origin,
+            t,
+            http.post(o(&format!("/v1/reservations/{r6}/cancel")))
+                .bearer_auth(ORIGIN_API_KEY),
+        )
+        .await
+        .want(200);
+    assert_eq!(a.body["status"], "released");
+    p.call(
+        Origin,
+        t,
+        http.post(o(&format!("/v1/reservations/{GHOST}/cancel")))
+            .bearer_auth(ORIGIN_API_KEY),
+    )
+    .await
+    .want_error(404, "not_found");
+    p.call(
+        Origin,
+        t,
+        http.post(o(&format!("/v1/reservations/{r6}/cancel"))),
+    )
+    .await
+    .want_error(401, "unauthorized");
+    // The released hold can no longer become an order.
+    p.call(
+        Origin,
+        "/v1/orders",
+        create("oas-o6", &json!({"reservation_id": r6})),
+    )
+    .await
+    .want_error(409, "reservation_expired");
+
+    // The audit trail, paginated.
+    let t = "/v1/events";
+    let a = p
+        .call(Origin, t, http.get(o(t)).bearer_auth(ADMIN_API_KEY))
+        .await
+        .want(200);
+    assert!(!a.body["events"].as_array().unwrap().is_empty());
+    let a = p
+        .call(
+            Origin,
+            t,
+            http.get(o("/v1/events?sku=OAS-B&limit=1"))
+                .bearer_auth(ADMIN_API_KEY),
+        )
+        .await
+        .want(200);
+    let cursor = a.body["next_before"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    p.call(
+        Origin,
+        t,
+        http.get(o(&format!("/v1/events?sku=OAS-B&limit=1&before={cursor}")))
+            .bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want(200);
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/events?limit=0")).bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want_error(422, "invalid_query");
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/events?before=nope"))
+            .bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want_error(422, "invalid_query");
+    p.call(
+        Origin,
+        t,
+        http.get(o("/v1/events?limit=many"))
+            .bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want(400);
+    p.call(Origin, t, http.get(o(t)).bearer_auth(ORIGIN_API_KEY))
+        .await
+        .want_error(401, "unauthorized");
+}
