@@ -1,15 +1,14 @@
 //! Bodies of the public edge API (the Cloudflare Worker), as browsers see them.
 //!
 //! Times are RFC 3339 UTC strings with an `*_ms` epoch-milliseconds twin where a browser counts
-//! down. Request bodies reject unknown fields; response bodies reject them too under the
-//! `strict` feature (the end-to-end tests), so the contract names every field.
+//! down. Request bodies reject unknown fields; the end-to-end contract test checks that every
+//! response body is exactly its typed form (nothing missing, nothing extra).
 
 use serde::{Deserialize, Serialize};
 
 /// `GET /healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Health {
     /// Always `ok`.
     pub status: String,
@@ -25,7 +24,6 @@ pub struct Health {
 /// exposes exact counts. A batch read answers a never-stocked SKU as `{sku, status: "unknown"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Stock {
     /// The SKU.
     pub sku: String,
@@ -57,7 +55,6 @@ pub enum StockStatus {
 /// `GET /v1/stock?sku=a&sku=b…`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct StockList {
     /// One badge per requested SKU, in request order.
     pub items: Vec<Stock>,
@@ -70,7 +67,7 @@ pub struct StockList {
 pub struct ReservationItem {
     /// The SKU.
     pub sku: String,
-    /// Units, 1 to `MAX_QTY_PER_ITEM`.
+    /// Units, 1 to `MAX_QTY_PER_ITEM` (out of bounds is 422 `invalid_quantity`).
     pub qty: i64,
 }
 
@@ -84,9 +81,10 @@ pub struct ReserveRequest {
     /// The storefront's cart id (rate-limited per cart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cart_id: Option<String>,
-    /// Hold lifetime, default `DEFAULT_HOLD_SECONDS`, at most `MAX_HOLD_SECONDS`.
+    /// Hold lifetime, default `DEFAULT_HOLD_SECONDS`, 1 to `MAX_HOLD_SECONDS` (out of bounds is
+    /// 422 `invalid_ttl`, so any integer parses).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ttl_seconds: Option<u32>,
+    pub ttl_seconds: Option<i64>,
 }
 
 /// A reservation's status.
@@ -109,7 +107,6 @@ pub enum ReservationStatus {
 /// 201 (200 on an idempotent replay) of `POST /v1/reservations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Reservation {
     /// Reservation id.
     pub reservation_id: String,
@@ -134,7 +131,6 @@ pub struct Reservation {
 /// `GET /v1/reservations/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct ReservationView {
     /// Reservation id.
     pub reservation_id: String,
@@ -161,14 +157,14 @@ pub struct ReservationView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
-    /// Seconds added to the current expiry (capped at creation + `MAX_HOLD_SECONDS`).
-    pub seconds: u32,
+    /// Seconds added to the current expiry, 1 to `MAX_HOLD_SECONDS` (capped at creation +
+    /// `MAX_HOLD_SECONDS`).
+    pub seconds: i64,
 }
 
 /// 200 of `POST /v1/reservations/{id}/extend`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Extension {
     /// Reservation id.
     pub reservation_id: String,
@@ -187,7 +183,6 @@ pub struct Extension {
 /// 200 of `DELETE /v1/reservations/{id}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Release {
     /// Reservation id.
     pub reservation_id: String,

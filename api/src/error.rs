@@ -179,6 +179,14 @@ const NAMES: &[(ErrorCode, &str)] = {
     ]
 };
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -238,15 +246,15 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// Human-readable message; never internal text for a 5xx.
     pub message: String,
-    /// Extra fields, flattened next to `code` and `message`.
+    /// Extra fields, flattened next to `code` and `message` (boxed: errors travel in `Result`s,
+    /// which should stay small).
     #[serde(flatten)]
-    pub details: ErrorDetails,
+    pub details: Box<ErrorDetails>,
 }
 
 /// The body of every error answer: `{"error": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct ErrorBody {
     /// The error.
     pub error: ApiError,
@@ -258,7 +266,7 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
-            details: ErrorDetails::default(),
+            details: Box::default(),
         }
     }
 
@@ -277,6 +285,29 @@ impl ApiError {
     pub fn with(mut self, f: impl FnOnce(&mut ErrorDetails)) -> Self {
         f(&mut self.details);
         self
+    }
+
+    /// 400 `malformed_json`.
+    pub fn malformed_json(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::MalformedJson, message)
+    }
+
+    /// 422 `invalid_request` naming the offending `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message).with(|d| d.field = Some(field.to_owned()))
+    }
+
+    /// Sets `retry_after_seconds` (and so the `Retry-After` header the service sends).
+    #[must_use]
+    pub fn retry_after_secs(self, seconds: u64) -> Self {
+        self.with(|d| d.retry_after_seconds = Some(seconds))
+    }
+
+    /// The body to send.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.clone(),
+        }
     }
 
     /// The body to send.

@@ -1,7 +1,7 @@
 //! Bodies of the backend-facing origin API (orders, admin, events, operations).
 //!
-//! Order times are RFC 3339 UTC. Request bodies reject unknown fields; response bodies reject
-//! them too under the `strict` feature (the end-to-end tests).
+//! Order times are RFC 3339 UTC. Request bodies reject unknown fields; the end-to-end contract
+//! test checks that every response body is exactly its typed form.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -10,7 +10,6 @@ use uuid::Uuid;
 /// `GET /healthz` of the origin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Health {
     /// Always `ok`.
     pub status: String,
@@ -19,7 +18,6 @@ pub struct Health {
 /// `GET /readyz`: 200 when both are reachable, 503 otherwise.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Readiness {
     /// Postgres answered.
     pub postgres: bool,
@@ -60,7 +58,6 @@ pub enum OrderStatus {
 /// One order line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct OrderItem {
     /// The SKU.
     pub sku: String,
@@ -71,7 +68,6 @@ pub struct OrderItem {
 /// An order: 201 / 200 / 202 of `POST /v1/orders`, `GET /v1/orders/{id}`, a cancel's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Order {
     /// Order id.
     pub order_id: Uuid,
@@ -94,7 +90,6 @@ pub struct Order {
 /// A hold released by `POST /v1/reservations/{id}/cancel` (no order existed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct ReservationCancelled {
     /// The reservation.
     pub reservation_id: String,
@@ -144,7 +139,6 @@ pub enum RedisApply {
 /// 200 / 201 of `PUT /v1/admin/skus/{sku}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct SkuView {
     /// The SKU.
     pub sku: String,
@@ -195,7 +189,6 @@ pub enum MovementKind {
 /// 201 (200 on replay) of `POST /v1/admin/skus/{sku}/adjustments`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Adjustment {
     /// The SKU.
     pub sku: String,
@@ -216,7 +209,6 @@ pub struct Adjustment {
 /// One SKU's comparison of the ledger and Redis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct SkuDrift {
     /// The SKU.
     pub sku: String,
@@ -239,7 +231,6 @@ pub struct SkuDrift {
 /// `POST /v1/admin/seed`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct SeedResult {
     /// SKUs loaded.
     pub seeded: usize,
@@ -250,7 +241,6 @@ pub struct SeedResult {
 /// `GET /v1/admin/reconcile[?repair=true]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Reconcile {
     /// Every SKU.
     pub skus: Vec<SkuDrift>,
@@ -263,7 +253,6 @@ pub struct Reconcile {
 /// One audit-trail entry: a hold event copied from Redis, or a ledger movement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct AuditEntry {
     /// `hold` or `ledger`.
     pub source: String,
@@ -288,7 +277,6 @@ pub struct AuditEntry {
 /// `GET /v1/events`: newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(feature = "strict", serde(deny_unknown_fields))]
 pub struct Events {
     /// The page.
     pub events: Vec<AuditEntry>,

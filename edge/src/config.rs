@@ -4,7 +4,7 @@
 //! Missing or malformed configuration never panics: it becomes a 500 `config_error` answer on the
 //! routes that need the value (health and static files work without any configuration).
 
-use crate::error::ApiError;
+use edgestock_api::{ApiError, ErrorCode};
 
 /// Most items the reserve script accepts in one reservation (the Lua bound).
 pub const SCRIPT_MAX_ITEMS: u32 = edgestock_core::scripts::MAX_ITEMS as u32;
@@ -99,7 +99,7 @@ pub struct OriginSettings<'a> {
 }
 
 fn config_error(message: String) -> ApiError {
-    ApiError::new(500, "config_error", message)
+    ApiError::new(ErrorCode::ConfigError, message)
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -284,11 +284,11 @@ mod tests {
     fn missing_required_values_are_named_in_a_config_error() {
         let c = parse(&[("REDIS_REST_URL", "http://r")]).unwrap();
         let e = c.redis().unwrap_err();
-        assert_eq!((e.status, e.code), (500, "config_error"));
+        assert_eq!((e.status(), e.code.as_str()), (500, "config_error"));
         assert!(e.message.contains("REDIS_REST_TOKEN"), "{}", e.message);
         assert!(!e.message.contains("REDIS_REST_URL"));
-        assert_eq!(c.origin().unwrap_err().code, "config_error");
-        assert_eq!(c.token_secret().unwrap_err().code, "config_error");
+        assert_eq!(c.origin().unwrap_err().code.as_str(), "config_error");
+        assert_eq!(c.token_secret().unwrap_err().code.as_str(), "config_error");
     }
 
     #[test]
@@ -303,7 +303,11 @@ mod tests {
             &[("REDIS_KEY_PREFIX", "a{b}")],
         ] {
             let e = parse(bad).unwrap_err();
-            assert_eq!((e.status, e.code), (500, "config_error"), "{bad:?}");
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (500, "config_error"),
+                "{bad:?}"
+            );
         }
     }
 

@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use edgestock_api::{ApiError, ErrorCode};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -45,8 +45,7 @@ pub fn check_token(secret: &str, id: &str, authorization: Option<&str>) -> Resul
         .filter(|t| !t.is_empty());
     let Some(presented) = presented else {
         return Err(ApiError::new(
-            401,
-            "missing_token",
+            ErrorCode::MissingToken,
             "this call needs the reservation token as `Authorization: Bearer <token>`",
         ));
     };
@@ -55,8 +54,7 @@ pub fn check_token(secret: &str, id: &str, authorization: Option<&str>) -> Resul
         Ok(())
     } else {
         Err(ApiError::new(
-            403,
-            "invalid_token",
+            ErrorCode::InvalidToken,
             "the token does not match this reservation",
         ))
     }
@@ -143,17 +141,17 @@ mod tests {
         assert!(check_token("secret", "abc", Some(&format!("Bearer {t}"))).is_ok());
         assert!(check_token("secret", "abc", Some(&format!("bearer  {t} "))).is_ok());
         let e = check_token("secret", "abc", None).unwrap_err();
-        assert_eq!((e.status, e.code), (401, "missing_token"));
+        assert_eq!((e.status(), e.code.as_str()), (401, "missing_token"));
         let e = check_token("secret", "abc", Some("Basic xyz")).unwrap_err();
-        assert_eq!(e.status, 401);
+        assert_eq!(e.status(), 401);
         let e = check_token("secret", "abc", Some("Bearer ")).unwrap_err();
-        assert_eq!(e.status, 401);
+        assert_eq!(e.status(), 401);
         let e = check_token("secret", "abd", Some(&format!("Bearer {t}"))).unwrap_err();
-        assert_eq!((e.status, e.code), (403, "invalid_token"));
+        assert_eq!((e.status(), e.code.as_str()), (403, "invalid_token"));
         let e = check_token("other", "abc", Some(&format!("Bearer {t}"))).unwrap_err();
-        assert_eq!(e.status, 403);
+        assert_eq!(e.status(), 403);
         let e = check_token("secret", "abc", Some(&format!("Bearer {}", &t[..10]))).unwrap_err();
-        assert_eq!(e.status, 403);
+        assert_eq!(e.status(), 403);
     }
 
     #[test]
@@ -181,7 +179,7 @@ mod tests {
         assert!(check_idempotency_key("").is_err());
         assert!(check_idempotency_key("has space").is_err());
         assert!(check_idempotency_key(&"k".repeat(256)).is_err());
-        assert_eq!(check_idempotency_key("").unwrap_err().status, 422);
+        assert_eq!(check_idempotency_key("").unwrap_err().status(), 422);
     }
 
     #[test]

@@ -13,11 +13,12 @@ use worker::{
     Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-use crate::app::{self, ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
 use crate::cache::MemoryCache;
 use crate::config::Config;
-use crate::error::ApiError;
+use crate::platform::{ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
+use crate::router;
 use crate::validate::check_body_size;
+use edgestock_api::{ApiError, ErrorCode};
 
 /// Bodies up to this size are read and discarded before a 413, so keep-alive connections survive.
 const DRAIN_LIMIT: usize = 1024 * 1024;
@@ -140,7 +141,7 @@ fn config(env: &Env) -> std::result::Result<Config, ApiError> {
 async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
     let url = req
         .url()
-        .map_err(|e| ApiError::new(400, "bad_request", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))?;
     let headers: Vec<(String, String)> = req
         .headers()
         .entries()
@@ -166,7 +167,7 @@ async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
         }
         req.bytes()
             .await
-            .map_err(|e| ApiError::new(400, "bad_request", format!("cannot read body: {e}")))?
+            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("cannot read body: {e}")))?
     };
     Ok(ApiRequest {
         method,
@@ -182,7 +183,7 @@ async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     let cfg = config(&env);
     let resp = match to_api(req).await {
-        Ok(api) => app::handle(&Runtime, &cfg, &api).await,
+        Ok(api) => router::handle(&Runtime, &cfg, &api).await,
         Err(e) => ApiResponse::error(&e),
     };
     to_worker(&resp)

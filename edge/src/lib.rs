@@ -1,24 +1,30 @@
-//! The edgestock Cloudflare Worker: stock badges and reservations at the edge (docs/api.md#edge-api-public-browser-facing).
+//! The edgestock Cloudflare Worker: stock badges and reservations at the edge
+//! (docs/api.md#edge-api-public-browser-facing).
 //!
 //! Everything that decides something is plain Rust, unit-tested on the host:
+//! - [`router`]: routing, CORS, 404/405, and the answer to every request;
+//! - [`routes`]: the handlers, one module per resource (stock, reservations, origin calls);
+//! - [`platform`]: what the handlers need from the runtime, as a trait, and the request and
+//!   response shapes;
 //! - [`config`]: vars and secrets, defaults and bounds (`config_error`, never a panic);
 //! - [`validate`]: body size, content type, JSON syntax versus values, SKUs, quantities, TTLs;
-//! - [`crypto`]: reservation tokens, idempotent ids, fingerprints, origin signatures, ETags;
-//! - [`stock`]: badge status and the public JSON of a SKU;
-//! - [`error`]: the one error shape and the mapping of Redis failures;
-//! - [`app`]: routing, CORS, caching decisions and every handler, over a [`app::Platform`];
+//! - [`crypto`]: reservation tokens, idempotent ids, fingerprints, ETags;
+//! - [`badge`]: badge status and the public view of a SKU;
+//! - [`error`]: the mapping of Redis failures onto the one error enum of `edgestock-api`;
 //! - [`cache`]: the isolate-memory tier in front of the Cache API.
 //!
-//! The `glue` module (wasm32 only) implements [`app::Platform`] with the Workers runtime
-//! (`worker::Fetch` with a timeout, `worker::Cache`, `crypto.getRandomValues`) and holds the
-//! `fetch` and `scheduled` event handlers.
+//! The `glue` module (wasm32 only, the one wasm-specific file) implements
+//! [`platform::Platform`] with the Workers runtime (`worker::Fetch` with a timeout,
+//! `worker::Cache`, `crypto.getRandomValues`) and holds the `fetch` and `scheduled` handlers.
 
-pub mod app;
+pub mod badge;
 pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod error;
-pub mod stock;
+pub mod platform;
+pub mod router;
+pub mod routes;
 pub mod time;
 pub mod validate;
 

@@ -4,13 +4,14 @@
 
 use std::collections::HashSet;
 
+use edgestock_api::edge::{ExtendRequest, ReserveRequest};
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::{Item, MAX_STOCK_READ};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::config::Config;
-use crate::error::ApiError;
+use edgestock_api::{ApiError, ErrorCode};
 
 /// Largest request body accepted (16 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -25,11 +26,10 @@ pub const CART_ID_MAX_LEN: usize = 64;
 pub fn check_body_size(len: usize) -> Result<(), ApiError> {
     if len > MAX_BODY_BYTES {
         return Err(ApiError::new(
-            413,
-            "body_too_large",
+            ErrorCode::BodyTooLarge,
             format!("request body must be at most {MAX_BODY_BYTES} bytes"),
         )
-        .with("max_bytes", MAX_BODY_BYTES));
+        .with(|d| d.max_bytes = Some(i64::try_from(MAX_BODY_BYTES).unwrap_or(i64::MAX))));
     }
     Ok(())
 }
@@ -46,8 +46,7 @@ pub fn check_json_content_type(content_type: Option<&str>) -> Result<(), ApiErro
         Some("application/json") => Ok(()),
         Some(e) if e.starts_with("application/") && e.ends_with("+json") => Ok(()),
         _ => Err(ApiError::new(
-            415,
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the request body must be application/json",
         )),
     }
@@ -63,10 +62,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         use serde_json::error::Category;
         match e.classify() {
             Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::malformed(format!("request body is not valid JSON: {e}"))
+                ApiError::malformed_json(format!("request body is not valid JSON: {e}"))
             }
             Category::Data => {
-                ApiError::new(422, "invalid_request", format!("invalid request: {e}"))
+                ApiError::new(ErrorCode::InvalidRequest, format!("invalid request: {e}"))
             }
         }
     })
@@ -77,31 +76,9 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
 /// # Errors
 /// 422 `invalid_sku`.
 pub fn sku(s: &str) -> Result<Sku, ApiError> {
-    Sku::parse(s).map_err(|e| ApiError::new(422, "invalid_sku", e.to_string()).with("sku", s))
-}
-
-/// Body of `POST /v1/reservations`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReserveBody {
-    /// What to hold.
-    pub items: Vec<ItemBody>,
-    /// Optional cart id (a rate-limit subject and the recorded owner).
-    #[serde(default)]
-    pub cart_id: Option<String>,
-    /// Optional hold lifetime.
-    #[serde(default)]
-    pub ttl_seconds: Option<i64>,
-}
-
-/// One item of a reserve body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ItemBody {
-    /// SKU.
-    pub sku: String,
-    /// Units.
-    pub qty: i64,
+    Sku::parse(s).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidSku, e.to_string()).with(|d| d.sku = Some(s.to_owned()))
+    })
 }
 
 /// A validated reserve request.
@@ -122,17 +99,16 @@ pub struct Reserve {
 /// # Errors
 /// 400/422 as documented in docs/api.md#edge-api-public-browser-facing.
 pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
-    let b: ReserveBody = parse_json(body)?;
+    let b: ReserveRequest = parse_json(body)?;
     if b.items.is_empty() {
         return Err(ApiError::invalid("items", "items must not be empty"));
     }
     if b.items.len() > cfg.max_items as usize {
         return Err(ApiError::new(
-            422,
-            "too_many_items",
+            ErrorCode::TooManyItems,
             format!("at most {} items per reservation", cfg.max_items),
         )
-        .with("max_items", cfg.max_items));
+        .with(|d| d.max_items = Some(i64::from(cfg.max_items))));
     }
     let mut seen = HashSet::new();
     let mut items = Vec::with_capacity(b.items.len());
@@ -140,17 +116,16 @@ pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
         let s = sku(&it.sku)?;
         if it.qty <= 0 || it.qty > i64::from(cfg.max_qty_per_item) {
             return Err(ApiError::new(
-                422,
-                "invalid_quantity",
+                ErrorCode::InvalidQuantity,
                 format!("qty must be 1..={}", cfg.max_qty_per_item),
             )
-            .with("sku", it.sku.as_str())
-            .with("max_qty", cfg.max_qty_per_item));
+            .with(|d| d.sku = Some(it.sku.as_str().to_owned()))
+            .with(|d| d.max_qty = Some(i64::from(cfg.max_qty_per_item))));
         }
         if !seen.insert(it.sku.as_str()) {
             return Err(
-                ApiError::new(422, "duplicate_sku", "each sku may appear once")
-                    .with("sku", it.sku.as_str()),
+                ApiError::new(ErrorCode::DuplicateSku, "each sku may appear once")
+                    .with(|d| d.sku = Some(it.sku.as_str().to_owned())),
             );
         }
         items.push(Item {
@@ -171,11 +146,10 @@ pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
         Some(t) if t >= 1 && t <= i64::from(cfg.max_hold_seconds) => t as u32,
         Some(_) => {
             return Err(ApiError::new(
-                422,
-                "invalid_ttl",
+                ErrorCode::InvalidTtl,
                 format!("ttl_seconds must be 1..={}", cfg.max_hold_seconds),
             )
-            .with("max_ttl_seconds", cfg.max_hold_seconds))
+            .with(|d| d.max_ttl_seconds = Some(i64::from(cfg.max_hold_seconds))))
         }
     };
     let canonical = serde_json::json!({
@@ -198,49 +172,20 @@ fn is_cart_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-/// Body of `POST /v1/reservations/{id}/extend`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExtendBody {
-    seconds: i64,
-}
-
 /// Validates an extend body: `seconds` in 1..=`MAX_HOLD_SECONDS`.
 ///
 /// # Errors
 /// 400/422.
 pub fn extend(body: &[u8], cfg: &Config) -> Result<u32, ApiError> {
-    let b: ExtendBody = parse_json(body)?;
+    let b: ExtendRequest = parse_json(body)?;
     if b.seconds < 1 || b.seconds > i64::from(cfg.max_hold_seconds) {
         return Err(ApiError::new(
-            422,
-            "invalid_ttl",
+            ErrorCode::InvalidTtl,
             format!("seconds must be 1..={}", cfg.max_hold_seconds),
         )
-        .with("field", "seconds"));
+        .with(|d| d.field = Some("seconds".to_owned())));
     }
     Ok(b.seconds as u32)
-}
-
-/// Body of `POST /v1/reservations/{id}/confirm` (optional).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmBody {
-    /// Opaque customer reference for the origin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_ref: Option<String>,
-    /// Opaque payment reference for the origin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_ref: Option<String>,
-}
-
-/// Body of `POST /v1/reservations/{id}/cancel` (optional).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CancelBody {
-    /// Why, for the audit trail.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
 }
 
 /// Longest free-text reference forwarded to the origin.
@@ -295,11 +240,10 @@ pub fn stock_query(query: &str) -> Result<Vec<Sku>, ApiError> {
     }
     if out.len() > MAX_STOCK_READ {
         return Err(ApiError::new(
-            422,
-            "too_many_skus",
+            ErrorCode::TooManySkus,
             format!("at most {MAX_STOCK_READ} SKUs per read"),
         )
-        .with("max_skus", MAX_STOCK_READ));
+        .with(|d| d.max_skus = Some(i64::try_from(MAX_STOCK_READ).unwrap_or(i64::MAX))));
     }
     Ok(out)
 }
@@ -366,9 +310,9 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_400_and_value_errors_422() {
-        assert_eq!(err("{").status, 400);
-        assert_eq!(err("").status, 400);
-        assert_eq!(err("nope").status, 400);
+        assert_eq!(err("{").status(), 400);
+        assert_eq!(err("").status(), 400);
+        assert_eq!(err("nope").status(), 400);
         for (body, code) in [
             (r#"{"items":[]}"#, "invalid_request"),
             (r#"{}"#, "invalid_request"),
@@ -406,26 +350,34 @@ mod tests {
             (r#"[1]"#, "invalid_request"),
         ] {
             let e = err(body);
-            assert_eq!((e.status, e.code), (422, code), "{body}: {}", e.message);
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (422, code),
+                "{body}: {}",
+                e.message
+            );
         }
         let many: Vec<String> = (0..21)
             .map(|i| format!(r#"{{"sku":"S{i}","qty":1}}"#))
             .collect();
         let e = err(&format!(r#"{{"items":[{}]}}"#, many.join(",")));
-        assert_eq!((e.status, e.code), (422, "too_many_items"));
+        assert_eq!((e.status(), e.code.as_str()), (422, "too_many_items"));
     }
 
     #[test]
     fn insufficient_context_details_name_the_sku() {
         let e = err(r#"{"items":[{"sku":"A","qty":99}]}"#);
-        assert_eq!(e.details["sku"], "A");
-        assert_eq!(e.details["max_qty"], 10);
+        assert_eq!(e.details.sku.as_deref(), Some("A"));
+        assert_eq!(e.details.max_qty, Some(10));
     }
 
     #[test]
     fn body_size_and_content_type() {
         assert!(check_body_size(MAX_BODY_BYTES).is_ok());
-        assert_eq!(check_body_size(MAX_BODY_BYTES + 1).unwrap_err().status, 413);
+        assert_eq!(
+            check_body_size(MAX_BODY_BYTES + 1).unwrap_err().status(),
+            413
+        );
         assert!(check_json_content_type(Some("application/json")).is_ok());
         assert!(check_json_content_type(Some("Application/JSON; charset=utf-8")).is_ok());
         assert!(check_json_content_type(Some("application/merge-patch+json")).is_ok());
@@ -435,7 +387,7 @@ mod tests {
             Some("application/x-www-form-urlencoded"),
         ] {
             assert_eq!(
-                check_json_content_type(bad).unwrap_err().status,
+                check_json_content_type(bad).unwrap_err().status(),
                 415,
                 "{bad:?}"
             );
@@ -445,33 +397,37 @@ mod tests {
     #[test]
     fn extend_and_optional_bodies() {
         assert_eq!(extend(br#"{"seconds":60}"#, &cfg()), Ok(60));
-        assert_eq!(extend(br#"{"seconds":0}"#, &cfg()).unwrap_err().status, 422);
         assert_eq!(
-            extend(br#"{"seconds":901}"#, &cfg()).unwrap_err().status,
+            extend(br#"{"seconds":0}"#, &cfg()).unwrap_err().status(),
+            422
+        );
+        assert_eq!(
+            extend(br#"{"seconds":901}"#, &cfg()).unwrap_err().status(),
             422
         );
         assert_eq!(
             extend(br#"{"seconds":1,"x":1}"#, &cfg())
                 .unwrap_err()
-                .status,
+                .status(),
             422
         );
-        assert_eq!(extend(br#"{"#, &cfg()).unwrap_err().status, 400);
-        let c: ConfirmBody = optional_body(b"").unwrap();
+        assert_eq!(extend(br#"{"#, &cfg()).unwrap_err().status(), 400);
+        let c: edgestock_api::edge::ConfirmRequest = optional_body(b"").unwrap();
         assert!(c.customer_ref.is_none());
-        let c: ConfirmBody = optional_body(br#"{"customer_ref":"c1"}"#).unwrap();
+        let c: edgestock_api::edge::ConfirmRequest =
+            optional_body(br#"{"customer_ref":"c1"}"#).unwrap();
         assert_eq!(c.customer_ref.as_deref(), Some("c1"));
         assert_eq!(
-            optional_body::<ConfirmBody>(br#"{"x":1}"#)
+            optional_body::<edgestock_api::edge::ConfirmRequest>(br#"{"x":1}"#)
                 .unwrap_err()
-                .status,
+                .status(),
             422
         );
         let long = format!(r#"{{"payment_ref":"{}"}}"#, "p".repeat(201));
         assert_eq!(
-            optional_body::<ConfirmBody>(long.as_bytes())
+            optional_body::<edgestock_api::edge::ConfirmRequest>(long.as_bytes())
                 .unwrap_err()
-                .status,
+                .status(),
             422
         );
     }
@@ -481,12 +437,15 @@ mod tests {
         let skus = stock_query("sku=A&sku=B%3A1&x=1&sku=A&sku=C,D").unwrap();
         let names: Vec<&str> = skus.iter().map(Sku::as_str).collect();
         assert_eq!(names, ["A", "B:1", "C", "D"]);
-        assert_eq!(stock_query("").unwrap_err().status, 422);
-        assert_eq!(stock_query("sku=").unwrap_err().status, 422);
-        assert_eq!(stock_query("sku=a%20b").unwrap_err().code, "invalid_sku");
+        assert_eq!(stock_query("").unwrap_err().status(), 422);
+        assert_eq!(stock_query("sku=").unwrap_err().status(), 422);
+        assert_eq!(
+            stock_query("sku=a%20b").unwrap_err().code.as_str(),
+            "invalid_sku"
+        );
         let many: Vec<String> = (0..101).map(|i| format!("sku=S{i}")).collect();
         assert_eq!(
-            stock_query(&many.join("&")).unwrap_err().code,
+            stock_query(&many.join("&")).unwrap_err().code.as_str(),
             "too_many_skus"
         );
         let ok: Vec<String> = (0..100).map(|i| format!("sku=S{i}")).collect();

@@ -1,38 +1,39 @@
 //! Stock badges: the public view of a SKU's level.
 
+use edgestock_api::edge::{Stock, StockStatus};
 use edgestock_core::scripts::StockLevel;
-use serde_json::{json, Value};
 
 /// Badge status of an available count against the low-stock threshold.
-pub fn badge_status(available: i64, low_threshold: i64) -> &'static str {
+pub fn badge_status(available: i64, low_threshold: i64) -> StockStatus {
     if available <= 0 {
-        "sold_out"
+        StockStatus::SoldOut
     } else if available <= low_threshold {
-        "low_stock"
+        StockStatus::LowStock
     } else {
-        "in_stock"
+        StockStatus::InStock
     }
 }
 
 /// `{sku, available?, status, low_stock_threshold}`; `available` only at or below the threshold
 /// unless `expose_exact` (a competitor should not learn the depth of a large stock).
 /// A SKU that was never stocked reads `{sku, status: "unknown"}` (batch reads only).
-pub fn stock_json(level: &StockLevel, expose_exact: bool) -> Value {
-    let sku = level.sku.as_str();
+pub fn stock(level: &StockLevel, expose_exact: bool) -> Stock {
+    let sku = level.sku.as_str().to_owned();
     if !level.exists {
-        return json!({"sku": sku, "status": "unknown"});
+        return Stock {
+            sku,
+            status: StockStatus::Unknown,
+            low_stock_threshold: None,
+            available: None,
+        };
     }
     let available = level.available();
-    let status = badge_status(available, level.low_threshold);
-    let mut v = json!({
-        "sku": sku,
-        "status": status,
-        "low_stock_threshold": level.low_threshold,
-    });
-    if expose_exact || available <= level.low_threshold {
-        v["available"] = json!(available);
+    Stock {
+        sku,
+        status: badge_status(available, level.low_threshold),
+        low_stock_threshold: Some(level.low_threshold),
+        available: (expose_exact || available <= level.low_threshold).then_some(available),
     }
-    v
 }
 
 /// `Cache-Control` of stock reads: shared caches and browsers may keep it `seconds`.
@@ -47,6 +48,15 @@ pub fn cache_control(seconds: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+
+    fn stock_json(level: &StockLevel, expose_exact: bool) -> Value {
+        serde_json::to_value(stock(level, expose_exact)).unwrap()
+    }
+
+    fn name(s: StockStatus) -> Value {
+        serde_json::to_value(s).unwrap()
+    }
     use edgestock_core::domain::Sku;
 
     fn level(on_hand: i64, reserved: i64, low: i64) -> StockLevel {
@@ -61,12 +71,12 @@ mod tests {
 
     #[test]
     fn statuses_follow_the_threshold() {
-        assert_eq!(badge_status(0, 5), "sold_out");
-        assert_eq!(badge_status(-1, 5), "sold_out");
-        assert_eq!(badge_status(1, 5), "low_stock");
-        assert_eq!(badge_status(5, 5), "low_stock");
-        assert_eq!(badge_status(6, 5), "in_stock");
-        assert_eq!(badge_status(1, 0), "in_stock");
+        assert_eq!(name(badge_status(0, 5)), "sold_out");
+        assert_eq!(name(badge_status(-1, 5)), "sold_out");
+        assert_eq!(name(badge_status(1, 5)), "low_stock");
+        assert_eq!(name(badge_status(5, 5)), "low_stock");
+        assert_eq!(name(badge_status(6, 5)), "in_stock");
+        assert_eq!(name(badge_status(1, 0)), "in_stock");
     }
 
     #[test]

@@ -4,10 +4,16 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use edgestock_api::ApiError;
 use futures::executor::block_on;
-use upstash_rest::{HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+use upstash_rest::{HttpRequest, HttpResponse, Transport, TransportError};
 
 use super::*;
+use crate::crypto;
+use crate::platform::{OriginRequest, OriginResponse};
+use crate::routes::origin::{base_path, map_origin};
+use crate::routes::stock::stock_cache_key;
 
 #[derive(Default)]
 struct Shared {

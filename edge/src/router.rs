@@ -1,0 +1,216 @@
+//! Routing, CORS and the answer to every request: a route is matched on the path, the method
+//! checked (405 with `Allow`), and the handler of [`crate::routes`] called; every problem becomes
+//! a JSON error in the one shape. Independent of the Workers runtime (see [`crate::platform`]).
+
+use edgestock_api::{edge, ApiError, ErrorCode};
+
+use crate::config::Config;
+use crate::platform::{ApiRequest, ApiResponse, Platform};
+use crate::routes::{origin, reservations, stock};
+use crate::validate;
+
+/// Request headers a browser may send cross-origin.
+pub const CORS_ALLOW_HEADERS: &str = "content-type, authorization, idempotency-key";
+/// Response headers a browser may read cross-origin.
+pub const CORS_EXPOSE_HEADERS: &str = "Retry-After, ETag, Idempotency-Replayed";
+/// How long a browser may cache a preflight answer.
+pub const CORS_MAX_AGE: &str = "600";
+
+/// The browser module, served so the demo works from the worker's own origin.
+pub const EDGESTOCK_JS: &str = include_str!("../../web/edgestock.js");
+/// The demo page.
+pub const DEMO_HTML: &str = include_str!("../../web/demo.html");
+
+/// The routes, matched on the path alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `/healthz`
+    Health,
+    /// `/edgestock.js`
+    Script,
+    /// `/demo.html`
+    Demo,
+    /// `/v1/stock`
+    StockMany,
+    /// `/v1/stock/{sku}`
+    StockOne(&'a str),
+    /// `/v1/reservations`
+    Reservations,
+    /// `/v1/reservations/{id}`
+    Reservation(&'a str),
+    /// `/v1/reservations/{id}/extend`
+    Extend(&'a str),
+    /// `/v1/reservations/{id}/confirm`
+    Confirm(&'a str),
+    /// `/v1/reservations/{id}/cancel`
+    Cancel(&'a str),
+}
+
+impl<'a> Route<'a> {
+    /// Matches a path.
+    pub fn parse(path: &'a str) -> Option<Self> {
+        let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        Some(match segs.as_slice() {
+            ["healthz"] => Route::Health,
+            ["edgestock.js"] => Route::Script,
+            ["demo.html"] => Route::Demo,
+            ["v1", "stock"] => Route::StockMany,
+            ["v1", "stock", sku] if !sku.is_empty() => Route::StockOne(sku),
+            ["v1", "reservations"] => Route::Reservations,
+            ["v1", "reservations", id] if !id.is_empty() => Route::Reservation(id),
+            ["v1", "reservations", id, "extend"] if !id.is_empty() => Route::Extend(id),
+            ["v1", "reservations", id, "confirm"] if !id.is_empty() => Route::Confirm(id),
+            ["v1", "reservations", id, "cancel"] if !id.is_empty() => Route::Cancel(id),
+            _ => return None,
+        })
+    }
+
+    /// Methods the route answers (besides `OPTIONS`).
+    pub fn methods(self) -> &'static [&'static str] {
+        match self {
+            Route::Health | Route::Script | Route::Demo | Route::StockMany | Route::StockOne(_) => {
+                &["GET"]
+            }
+            Route::Reservations | Route::Extend(_) | Route::Confirm(_) | Route::Cancel(_) => {
+                &["POST"]
+            }
+            Route::Reservation(_) => &["GET", "DELETE"],
+        }
+    }
+
+    fn is_api(self) -> bool {
+        !matches!(self, Route::Health | Route::Script | Route::Demo)
+    }
+}
+
+/// Body of a successful `GET /healthz`.
+pub fn health_body() -> edge::Health {
+    edge::Health {
+        status: "ok".to_owned(),
+        service: crate::SERVICE_NAME.to_owned(),
+        version: crate::VERSION.to_owned(),
+    }
+}
+
+/// Answers one request. Never fails: every problem is a JSON error response.
+pub async fn handle<P: Platform>(
+    p: &P,
+    cfg: &Result<Config, ApiError>,
+    req: &ApiRequest,
+) -> ApiResponse {
+    let method = req.method.to_ascii_uppercase();
+    let Some(route) = Route::parse(&req.path) else {
+        return ApiResponse::error(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("no route for {method} {}", req.path),
+        ));
+    };
+    let mut resp = if method == "OPTIONS" {
+        preflight(cfg, req, route)
+    } else if !route.methods().contains(&method.as_str()) {
+        let mut r = ApiResponse::error(&ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("method {method} not allowed for {}", req.path),
+        ));
+        r.set_header("allow", &allow(route));
+        r
+    } else {
+        match dispatch(p, cfg, req, route, &method).await {
+            Ok(r) => r,
+            Err(e) => ApiResponse::error(&e),
+        }
+    };
+    if route.is_api() {
+        if resp.header("cache-control").is_none() {
+            resp.set_header("cache-control", "no-store");
+        }
+        if let Ok(cfg) = cfg {
+            cors(cfg, req, &mut resp);
+        }
+    }
+    resp
+}
+
+fn allow(route: Route<'_>) -> String {
+    let mut m = route.methods().to_vec();
+    m.push("OPTIONS");
+    m.join(", ")
+}
+
+fn cors(cfg: &Config, req: &ApiRequest, resp: &mut ApiResponse) {
+    resp.set_header("vary", "Origin");
+    if let Some(origin) = req.header("origin") {
+        if cfg.origin_allowed(origin) {
+            resp.set_header("access-control-allow-origin", origin);
+            resp.set_header("access-control-expose-headers", CORS_EXPOSE_HEADERS);
+        }
+    }
+}
+
+fn preflight(cfg: &Result<Config, ApiError>, req: &ApiRequest, route: Route<'_>) -> ApiResponse {
+    let mut r = ApiResponse {
+        status: 204,
+        ..ApiResponse::default()
+    };
+    r.set_header("allow", &allow(route));
+    let Some(origin) = req.header("origin") else {
+        return r;
+    };
+    let cfg = match cfg {
+        Ok(c) => c,
+        Err(e) => return ApiResponse::error(e),
+    };
+    if !cfg.origin_allowed(origin) {
+        return ApiResponse::error(&ApiError::new(
+            ErrorCode::CorsOriginDenied,
+            format!("origin {origin} is not allowed"),
+        ));
+    }
+    r.set_header("access-control-allow-methods", &allow(route));
+    r.set_header("access-control-allow-headers", CORS_ALLOW_HEADERS);
+    r.set_header("access-control-max-age", CORS_MAX_AGE);
+    r
+}
+
+async fn dispatch<P: Platform>(
+    p: &P,
+    cfg: &Result<Config, ApiError>,
+    req: &ApiRequest,
+    route: Route<'_>,
+    method: &str,
+) -> Result<ApiResponse, ApiError> {
+    match route {
+        Route::Health => return Ok(ApiResponse::json(200, &health_body())),
+        Route::Script => return Ok(static_file("text/javascript; charset=utf-8", EDGESTOCK_JS)),
+        Route::Demo => return Ok(static_file("text/html; charset=utf-8", DEMO_HTML)),
+        _ => {}
+    }
+    let cfg = cfg.as_ref().map_err(Clone::clone)?;
+    validate::check_body_size(req.body.len())?;
+    match (route, method) {
+        (Route::StockOne(sku), _) => {
+            let sku = validate::sku(sku)?;
+            stock::read(p, cfg, req, vec![sku], true).await
+        }
+        (Route::StockMany, _) => {
+            let skus = validate::stock_query(&req.query)?;
+            stock::read(p, cfg, req, skus, false).await
+        }
+        (Route::Reservations, _) => reservations::reserve(p, cfg, req).await,
+        (Route::Reservation(id), "GET") => reservations::get(p, cfg, req, id).await,
+        (Route::Reservation(id), _) => reservations::release(p, cfg, req, id).await,
+        (Route::Extend(id), _) => reservations::extend(p, cfg, req, id).await,
+        (Route::Confirm(id), _) => origin::confirm(p, cfg, req, id).await,
+        (Route::Cancel(id), _) => origin::cancel(p, cfg, req, id).await,
+        (Route::Health | Route::Script | Route::Demo, _) => unreachable!("answered above"),
+    }
+}
+
+fn static_file(content_type: &str, text: &str) -> ApiResponse {
+    let mut r = ApiResponse::bytes(200, content_type, text.as_bytes().to_vec());
+    r.set_header("cache-control", "public, max-age=300");
+    r
+}
+
+#[cfg(test)]
+mod tests;

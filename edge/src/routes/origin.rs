@@ -1,0 +1,181 @@
+//! Confirm and cancel: validated at the edge, then forwarded, HMAC-signed, to the origin, whose
+//! answer passes through in the one vocabulary of `ErrorCode` (an unknown reservation is
+//! `reservation_not_found`, a reused key `idempotency_key_reused`, a refused signature the edge's
+//! misconfiguration: 502 `origin_error`, never the shopper's 401).
+
+use std::time::Duration;
+
+use edgestock_api::edge::{CancelRequest, ConfirmRequest};
+use edgestock_api::origin::CreateOrder;
+use edgestock_api::{ApiError, ErrorBody, ErrorCode};
+use edgestock_core::signing;
+use serde_json::Value;
+use upstash_rest::TransportError;
+
+use super::authorize;
+use crate::config::Config;
+use crate::crypto;
+use crate::platform::{ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
+use crate::validate;
+
+/// The path part of a base URL (`http://h:1/api/` → `/api`), for signing.
+pub fn base_path(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.find('/')
+        .map_or("", |i| rest[i..].trim_end_matches('/'))
+}
+
+/// Builds the signed origin call for `path` with `body`.
+pub fn signed_origin_request(
+    cfg: &Config,
+    path: &str,
+    body: Vec<u8>,
+    now_ms: i64,
+    idempotency_key: Option<&str>,
+) -> Result<OriginRequest, ApiError> {
+    let o = cfg.origin()?;
+    let ts = now_ms.div_euclid(1000).max(0);
+    let signed_path = format!("{}{path}", base_path(o.url));
+    let sig = signing::sign(o.secret.as_bytes(), "POST", &signed_path, ts, &body);
+    let mut headers = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        (signing::TIMESTAMP_HEADER.to_owned(), ts.to_string()),
+        (signing::SIGNATURE_HEADER.to_owned(), sig),
+    ];
+    if let Some(k) = idempotency_key {
+        headers.push(("idempotency-key".to_owned(), k.to_owned()));
+    }
+    Ok(OriginRequest {
+        url: format!("{}{path}", o.url),
+        headers,
+        body,
+        timeout: Duration::from_millis(u64::from(cfg.origin_timeout_ms)),
+    })
+}
+
+/// Maps what the origin answered onto our response: JSON passes through (errors already in our
+/// shape stay as they are, others are wrapped), anything else is a 502.
+/// Speaks the edge's vocabulary for the origin's errors a browser can meet, so one problem has one
+/// code on every route: an unknown reservation is `reservation_not_found`, a reused key
+/// `idempotency_key_reused`; a refused signature is the edge's misconfiguration (502), not the
+/// shopper's credentials.
+fn origin_error(status: u16, mut e: ApiError) -> ApiResponse {
+    match (status, e.code) {
+        (404, ErrorCode::NotFound) => e.code = ErrorCode::ReservationNotFound,
+        (422, ErrorCode::IdempotencyKeyMismatch) => e.code = ErrorCode::IdempotencyKeyReused,
+        (401 | 403, _) => {
+            e = ApiError::new(
+                ErrorCode::OriginError,
+                "the origin refused the edge's signature (check EDGE_ORIGIN_SECRET)",
+            )
+            .with(|d| d.origin_status = Some(401));
+            return ApiResponse::error(&e);
+        }
+        _ => {}
+    }
+    ApiResponse::error_with_status(status, &e)
+}
+
+/// Our answer to what the origin answered (or failing to).
+pub fn map_origin(result: Result<OriginResponse, TransportError>) -> ApiResponse {
+    let o = match result {
+        Ok(o) => o,
+        Err(TransportError::Timeout) => {
+            return ApiResponse::error(
+                &ApiError::new(
+                    ErrorCode::OriginUnavailable,
+                    "the origin did not answer in time",
+                )
+                .retry_after_secs(1),
+            )
+        }
+        Err(TransportError::Failed(m)) => {
+            return ApiResponse::error(
+                &ApiError::new(
+                    ErrorCode::OriginUnavailable,
+                    format!("the origin is unreachable: {m}"),
+                )
+                .retry_after_secs(1),
+            )
+        }
+    };
+    let parsed: Option<Value> = serde_json::from_slice(&o.body).ok();
+    let typed_error = serde_json::from_slice::<ErrorBody>(&o.body).ok();
+    let mut resp = match (parsed, typed_error) {
+        (Some(v), _) if (200..300).contains(&o.status) => ApiResponse::json(o.status, &v),
+        (Some(_), Some(e)) if (400..600).contains(&o.status) => origin_error(o.status, e.error),
+        (Some(v), _) if (400..600).contains(&o.status) => {
+            let message = v["error"]
+                .as_str()
+                .or_else(|| v["error"]["message"].as_str())
+                .or_else(|| v["message"].as_str())
+                .map_or_else(
+                    || format!("the origin answered HTTP {}", o.status),
+                    str::to_owned,
+                );
+            // The origin's own status is kept: a 500 stays a 500.
+            ApiResponse::error_with_status(
+                o.status,
+                &ApiError::new(ErrorCode::OriginError, message)
+                    .with(|d| d.origin_status = Some(o.status)),
+            )
+        }
+        _ => ApiResponse::error(
+            &ApiError::new(
+                ErrorCode::OriginError,
+                format!("the origin answered HTTP {} without a JSON body", o.status),
+            )
+            .with(|d| d.origin_status = Some(o.status)),
+        ),
+    };
+    if let Some(ra) = o.retry_after {
+        resp.set_header("retry-after", &ra);
+    }
+    resp
+}
+
+fn optional_json_body<T>(req: &ApiRequest) -> Result<T, ApiError>
+where
+    T: serde::de::DeserializeOwned + Default + serde::Serialize,
+{
+    if !req.body.iter().all(u8::is_ascii_whitespace) {
+        validate::check_json_content_type(req.header("content-type"))?;
+    }
+    validate::optional_body(&req.body)
+}
+
+pub(crate) async fn confirm<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, ApiError> {
+    authorize(cfg, req, id)?;
+    let b: ConfirmRequest = optional_json_body(req)?;
+    let key = req.header("idempotency-key");
+    if let Some(k) = key {
+        crypto::check_idempotency_key(k)?;
+    }
+    let body = CreateOrder {
+        reservation_id: id.to_owned(),
+        customer_ref: b.customer_ref,
+        payment_ref: b.payment_ref,
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let call = signed_origin_request(cfg, "/v1/orders", body, p.now_ms(), key)?;
+    Ok(map_origin(p.origin_post(call).await))
+}
+
+pub(crate) async fn cancel<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, ApiError> {
+    authorize(cfg, req, id)?;
+    let b: CancelRequest = optional_json_body(req)?;
+    let body = serde_json::to_vec(&b).unwrap_or_else(|_| b"{}".to_vec());
+    let path = format!("/v1/reservations/{id}/cancel");
+    let call = signed_origin_request(cfg, &path, body, p.now_ms(), req.header("idempotency-key"))?;
+    Ok(map_origin(p.origin_post(call).await))
+}

@@ -1,0 +1,228 @@
+//! The reservation routes: reserve (rate limit, idempotency, reap, check and hold in one script),
+//! read, extend and release. Every route but reserve needs the reservation's token.
+
+use edgestock_api::edge::{self, ReservationStatus};
+use edgestock_api::{ApiError, ErrorCode};
+use edgestock_core::scripts::{
+    ExtendOutcome, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
+};
+
+use super::{authorize, engine, items, redis_err};
+use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
+use crate::crypto;
+use crate::error::{reservation_not_found, retry_after_seconds, unknown_sku};
+use crate::platform::{ApiRequest, ApiResponse, Platform};
+use crate::time::rfc3339_ms;
+use crate::validate;
+
+/// A plausible client address from `CF-Connecting-IP` (IPv4/IPv6 characters only).
+fn client_ip(req: &ApiRequest) -> Option<&str> {
+    req.header("cf-connecting-ip").map(str::trim).filter(|ip| {
+        !ip.is_empty()
+            && ip.len() <= 45
+            && ip
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+    })
+}
+
+pub(crate) async fn reserve<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+) -> Result<ApiResponse, ApiError> {
+    validate::check_json_content_type(req.header("content-type"))?;
+    let r = validate::reserve(&req.body, cfg)?;
+    let secret = cfg.token_secret()?;
+    let engine = engine(p, cfg)?;
+    let id = match req.header("idempotency-key") {
+        Some(key) => {
+            crypto::check_idempotency_key(key)?;
+            crypto::idempotent_id(secret, key)
+        }
+        None => crypto::random_id(p.random_bytes()),
+    };
+    let mut subjects = Vec::new();
+    if let Some(ip) = client_ip(req) {
+        subjects.push(format!("ip:{ip}"));
+    }
+    if let Some(cart) = &r.cart_id {
+        subjects.push(format!("cart:{cart}"));
+    }
+    let owner = subjects.last().cloned().unwrap_or_default();
+    let rate_limit = (cfg.rate_limit_per_minute > 0 && !subjects.is_empty()).then_some(RateLimit {
+        subjects,
+        limit: cfg.rate_limit_per_minute,
+        window_ms: RATE_LIMIT_WINDOW_MS,
+    });
+    let outcome = engine
+        .reserve(&ReserveRequest {
+            id: id.clone(),
+            fingerprint: r.fingerprint.clone(),
+            items: r.items.clone(),
+            ttl_ms: u64::from(r.ttl_seconds) * 1000,
+            max_hold_ms: u64::from(cfg.max_hold_seconds) * 1000,
+            rate_limit,
+            owner,
+        })
+        .await
+        .map_err(redis_err)?;
+    match outcome {
+        ReserveOutcome::Held(h) => {
+            let body = edge::Reservation {
+                token: crypto::reservation_token(secret, &h.id),
+                status: status(&h.status)?,
+                items: items(&r.items),
+                created_at: rfc3339_ms(h.created_ms),
+                created_at_ms: h.created_ms,
+                expires_at: rfc3339_ms(h.expires_ms),
+                expires_at_ms: h.expires_ms,
+                ttl_seconds: r.ttl_seconds,
+                reservation_id: h.id.clone(),
+            };
+            let mut resp = ApiResponse::json(if h.replay { 200 } else { 201 }, &body);
+            resp.set_header("location", &format!("/v1/reservations/{}", h.id));
+            if h.replay {
+                resp.set_header("idempotency-replayed", "true");
+            }
+            Ok(resp)
+        }
+        ReserveOutcome::Insufficient { sku, available } => Err(ApiError::new(
+            ErrorCode::InsufficientStock,
+            format!("not enough stock for {sku}"),
+        )
+        .with(|d| {
+            d.sku = Some(sku);
+            d.available = Some(available.max(0));
+        })),
+        ReserveOutcome::UnknownSku(sku) => Err(unknown_sku(&sku)),
+        ReserveOutcome::RateLimited { retry_after_ms } => Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many reservation attempts, slow down",
+        )
+        .retry_after_secs(retry_after_seconds(retry_after_ms))),
+        ReserveOutcome::IdempotencyMismatch => Err(ApiError::new(
+            ErrorCode::IdempotencyKeyReused,
+            "this Idempotency-Key was used with a different request",
+        )),
+    }
+}
+
+/// The API's status of a script's status text; an unknown one is Redis answering nonsense.
+fn status(s: &str) -> Result<ReservationStatus, ApiError> {
+    serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
+        ApiError::new(
+            ErrorCode::RedisError,
+            format!("unknown reservation status {s}"),
+        )
+    })
+}
+
+pub(crate) async fn get<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, ApiError> {
+    authorize(cfg, req, id)?;
+    let rec = engine(p, cfg)?
+        .reservation(id)
+        .await
+        .map_err(redis_err)?
+        .ok_or_else(reservation_not_found)?;
+    let body = edge::ReservationView {
+        status: status(&rec.status)?,
+        items: items(&rec.items),
+        created_at: rfc3339_ms(rec.created_ms),
+        created_at_ms: rec.created_ms,
+        expires_at: rfc3339_ms(rec.expires_ms),
+        expires_at_ms: rec.expires_ms,
+        max_expires_at: rfc3339_ms(rec.max_expires_ms),
+        max_expires_at_ms: rec.max_expires_ms,
+        reservation_id: rec.id,
+    };
+    Ok(ApiResponse::json(200, &body))
+}
+
+fn expired() -> ApiError {
+    ApiError::new(ErrorCode::ReservationExpired, "the reservation has expired")
+}
+
+pub(crate) async fn extend<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, ApiError> {
+    authorize(cfg, req, id)?;
+    validate::check_json_content_type(req.header("content-type"))?;
+    let seconds = validate::extend(&req.body, cfg)?;
+    let outcome = engine(p, cfg)?
+        .extend(id, u64::from(seconds) * 1000)
+        .await
+        .map_err(redis_err)?;
+    match outcome {
+        ExtendOutcome::Extended {
+            expires_ms,
+            max_expires_ms,
+        } => {
+            let body = edge::Extension {
+                reservation_id: id.to_owned(),
+                status: ReservationStatus::Held,
+                expires_at: rfc3339_ms(expires_ms),
+                expires_at_ms: expires_ms,
+                max_expires_at: rfc3339_ms(max_expires_ms),
+                max_expires_at_ms: max_expires_ms,
+            };
+            Ok(ApiResponse::json(200, &body))
+        }
+        ExtendOutcome::AtLimit { max_expires_ms } => Err(ApiError::new(
+            ErrorCode::HoldLimitReached,
+            "the hold is already at its maximum lifetime",
+        )
+        .with(|d| {
+            d.max_expires_at = Some(rfc3339_ms(max_expires_ms));
+            d.max_expires_at_ms = Some(max_expires_ms);
+        })),
+        ExtendOutcome::Expired => Err(expired()),
+        ExtendOutcome::NotHeld(status) if status == "expired" => Err(expired()),
+        ExtendOutcome::NotHeld(status) => Err(ApiError::new(
+            ErrorCode::ReservationNotHeld,
+            format!("the reservation is {status}"),
+        )
+        .with(|d| d.status = Some(status))),
+        ExtendOutcome::NotFound => Err(reservation_not_found()),
+    }
+}
+
+pub(crate) async fn release<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<ApiResponse, ApiError> {
+    authorize(cfg, req, id)?;
+    let outcome = engine(p, cfg)?
+        .release(id, false)
+        .await
+        .map_err(redis_err)?;
+    match outcome {
+        ReleaseOutcome::Released { status: s, changed } => Ok(ApiResponse::json(
+            200,
+            &edge::Release {
+                reservation_id: id.to_owned(),
+                status: status(&s)?,
+                released: changed,
+            },
+        )),
+        ReleaseOutcome::Committed => Err(ApiError::new(
+            ErrorCode::ReservationCommitted,
+            "the reservation was already confirmed",
+        )),
+        ReleaseOutcome::Confirming => Err(ApiError::new(
+            ErrorCode::ReservationConfirming,
+            "the reservation is being confirmed",
+        )),
+        ReleaseOutcome::NotFound => Err(reservation_not_found()),
+    }
+}
