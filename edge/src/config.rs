@@ -48,7 +48,9 @@ pub struct Config {
     pub redis_timeout_ms: u32,
     /// `ORIGIN_TIMEOUT_MS` (default 5000): deadline of one forwarded origin call.
     pub origin_timeout_ms: u32,
-    /// `CLOCK_OFFSET_MS` (tests only, default 0): shifts the scripts' clock.
+    /// `CLOCK_OFFSET_MS` (default 0): shifts the scripts' clock, so tests can make time pass.
+    /// Read only when the worker is built with the `test-clock` feature: a production build
+    /// ignores the variable, so no deployment can move its holds' clock.
     pub clock_offset_ms: i64,
 }
 
@@ -119,6 +121,15 @@ fn number<N: std::str::FromStr>(
     }
 }
 
+/// `CLOCK_OFFSET_MS`, honoured only by test builds (feature `test-clock`).
+fn clock_offset_ms(lookup: &dyn Fn(&str) -> Option<String>) -> Result<i64, ApiError> {
+    if cfg!(feature = "test-clock") {
+        number(lookup, "CLOCK_OFFSET_MS", 0)
+    } else {
+        Ok(0)
+    }
+}
+
 fn boolean(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<bool, ApiError> {
     match non_empty(lookup(name)).map(|s| s.to_ascii_lowercase()) {
         None => Ok(false),
@@ -160,7 +171,7 @@ impl Config {
             redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
             redis_timeout_ms: number(lookup, "REDIS_TIMEOUT_MS", 1500)?,
             origin_timeout_ms: number(lookup, "ORIGIN_TIMEOUT_MS", 5000)?,
-            clock_offset_ms: number(lookup, "CLOCK_OFFSET_MS", 0)?,
+            clock_offset_ms: clock_offset_ms(lookup)?,
         };
         if c.max_hold_seconds == 0 || c.default_hold_seconds == 0 {
             return Err(config_error(
@@ -311,6 +322,13 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "test-clock"))]
+    #[test]
+    fn a_production_build_ignores_the_clock_offset() {
+        let c = parse(&[("CLOCK_OFFSET_MS", "-5000")]).unwrap();
+        assert_eq!(c.clock_offset_ms, 0);
+    }
+
     #[test]
     fn lists_flags_and_urls_are_normalised() {
         let c = parse(&[
@@ -332,6 +350,7 @@ mod tests {
         assert!(!c.origin_allowed("https://evil.example"));
         assert!(c.expose_exact_counts);
         assert_eq!(c.origin().unwrap().url, "http://o:8080");
+        #[cfg(feature = "test-clock")]
         assert_eq!(c.clock_offset_ms, -5000);
     }
 
