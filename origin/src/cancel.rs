@@ -8,11 +8,12 @@
 //! | `NEEDS_ATTENTION` | cancellation movements | none: Redis never took the units |
 //! | `CANCELLED` | nothing (idempotent) | nothing |
 
+use edgestock_api::ErrorCode;
 use edgestock_core::scripts::ReleaseOutcome;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::http::error::{Error, Result};
+use crate::error::{Error, Result};
 use crate::ledger::{self, MovementKind, NewMovement};
 use crate::orders::{self, Order, OrderStatus};
 use crate::outbox::{self, OrderPayload, OutboxKind, PayloadItem};
@@ -159,7 +160,7 @@ pub async fn cancel_reservation(state: &AppState, reservation_id: &str) -> Resul
             match orders::by_reservation(&state.db, reservation_id).await? {
                 Some(o) => Ok(Cancelled::Order(cancel_order(state, o.order_id).await?)),
                 None => Err(Error::Conflict {
-                    code: "reservation_committed",
+                    code: ErrorCode::ReservationCommitted,
                     message: "the reservation is committed; cancel its order".into(),
                 }),
             }

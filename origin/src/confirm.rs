@@ -6,13 +6,13 @@
 //! returns it. Safe to crash: before the Postgres commit nothing is recorded and the pinned hold
 //! simply expires after its grace period; after it, the outbox row is applied by the worker.
 
+use edgestock_api::ErrorCode;
 use edgestock_core::scripts::PinOutcome;
-use serde_json::Map;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::error::{Error, Result, ResultExt};
 use crate::fault::FaultPoint;
-use crate::http::error::{Error, Result, ResultExt};
 use crate::orders::{self, Order, OrderItem, OrderStatus};
 use crate::outbox::{self, Applied, Attempt, OrderPayload, PayloadItem};
 use crate::state::AppState;
@@ -42,7 +42,7 @@ pub enum Confirmed {
 fn check_key(order: &Order, key: Option<&str>) -> Result<()> {
     match (key, order.idempotency_key.as_deref()) {
         (Some(k), Some(stored)) if k != stored => Err(Error::unprocessable(
-            "idempotency_key_mismatch",
+            ErrorCode::IdempotencyKeyMismatch,
             "this reservation was confirmed with another Idempotency-Key",
         )),
         _ => Ok(()),
@@ -98,7 +98,7 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
             }
             state.metrics.reservation("expired");
             return Err(Error::Conflict {
-                code: "reservation_expired",
+                code: ErrorCode::ReservationExpired,
                 message: format!("the reservation is {status}"),
             });
         }
@@ -107,7 +107,7 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
             return match existing(state, req).await? {
                 Some(o) => Ok(Confirmed::Existing(o)),
                 None => Err(Error::Conflict {
-                    code: "reservation_committed",
+                    code: ErrorCode::ReservationCommitted,
                     message: "the reservation was committed without an order here".into(),
                 }),
             };
@@ -242,15 +242,12 @@ async fn record(
     .fetch_optional(&state.db)
     .await
     .on_constraint("orders_idempotency_key_key", |_| {
-        Error::unprocessable(
-            "idempotency_key_mismatch",
+        Error::unprocessable(ErrorCode::IdempotencyKeyMismatch,
             "this Idempotency-Key was used for another reservation",
         )
     })
-    .on_constraint("order_items_sku_fkey", |_| Error::Unprocessable {
-        code: "unknown_sku",
-        message: "a reserved SKU is not in the catalogue".into(),
-        details: Map::new(),
+    .on_constraint("order_items_sku_fkey", |_| {
+        Error::unprocessable(ErrorCode::UnknownSku, "a reserved SKU is not in the catalogue")
     })?;
     Ok(row.map(|r| Recorded {
         outbox_id: r.outbox_id,

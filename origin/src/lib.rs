@@ -4,9 +4,9 @@
 //!
 //! # Layout
 //! - [`config`], [`telemetry`], [`startup`], [`state`]: process wiring.
-//! - [`http`]: the axum routers, one module per resource, and the one error type.
+//! - [`http`]: the axum routers, one module per resource, and the HTTP face of [`error`].
 //! - [`signature`]: the HMAC the edge signs forwarded calls with (mirrored by the edge).
-//! - [`ledger`], [`orders`], [`confirm`], [`cancel`]: the domain and its SQL.
+//! - [`ledger`], [`orders`], [`confirm`], [`cancel`], [`error`]: the domain and its SQL.
 //! - [`outbox`], [`seed`], [`events`], [`sweeper`]: effects on Redis and background loops.
 //! - [`metrics`]: hand-rolled Prometheus text exposition.
 #![warn(missing_docs)]
@@ -17,6 +17,8 @@ pub mod cancel;
 pub mod config;
 /// The confirm protocol (docs/design.md#confirm-protocol).
 pub mod confirm;
+/// The domain error; `http/` maps it to responses.
+pub mod error;
 /// Copying the Redis `events` stream into `stock_events`.
 pub mod events;
 /// Test-only switch that stops the confirm handler at named points.

@@ -13,32 +13,13 @@
 
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::LevelOutcome;
-use serde::Serialize;
 
-use crate::http::error::Result;
+use crate::error::Result;
 use crate::ledger;
 use crate::state::AppState;
 
-/// One SKU's comparison of ledger and Redis.
-#[derive(Debug, Clone, Serialize)]
-pub struct SkuDrift {
-    /// The SKU.
-    pub sku: String,
-    /// Ledger on-hand (all movements).
-    pub ledger_on_hand: i64,
-    /// What Redis should hold now (movements already applied).
-    pub expected_redis_on_hand: i64,
-    /// Movements still pending in the outbox.
-    pub pending_movements: i64,
-    /// Redis on-hand (`null` when Redis does not know the SKU).
-    pub redis_on_hand: Option<i64>,
-    /// Units held by live holds in Redis.
-    pub redis_reserved: i64,
-    /// `redis_on_hand - expected_redis_on_hand` (missing SKU: `-expected`).
-    pub drift: i64,
-    /// True when this call reseeded the SKU.
-    pub repaired: bool,
-}
+/// One SKU's comparison of ledger and Redis (reported as is by seed and reconcile).
+pub use edgestock_api::origin::SkuDrift;
 
 /// Compares (and with `repair`, fixes) every SKU, or one.
 ///

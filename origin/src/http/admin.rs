@@ -9,9 +9,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
+use edgestock_api::origin::{
+    self as api, Adjustment, CreateAdjustment, PutSku, Reconcile, RedisApply, SeedResult, SkuView,
+};
+use edgestock_api::ErrorCode;
 use edgestock_core::domain::Sku;
-use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -32,39 +35,33 @@ pub(crate) fn router() -> Router<AppState> {
 const MAX_UNITS: i64 = 1_000_000_000;
 
 fn parse_sku(s: &str) -> Result<Sku> {
-    Sku::parse(s).map_err(|e| Error::unprocessable("invalid_sku", e.to_string()))
+    Sku::parse(s).map_err(|e| Error::unprocessable(ErrorCode::InvalidSku, e.to_string()))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PutSku {
-    name: String,
-    on_hand: i64,
-    low_stock_threshold: i64,
-}
-
-#[derive(Debug, Serialize)]
-struct SkuView {
-    sku: String,
-    name: String,
-    on_hand: i64,
-    low_stock_threshold: i64,
-    movement_id: Option<String>,
-    /// `applied` when Redis took the change, `pending` when the outbox will.
-    redis: &'static str,
-}
-
-async fn apply_now(state: &AppState, outbox_id: Option<i64>) -> &'static str {
+/// `applied` when Redis took the change now, `pending` when the outbox worker will.
+async fn apply_now(state: &AppState, outbox_id: Option<i64>) -> RedisApply {
     let Some(id) = outbox_id else {
-        return "applied";
+        return RedisApply::Applied;
     };
     match outbox::apply_one(state, id).await {
-        Ok(Attempt::Done(_)) => "applied",
-        Ok(_) => "pending",
+        Ok(Attempt::Done(_)) => RedisApply::Applied,
+        Ok(_) => RedisApply::Pending,
         Err(e) => {
             tracing::warn!(error = %e, "inline outbox apply failed; the worker will retry");
-            "pending"
+            RedisApply::Pending
         }
+    }
+}
+
+/// The wire name of a movement kind.
+fn wire_kind(k: MovementKind) -> api::MovementKind {
+    match k {
+        MovementKind::Initial => api::MovementKind::Initial,
+        MovementKind::Restock => api::MovementKind::Restock,
+        MovementKind::Return => api::MovementKind::Return,
+        MovementKind::Adjustment => api::MovementKind::Adjustment,
+        MovementKind::Sale => api::MovementKind::Sale,
+        MovementKind::Cancellation => api::MovementKind::Cancellation,
     }
 }
 
@@ -78,7 +75,7 @@ async fn put_sku(
     let req: PutSku = parse_json(&body)?;
     if req.name.trim().is_empty() || req.name.len() > 200 {
         return Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "name must be 1..=200 bytes",
         ));
     }
@@ -86,7 +83,7 @@ async fn put_sku(
         || !(0..=MAX_UNITS).contains(&req.low_stock_threshold)
     {
         return Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "on_hand and low_stock_threshold must be in 0..=1e9",
         ));
     }
@@ -152,8 +149,9 @@ async fn put_sku(
                 } else {
                     MovementKind::Adjustment
                 },
-                qty: i32::try_from(delta)
-                    .map_err(|_| Error::unprocessable("invalid_body", "change too large"))?,
+                qty: i32::try_from(delta).map_err(|_| {
+                    Error::unprocessable(ErrorCode::InvalidBody, "change too large")
+                })?,
                 reason: Some(if created {
                     "initial stock"
                 } else {
@@ -183,14 +181,6 @@ async fn put_sku(
     Ok((status, Json(view)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateAdjustment {
-    delta: i64,
-    reason: String,
-    movement_id: String,
-}
-
 fn kind_for(reason: &str, delta: i64) -> MovementKind {
     match reason {
         "restock" if delta > 0 => MovementKind::Restock,
@@ -209,7 +199,7 @@ async fn create_adjustment(
     let req: CreateAdjustment = parse_json(&body)?;
     if req.delta == 0 || req.delta.abs() > MAX_UNITS {
         return Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "delta must be non-zero and at most 1e9 in size",
         ));
     }
@@ -221,26 +211,31 @@ async fn create_adjustment(
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
     if !mid_ok || req.reason.len() > 200 {
         return Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "movement_id must match [A-Za-z0-9._:-]{1,128}; reason at most 200 bytes",
         ));
     }
     let kind = kind_for(&req.reason, req.delta);
-    let respond = |status, replay: bool, redis: &str| {
-        let body = json!({
-            "sku": sku.as_str(), "movement_id": req.movement_id, "delta": req.delta,
-            "kind": kind, "reason": req.reason, "replay": replay, "redis": redis,
-        });
+    let respond = |status, replay: bool, redis: RedisApply| {
+        let body = Adjustment {
+            sku: sku.to_string(),
+            movement_id: req.movement_id.clone(),
+            delta: req.delta,
+            kind: wire_kind(kind),
+            reason: req.reason.clone(),
+            replay,
+            redis,
+        };
         (status, Json(body)).into_response()
     };
     if let Some(m) = ledger::find(&state.db, &req.movement_id).await? {
         if m.sku != sku.as_str() || i64::from(m.qty) != req.delta {
             return Err(Error::unprocessable(
-                "movement_id_reused",
+                ErrorCode::MovementIdReused,
                 "movement_id was used for another change",
             ));
         }
-        return Ok(respond(StatusCode::OK, true, "see reconcile"));
+        return Ok(respond(StatusCode::OK, true, RedisApply::SeeReconcile));
     }
     let mut tx = state.db.begin().await?;
     let exists = sqlx::query_scalar!(
@@ -283,7 +278,7 @@ async fn create_adjustment(
     if !appended {
         // A concurrent retry won the race: answer like a replay.
         tx.rollback().await?;
-        return Ok(respond(StatusCode::OK, true, "see reconcile"));
+        return Ok(respond(StatusCode::OK, true, RedisApply::SeeReconcile));
     }
     tx.commit().await?;
     let redis = apply_now(&state, Some(outbox_id)).await;
@@ -293,7 +288,11 @@ async fn create_adjustment(
 /// Loads every SKU into Redis from the ledger (see [`crate::seed`] for the rule).
 async fn seed_redis(State(state): State<AppState>) -> Result<Response> {
     let skus = seed::seed_all(&state).await?;
-    Ok(Json(json!({ "seeded": skus.len(), "skus": skus })).into_response())
+    Ok(Json(SeedResult {
+        seeded: skus.len(),
+        skus,
+    })
+    .into_response())
 }
 
 #[derive(Debug, Deserialize)]
@@ -310,5 +309,10 @@ async fn reconcile(
 ) -> Result<Response> {
     let skus = seed::reconcile(&state, q.repair, q.sku.as_deref()).await?;
     let drifting = skus.iter().filter(|s| s.drift != 0).count();
-    Ok(Json(json!({ "skus": skus, "drifting": drifting, "repair": q.repair })).into_response())
+    Ok(Json(Reconcile {
+        skus,
+        drifting,
+        repair: q.repair,
+    })
+    .into_response())
 }

@@ -1,113 +1,35 @@
-//! The one error type of the HTTP API and its JSON shape:
-//! `{"error": {"code", "message", ...details}}`. 5xx bodies never echo internal text; the cause is
-//! logged instead.
+//! The HTTP face of the domain error: each [`Error`] becomes an [`ErrorCode`] (which carries its
+//! status) and the one JSON shape, `{"error": {"code", "message", ...details}}`. 5xx bodies never
+//! echo internal text; the cause is logged instead. Nothing outside `http/` imports this module.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Map, Value};
+use edgestock_api::{ApiError, ErrorCode};
 
-/// Everything a handler can answer with besides success.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// 400: malformed request.
-    #[error("{0}")]
-    BadRequest(String),
-    /// 401: missing or bad credentials.
-    #[error("missing or invalid credentials")]
-    Unauthorized,
-    /// 404: unknown resource.
-    #[error("{0}")]
-    NotFound(&'static str),
-    /// 409 with a code (`reservation_expired`, ...).
-    #[error("{message}")]
-    Conflict {
-        /// Stable code.
-        code: &'static str,
-        /// Human text.
-        message: String,
-    },
-    /// 422: invalid values.
-    #[error("{message}")]
-    Unprocessable {
-        /// Stable code.
-        code: &'static str,
-        /// Human text.
-        message: String,
-        /// Extra fields merged into the error object.
-        details: Map<String, Value>,
-    },
-    /// 503: Redis (or a dependency) unreachable; the caller may retry.
-    #[error("redis unavailable: {0}")]
-    RedisUnavailable(String),
-    /// 500: Redis answered something unexpected.
-    #[error("redis error: {0}")]
-    Redis(upstash_rest::Error),
-    /// 500 (or 503 for pool timeouts): database failure.
-    #[error("database error: {0}")]
-    Sqlx(#[from] sqlx::Error),
-    /// 500: anything else.
-    #[error(transparent)]
-    Anyhow(#[from] anyhow::Error),
-    /// 500: a fault injected by a test stopped the handler.
-    #[error("fault injected")]
-    FaultInjected,
-}
+pub use crate::error::{Error, Result, ResultExt};
 
-/// Result of handlers and domain functions.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-impl From<upstash_rest::Error> for Error {
-    fn from(e: upstash_rest::Error) -> Self {
-        if e.is_unavailable() {
-            Self::RedisUnavailable(e.to_string())
-        } else {
-            Self::Redis(e)
+/// The code a domain error is answered with.
+fn code(e: &Error) -> ErrorCode {
+    match e {
+        Error::BadRequest(_) => ErrorCode::BadRequest,
+        Error::Unauthorized => ErrorCode::Unauthorized,
+        Error::NotFound(_) => ErrorCode::NotFound,
+        Error::Conflict { code, .. } | Error::Unprocessable { code, .. } => *code,
+        Error::RedisUnavailable(_) | Error::Sqlx(sqlx::Error::PoolTimedOut) => {
+            ErrorCode::Unavailable
         }
-    }
-}
-
-impl Error {
-    /// 422 with a code and no details.
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::Unprocessable {
-            code,
-            message: message.into(),
-            details: Map::new(),
-        }
-    }
-
-    fn status_code(&self) -> StatusCode {
-        match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::RedisUnavailable(_) | Self::Sqlx(sqlx::Error::PoolTimedOut) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::Redis(_) | Self::Sqlx(_) | Self::Anyhow(_) | Self::FaultInjected => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized => "unauthorized",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => code,
-            Self::RedisUnavailable(_) | Self::Sqlx(sqlx::Error::PoolTimedOut) => "unavailable",
-            _ => "internal",
+        Error::Redis(_) | Error::Sqlx(_) | Error::Anyhow(_) | Error::FaultInjected => {
+            ErrorCode::Internal
         }
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let status = self.status_code();
+        let code = code(&self);
+        let status =
+            StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = if status.is_server_error() {
             tracing::error!(error.cause_chain = ?self, error.message = %self, "request failed");
             match status {
@@ -119,43 +41,23 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        let mut body = Map::new();
-        body.insert("code".into(), self.code().into());
-        body.insert("message".into(), message.into());
-        if let Self::Unprocessable { details, .. } = self {
-            body.extend(details);
-        }
-        let mut resp = (status, Json(json!({ "error": body }))).into_response();
+        let mut resp = api_error_response(&ApiError::new(code, message));
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
-                .insert("retry-after", axum::http::HeaderValue::from_static("1"));
+                .insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }
 }
 
-/// Maps a unique/foreign-key violation of `constraint` to another error.
-pub trait ResultExt<T> {
-    /// When the error is a violation of `name`, replaces it with `f(err)`.
-    ///
-    /// # Errors
-    /// The original or mapped error.
-    fn on_constraint(
-        self,
-        name: &str,
-        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
-    ) -> Result<T>;
-}
-
-impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
-    fn on_constraint(
-        self,
-        name: &str,
-        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
-    ) -> Result<T> {
-        self.map_err(|e| match e.into() {
-            Error::Sqlx(sqlx::Error::Database(db)) if db.constraint() == Some(name) => f(db),
-            e => e,
-        })
+/// The response of an [`ApiError`] (with `Retry-After` when it carries one).
+pub(crate) fn api_error_response(e: &ApiError) -> Response {
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, Json(e.body())).into_response();
+    if let Some(s) = e.retry_after() {
+        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+            resp.headers_mut().insert("retry-after", v);
+        }
     }
+    resp
 }

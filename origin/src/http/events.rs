@@ -5,8 +5,9 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use edgestock_api::origin::{AuditEntry, Events};
+use edgestock_api::ErrorCode;
 use serde::Deserialize;
-use serde_json::json;
 
 use super::error::{Error, Result};
 use crate::events::{audit_trail, Cursor};
@@ -31,20 +32,37 @@ async fn list_events(
     let limit = q.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
         return Err(Error::unprocessable(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "limit must be in 1..=500",
         ));
     }
     let before = match q.before.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(
-            Cursor::parse(s)
-                .ok_or_else(|| Error::unprocessable("invalid_query", "before is not a cursor"))?,
-        ),
+        Some(s) => Some(Cursor::parse(s).ok_or_else(|| {
+            Error::unprocessable(ErrorCode::InvalidQuery, "before is not a cursor")
+        })?),
     };
     let events = audit_trail(&state.db, q.sku.as_deref(), before.as_ref(), limit).await?;
     let next = (events.len() as i64 == limit)
         .then(|| events.last().map(Cursor::after))
         .flatten();
-    Ok(Json(json!({ "events": events, "next_before": next })).into_response())
+    let body = Events {
+        events: events.into_iter().map(audit_entry).collect(),
+        next_before: next,
+    };
+    Ok(Json(body).into_response())
+}
+
+/// The wire form of an audit-trail entry.
+fn audit_entry(e: crate::events::AuditEntry) -> AuditEntry {
+    AuditEntry {
+        source: e.source,
+        kind: e.kind,
+        sku: e.sku,
+        reservation_id: e.reservation_id,
+        order_id: e.order_id,
+        movement_id: e.movement_id,
+        qty: e.qty,
+        at: e.at,
+    }
 }

@@ -1,5 +1,6 @@
 //! The HTTP API (docs/api.md#origin-api-backend-facing): one module per resource, each with its own router, merged here.
 
+use edgestock_api::{ApiError, ErrorCode};
 use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
@@ -75,18 +76,21 @@ async fn json_errors(resp: Response) -> Response {
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_owned();
     let (code, fallback) = match status.as_u16() {
-        400 => ("bad_request", "malformed request"),
-        404 => ("not_found", "no such route"),
-        405 => ("method_not_allowed", "method not allowed on this route"),
-        413 => ("body_too_large", "the body is over 64 KiB"),
+        400 => (ErrorCode::BadRequest, "malformed request"),
+        404 => (ErrorCode::NotFound, "no such route"),
+        405 => (
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        ),
+        413 => (ErrorCode::BodyTooLarge, "the body is over 64 KiB"),
         415 => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "the body must be application/json",
         ),
-        422 => ("invalid_request", "invalid request"),
-        503 => ("unavailable", "the request timed out"),
-        s if s >= 500 => ("internal", "internal error"),
-        _ => ("bad_request", "request refused"),
+        422 => (ErrorCode::InvalidRequest, "invalid request"),
+        503 => (ErrorCode::Unavailable, "the request timed out"),
+        s if s >= 500 => (ErrorCode::Internal, "internal error"),
+        _ => (ErrorCode::BadRequest, "request refused"),
     };
     // 4xx framework texts describe the client's mistake; 5xx texts are never echoed.
     let message = if status.is_client_error() && !text.is_empty() {
@@ -94,8 +98,8 @@ async fn json_errors(resp: Response) -> Response {
     } else {
         fallback.to_owned()
     };
-    let body = serde_json::json!({ "error": { "code": code, "message": message } });
-    let mut out = Response::from_parts(parts, axum::body::Body::from(body.to_string()));
+    let body = serde_json::to_vec(&ApiError::new(code, message).into_body()).unwrap_or_default();
+    let mut out = Response::from_parts(parts, axum::body::Body::from(body));
     out.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("application/json"),

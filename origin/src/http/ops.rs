@@ -1,5 +1,6 @@
 //! `/metrics`, `/healthz`, `/readyz`.
 
+use edgestock_api::origin::{Health, Readiness};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -9,7 +10,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::MAX_STOCK_READ;
-use serde_json::json;
 
 use crate::metrics::Gauges;
 use crate::state::AppState;
@@ -26,7 +26,10 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Liveness: the process answers.
 async fn healthz() -> Response {
-    Json(json!({ "status": "ok" })).into_response()
+    Json(Health {
+        status: "ok".to_owned(),
+    })
+    .into_response()
 }
 
 async fn db_ok(state: &AppState) -> bool {
@@ -46,7 +49,14 @@ async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(json!({ "postgres": db, "redis": redis }))).into_response()
+    (
+        status,
+        Json(Readiness {
+            postgres: db,
+            redis,
+        }),
+    )
+        .into_response()
 }
 
 async fn gauges(state: &AppState) -> Gauges {

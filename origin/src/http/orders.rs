@@ -7,7 +7,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use serde::Deserialize;
+use edgestock_api::origin::{self as api, CreateOrder};
+use edgestock_api::ErrorCode;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -24,18 +25,37 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/v1/reservations/{id}/cancel", post(cancel_reservation))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateOrder {
-    reservation_id: String,
-    customer_ref: Option<String>,
-    payment_ref: Option<String>,
+/// The wire form of an order.
+fn wire(o: orders::Order) -> api::Order {
+    api::Order {
+        order_id: o.order_id,
+        reservation_id: o.reservation_id,
+        status: match o.status {
+            OrderStatus::Pending => api::OrderStatus::Pending,
+            OrderStatus::Confirmed => api::OrderStatus::Confirmed,
+            OrderStatus::Cancelled => api::OrderStatus::Cancelled,
+            OrderStatus::NeedsAttention => api::OrderStatus::NeedsAttention,
+        },
+        customer_ref: o.customer_ref,
+        payment_ref: o.payment_ref,
+        items: o
+            .items
+            .into_iter()
+            .map(|i| api::OrderItem {
+                sku: i.sku,
+                qty: i.qty,
+            })
+            .collect(),
+        created_at: o.created_at,
+    }
 }
 
 /// Parses a JSON body into `T` with the API's error shape.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T> {
     serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => Error::unprocessable("invalid_body", e.to_string()),
+        serde_json::error::Category::Data => {
+            Error::unprocessable(ErrorCode::InvalidBody, e.to_string())
+        }
         _ => Error::BadRequest(format!("malformed JSON: {e}")),
     })
 }
@@ -50,7 +70,7 @@ fn valid_id(s: &str) -> bool {
 fn short_text(name: &str, v: Option<String>) -> Result<Option<String>> {
     match v {
         Some(s) if s.len() > 256 => Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             format!("{name} is longer than 256 bytes"),
         )),
         v => Ok(v),
@@ -67,7 +87,7 @@ async fn create_order(
     let req: CreateOrder = parse_json(&body)?;
     if !valid_id(&req.reservation_id) {
         return Err(Error::unprocessable(
-            "invalid_body",
+            ErrorCode::InvalidBody,
             "reservation_id is malformed",
         ));
     }
@@ -90,10 +110,10 @@ async fn create_order(
     };
     Ok(match confirm::confirm(&state, &req).await? {
         Confirmed::Created(o) if o.status == OrderStatus::Pending => {
-            (StatusCode::ACCEPTED, Json(o))
+            (StatusCode::ACCEPTED, Json(wire(o)))
         }
-        Confirmed::Created(o) => (StatusCode::CREATED, Json(o)),
-        Confirmed::Existing(o) => (StatusCode::OK, Json(o)),
+        Confirmed::Created(o) => (StatusCode::CREATED, Json(wire(o))),
+        Confirmed::Existing(o) => (StatusCode::OK, Json(wire(o))),
     }
     .into_response())
 }
@@ -107,13 +127,13 @@ async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Res
     let order = orders::by_id(&state.db, order_id(&id)?)
         .await?
         .ok_or(Error::NotFound("unknown order"))?;
-    Ok(Json(order).into_response())
+    Ok(Json(wire(order)).into_response())
 }
 
 /// Cancels an order; its units go back through the ledger. Idempotent.
 async fn cancel_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let order = cancel::cancel_order(&state, order_id(&id)?).await?;
-    Ok(Json(order).into_response())
+    Ok(Json(wire(order)).into_response())
 }
 
 /// Cancels a reservation (edge-forwarded): releases its hold, or cancels its order if it has one.
@@ -124,6 +144,15 @@ async fn cancel_reservation(
     if !valid_id(&id) {
         return Err(Error::NotFound("unknown reservation"));
     }
-    let out: Cancelled = cancel::cancel_reservation(&state, &id).await?;
+    let out = match cancel::cancel_reservation(&state, &id).await? {
+        Cancelled::Order(o) => api::CancelResult::Order(wire(o)),
+        Cancelled::Reservation {
+            reservation_id,
+            status,
+        } => api::CancelResult::Reservation(api::ReservationCancelled {
+            reservation_id,
+            status,
+        }),
+    };
     Ok(Json(out).into_response())
 }

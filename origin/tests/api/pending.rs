@@ -68,11 +68,21 @@ async fn a_pending_order_cancelled_while_redis_is_down_releases_its_units_when_i
     assert_eq!(s, 200, "{cancelled}");
     assert_eq!(cancelled["status"], "CANCELLED");
     assert_eq!(app.ledger_on_hand("SKU-1").await, 10, "sale + cancellation");
-    let (kind, attempts, err): (String, i32, Option<String>) =
-        sqlx::query_as("select kind::text, attempts, last_error from outbox where done_at is null")
-            .fetch_one(&app.state.db)
-            .await
-            .unwrap();
+    // The outbox worker may hold the row (SKIP LOCKED) while the cancel answers, so its failed
+    // attempt is recorded a moment later: wait for it, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (kind, attempts, err) = loop {
+        let (kind, attempts, err): (String, i32, Option<String>) = sqlx::query_as(
+            "select kind::text, attempts, last_error from outbox where done_at is null",
+        )
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+        if (attempts >= 1 && err.is_some()) || std::time::Instant::now() > deadline {
+            break (kind, attempts, err);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(
         kind, "release",
         "the commit row became a release of the hold"
