@@ -1,0 +1,191 @@
+//! Typed calls of every Lua script (`lua/scripts/*.lua`), shared by the edge and the origin so
+//! both build the same `KEYS`/`ARGV` and read the same replies.
+//!
+//! One [`Engine`] call is one `EVALSHA` round trip (two for calls that first read the
+//! reservation's items to declare their keys: extend, release, pin). Replies are flat arrays whose
+//! first element names the outcome; each maps to an enum here.
+//!
+//! # Layout
+//! - this module: [`Engine`], its construction and the reply reader shared by every call;
+//! - [`reserve`]: the reserve script (one round trip: rate limit, idempotency, reap, hold);
+//! - [`reservation`]: reading, extending, releasing, pinning and committing a reservation;
+//! - [`stock`]: stock reads, adjustments, seeding, the sweep and the event stream.
+
+use std::fmt;
+
+use edgestock_lua as lua;
+
+use crate::domain::Sku;
+use crate::keys::Keys;
+use upstash_rest::{Client, Error, Transport, Value};
+
+mod reservation;
+mod reserve;
+mod stock;
+
+pub use reservation::{
+    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, ReservationRecord,
+};
+pub use reserve::{Hold, RateLimit, ReserveOutcome, ReserveRequest};
+pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};
+
+/// Most items in one reservation (the reserve script enforces the same bound).
+pub const MAX_ITEMS: usize = 50;
+/// Most SKUs in one stock read.
+pub const MAX_STOCK_READ: usize = 100;
+
+/// One line of a reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units, at least 1.
+    pub qty: u32,
+}
+
+/// The REST client's view of one of our scripts: its source and the SHA1 the `lua` crate computed.
+pub fn rest_script(s: &lua::Script) -> upstash_rest::Script<'_> {
+    upstash_rest::Script {
+        sha1: s.sha1(),
+        source: s.source,
+    }
+}
+
+/// Script calls over the REST [`Client`].
+pub struct Engine<T> {
+    client: Client<T>,
+    keys: Keys,
+    clock_offset_ms: i64,
+}
+
+impl<T> fmt::Debug for Engine<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("prefix", &self.keys.prefix())
+            .field("clock_offset_ms", &self.clock_offset_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) fn malformed(what: &str, v: &Value) -> Error {
+    Error::Malformed(format!("unexpected {what} reply: {v:?}"))
+}
+
+/// Reply reader: a flat array, read front to back.
+pub(super) struct Reply<'a> {
+    what: &'static str,
+    whole: &'a Value,
+    items: &'a [Value],
+    pos: usize,
+}
+
+impl<'a> Reply<'a> {
+    pub(super) fn new(what: &'static str, v: &'a Value) -> Result<Self, Error> {
+        let items = v.as_array().ok_or_else(|| malformed(what, v))?;
+        Ok(Self {
+            what,
+            whole: v,
+            items,
+            pos: 0,
+        })
+    }
+    pub(super) fn next(&mut self) -> Result<&'a Value, Error> {
+        let v = self
+            .items
+            .get(self.pos)
+            .ok_or_else(|| malformed(self.what, self.whole))?;
+        self.pos += 1;
+        Ok(v)
+    }
+    pub(super) fn str(&mut self) -> Result<&'a str, Error> {
+        let (what, whole) = (self.what, self.whole);
+        self.next()?.as_str().ok_or_else(|| malformed(what, whole))
+    }
+    pub(super) fn int(&mut self) -> Result<i64, Error> {
+        let (what, whole) = (self.what, self.whole);
+        self.next()?.as_i64().ok_or_else(|| malformed(what, whole))
+    }
+}
+
+/// Parses the `sku|qty,sku|qty` items string of a reservation record.
+pub(super) fn parse_items(s: &str) -> Vec<Item> {
+    s.split(',')
+        .filter_map(|part| {
+            let (sku, qty) = part.split_once('|')?;
+            Some(Item {
+                sku: Sku::parse(sku).ok()?,
+                qty: qty.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+impl<T: Transport> Engine<T> {
+    /// An engine over `client` using `keys`.
+    pub fn new(client: Client<T>, keys: Keys) -> Self {
+        Self {
+            client,
+            keys,
+            clock_offset_ms: 0,
+        }
+    }
+
+    /// Shifts the scripts' clock (Redis `TIME` + offset). Tests only: production leaves it at 0.
+    #[must_use]
+    pub fn with_clock_offset_ms(mut self, offset: i64) -> Self {
+        self.clock_offset_ms = offset;
+        self
+    }
+
+    /// Changes the clock offset in place (tests: "time passes").
+    pub fn set_clock_offset_ms(&mut self, offset: i64) {
+        self.clock_offset_ms = offset;
+    }
+
+    /// The key builder.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// The underlying REST client.
+    pub fn client(&self) -> &Client<T> {
+        &self.client
+    }
+
+    pub(super) fn offset(&self) -> String {
+        self.clock_offset_ms.to_string()
+    }
+
+    pub(super) fn sku_keys(
+        &self,
+        skus: impl IntoIterator<Item = impl AsRef<str>>,
+        out: &mut Vec<String>,
+    ) {
+        for sku in skus {
+            out.push(self.keys.stock(sku.as_ref()));
+            out.push(self.keys.holds(sku.as_ref()));
+        }
+    }
+
+    pub(super) fn item_args(items: &[Item], out: &mut Vec<String>) {
+        out.push(items.len().to_string());
+        for it in items {
+            out.push(it.sku.as_str().to_owned());
+            out.push(it.qty.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_string_round_trips() {
+        let items = parse_items("A-1|2,B:2|10");
+        assert_eq!(items.len(), 2);
+        assert_eq!(items[1].sku.as_str(), "B:2");
+        assert_eq!(items[1].qty, 10);
+        assert!(parse_items("").is_empty());
+    }
+}

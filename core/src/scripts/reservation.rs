@@ -1,0 +1,268 @@
+//! One reservation's life after reserve: read, extend, release, pin (confirm step 1) and
+//! commit (confirm step 3).
+
+use edgestock_lua as lua;
+use upstash_rest::{Error, Transport, Value};
+
+use super::{malformed, parse_items, rest_script, Engine, Item, Reply};
+
+/// A stored reservation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservationRecord {
+    /// Reservation id.
+    pub id: String,
+    /// `held`, `confirming`, `committed`, `released` or `expired` (a held one past expiry reads expired).
+    pub status: String,
+    /// Items in the order they were reserved.
+    pub items: Vec<Item>,
+    /// Creation time (ms).
+    pub created_ms: i64,
+    /// Expiry (ms).
+    pub expires_ms: i64,
+    /// The latest expiry extensions may reach (ms).
+    pub max_expires_ms: i64,
+    /// Owner recorded at reserve time.
+    pub owner: String,
+    /// Redis's clock when read.
+    pub now_ms: i64,
+}
+
+/// Outcome of [`Engine::extend`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtendOutcome {
+    /// Extended to `expires_ms` (possibly capped at `max_expires_ms`).
+    Extended {
+        /// New expiry (ms).
+        expires_ms: i64,
+        /// The cap (ms).
+        max_expires_ms: i64,
+    },
+    /// Already at the cap: nothing changed.
+    AtLimit {
+        /// The cap (ms).
+        max_expires_ms: i64,
+    },
+    /// The hold had expired (its units are back).
+    Expired,
+    /// Not `held` (confirming, committed, released, expired): the status.
+    NotHeld(String),
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::release`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// Released now (`changed`) or already `released`/`expired` before; the final status.
+    Released {
+        /// `released` or `expired`.
+        status: String,
+        /// True when this call gave units back.
+        changed: bool,
+    },
+    /// Already committed: nothing to release.
+    Committed,
+    /// Being confirmed (pinned) and the caller may not cancel that.
+    Confirming,
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::pin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinOutcome {
+    /// Pinned: `confirming` until at least `expires_ms`.
+    Pinned {
+        /// Expiry after the grace period (ms).
+        expires_ms: i64,
+    },
+    /// Already committed.
+    Committed,
+    /// Expired or released: no order may be written.
+    Expired {
+        /// `expired` or `released`.
+        status: String,
+    },
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The live holds became sold units.
+    Committed,
+    /// Committed before (idempotent retry).
+    AlreadyCommitted,
+    /// The holds were gone; the units were taken from available.
+    Late,
+    /// The holds were gone and this SKU is short: nothing was taken.
+    Short {
+        /// The short SKU.
+        sku: String,
+        /// Units available for it.
+        available: i64,
+    },
+}
+
+impl<T: Transport> Engine<T> {
+    /// A reservation's record, read-only; `None` when unknown (or past its retention).
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn reservation(&self, id: &str) -> Result<Option<ReservationRecord>, Error> {
+        let keys = [self.keys.reservation(id)];
+        let v = self
+            .client
+            .eval(
+                rest_script(&lua::GET_RESERVATION),
+                &keys,
+                &[self.offset()],
+                true,
+            )
+            .await?;
+        let mut r = Reply::new("get_reservation", &v)?;
+        if r.str()? != "found" {
+            return Ok(None);
+        }
+        Ok(Some(ReservationRecord {
+            id: id.to_owned(),
+            status: r.str()?.to_owned(),
+            items: parse_items(r.str()?),
+            created_ms: r.int()?,
+            expires_ms: r.int()?,
+            max_expires_ms: r.int()?,
+            owner: r.str()?.to_owned(),
+            now_ms: r.int()?,
+        }))
+    }
+
+    /// Runs a script acting on reservation `id` and its `items` (extend, release, pin, commit):
+    /// KEYS = the record, the events stream, then stock/holds per item; ARGV = `args`, then the
+    /// item count and the sku/qty pairs.
+    async fn eval_on_reservation(
+        &self,
+        script: &lua::Script,
+        id: &str,
+        items: &[Item],
+        mut args: Vec<String>,
+    ) -> Result<Value, Error> {
+        let mut keys = vec![self.keys.reservation(id), self.keys.events()];
+        self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        Self::item_args(items, &mut args);
+        self.client
+            .eval(rest_script(script), &keys, &args, false)
+            .await
+    }
+
+    /// Extends a live hold by `add_ms`, capped at its maximum total hold time.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn extend(&self, id: &str, add_ms: u64) -> Result<ExtendOutcome, Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok(ExtendOutcome::NotFound);
+        };
+        let args = vec![id.to_owned(), add_ms.to_string(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::EXTEND, id, &rec.items, args)
+            .await?;
+        let mut r = Reply::new("extend", &v)?;
+        Ok(match r.str()? {
+            "ok" => ExtendOutcome::Extended {
+                expires_ms: r.int()?,
+                max_expires_ms: r.int()?,
+            },
+            "limit" => ExtendOutcome::AtLimit {
+                max_expires_ms: r.int()?,
+            },
+            "expired" => ExtendOutcome::Expired,
+            "not_held" => ExtendOutcome::NotHeld(r.str()?.to_owned()),
+            "not_found" => ExtendOutcome::NotFound,
+            _ => return Err(malformed("extend", &v)),
+        })
+    }
+
+    /// Releases a reservation's holds. `allow_confirming`: the origin may cancel a pinned one.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn release(&self, id: &str, allow_confirming: bool) -> Result<ReleaseOutcome, Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok(ReleaseOutcome::NotFound);
+        };
+        let args = vec![
+            id.to_owned(),
+            self.offset(),
+            if allow_confirming { "1" } else { "0" }.to_owned(),
+        ];
+        let v = self
+            .eval_on_reservation(&lua::RELEASE, id, &rec.items, args)
+            .await?;
+        let mut r = Reply::new("release", &v)?;
+        Ok(match r.str()? {
+            "ok" => ReleaseOutcome::Released {
+                status: r.str()?.to_owned(),
+                changed: r.int()? == 1,
+            },
+            "committed" => ReleaseOutcome::Committed,
+            "confirming" => ReleaseOutcome::Confirming,
+            "not_found" => ReleaseOutcome::NotFound,
+            _ => return Err(malformed("release", &v)),
+        })
+    }
+
+    /// Pins a live hold for confirmation: `confirming`, expiry at least now + `grace_ms`.
+    /// Returns the items too, so the caller can record the order without another read.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn pin(&self, id: &str, grace_ms: u64) -> Result<(PinOutcome, Vec<Item>), Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok((PinOutcome::NotFound, Vec::new()));
+        };
+        let args = vec![id.to_owned(), grace_ms.to_string(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::PIN, id, &rec.items, args)
+            .await?;
+        let mut r = Reply::new("pin", &v)?;
+        let outcome = match r.str()? {
+            "ok" => PinOutcome::Pinned {
+                expires_ms: r.int()?,
+            },
+            "committed" => PinOutcome::Committed,
+            "expired" => PinOutcome::Expired {
+                status: r.str()?.to_owned(),
+            },
+            "not_found" => PinOutcome::NotFound,
+            _ => return Err(malformed("pin", &v)),
+        };
+        Ok((outcome, rec.items))
+    }
+
+    /// Commits a reservation's units as sold (idempotent). `items` come from the order, so a
+    /// commit still applies when Redis lost the reservation record.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn commit(&self, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
+        let args = vec![id.to_owned(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::COMMIT, id, items, args)
+            .await?;
+        let mut r = Reply::new("commit", &v)?;
+        Ok(match r.str()? {
+            "ok" => match r.str()? {
+                "already" => CommitOutcome::AlreadyCommitted,
+                "late" => CommitOutcome::Late,
+                _ => CommitOutcome::Committed,
+            },
+            "short" => CommitOutcome::Short {
+                sku: r.str()?.to_owned(),
+                available: r.int()?,
+            },
+            "bad_request" => return Err(Error::Malformed(format!("commit refused: {}", r.str()?))),
+            _ => return Err(malformed("commit", &v)),
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! The reserve script: rate limit, idempotency, reap, check and hold, in one round trip.
+
+use edgestock_lua as lua;
+use upstash_rest::{Error, Transport};
+
+use super::{malformed, rest_script, Engine, Item, Reply};
+
+/// Rate limiting applied inside the reserve script (fixed window per subject).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Subjects counted separately, e.g. `ip:203.0.113.9`, `cart:abc`.
+    pub subjects: Vec<String>,
+    /// Reserve requests allowed per subject per window.
+    pub limit: u32,
+    /// Window length in ms.
+    pub window_ms: u64,
+}
+
+/// Everything the reserve script needs.
+#[derive(Debug, Clone)]
+pub struct ReserveRequest {
+    /// Reservation id (derive it from the Idempotency-Key so retries land on the same record).
+    pub id: String,
+    /// Fingerprint of the request body: the same id with another fingerprint is refused.
+    pub fingerprint: String,
+    /// Items, distinct SKUs, 1..=[`MAX_ITEMS`].
+    pub items: Vec<Item>,
+    /// Hold lifetime in ms.
+    pub ttl_ms: u64,
+    /// Cap on the total hold time including extensions, in ms.
+    pub max_hold_ms: u64,
+    /// Optional rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Who holds it (cart id or client fingerprint), kept for audit.
+    pub owner: String,
+}
+
+/// A reservation as the scripts report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hold {
+    /// Reservation id.
+    pub id: String,
+    /// `held`, `confirming`, `committed`, `released` or `expired`.
+    pub status: String,
+    /// Creation time, ms since the epoch (Redis clock).
+    pub created_ms: i64,
+    /// Expiry, ms since the epoch (Redis clock).
+    pub expires_ms: i64,
+    /// True when this answer replays an earlier request with the same id.
+    pub replay: bool,
+    /// Redis's clock when the script ran.
+    pub now_ms: i64,
+}
+
+/// Outcome of [`Engine::reserve`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReserveOutcome {
+    /// Held (or replayed).
+    Held(Hold),
+    /// One SKU is short; nothing was held.
+    Insufficient {
+        /// The short SKU.
+        sku: String,
+        /// Units available for it right now.
+        available: i64,
+    },
+    /// A SKU that was never stocked.
+    UnknownSku(String),
+    /// A subject is over its window; retry after this many ms.
+    RateLimited {
+        /// Milliseconds until the window resets.
+        retry_after_ms: i64,
+    },
+    /// The id (idempotency key) was used before with another request.
+    IdempotencyMismatch,
+}
+
+impl<T: Transport> Engine<T> {
+    /// Holds stock: one round trip (idempotency, rate limit, reap, check, hold).
+    ///
+    /// # Errors
+    /// Transport or Redis failures; bad arguments come back as [`Error::Redis`]-free
+    /// [`Error::Malformed`] only if the script refuses them (callers validate first).
+    pub async fn reserve(&self, req: &ReserveRequest) -> Result<ReserveOutcome, Error> {
+        let rl = req.rate_limit.as_ref();
+        let subjects: &[String] = rl.map_or(&[], |r| &r.subjects);
+        let mut keys = vec![
+            self.keys.reservation(&req.id),
+            self.keys.events(),
+            self.keys.sweep_index(),
+        ];
+        keys.extend(subjects.iter().map(|s| self.keys.rate_limit(s)));
+        self.sku_keys(req.items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let mut args = vec![
+            req.id.clone(),
+            req.fingerprint.clone(),
+            req.ttl_ms.to_string(),
+            req.max_hold_ms.to_string(),
+            rl.map_or(0, |r| r.limit).to_string(),
+            rl.map_or(0, |r| r.window_ms).to_string(),
+            subjects.len().to_string(),
+            req.owner.clone(),
+            self.offset(),
+        ];
+        Self::item_args(&req.items, &mut args);
+        let v = self
+            .client
+            .eval(rest_script(&lua::RESERVE), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("reserve", &v)?;
+        Ok(match r.str()? {
+            "ok" => ReserveOutcome::Held(Hold {
+                id: r.str()?.to_owned(),
+                status: r.str()?.to_owned(),
+                created_ms: r.int()?,
+                expires_ms: r.int()?,
+                replay: r.int()? == 1,
+                now_ms: r.int()?,
+            }),
+            "insufficient" => ReserveOutcome::Insufficient {
+                sku: r.str()?.to_owned(),
+                available: r.int()?,
+            },
+            "unknown_sku" => ReserveOutcome::UnknownSku(r.str()?.to_owned()),
+            "rate_limited" => ReserveOutcome::RateLimited {
+                retry_after_ms: r.int()?,
+            },
+            "idempotency_mismatch" => ReserveOutcome::IdempotencyMismatch,
+            "bad_request" => {
+                return Err(Error::Malformed(format!("reserve refused: {}", r.str()?)))
+            }
+            _ => return Err(malformed("reserve", &v)),
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! Stock: reads (read-only, replica-safe), adjustments by movement id, seeding from the ledger,
+//! the sweep of SKUs nobody touches, and the event stream.
+
+use edgestock_lua as lua;
+use upstash_rest::{cmd, Error, Transport, Value};
+
+use super::{malformed, rest_script, Engine, Reply, MAX_STOCK_READ};
+use crate::domain::Sku;
+
+/// One SKU's level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockLevel {
+    /// The SKU.
+    pub sku: Sku,
+    /// False when the SKU was never stocked (all numbers are 0 then).
+    pub exists: bool,
+    /// Units on hand (not yet sold).
+    pub on_hand: i64,
+    /// Units held by live holds (expired ones excluded).
+    pub reserved: i64,
+    /// Low-stock threshold.
+    pub low_threshold: i64,
+}
+
+impl StockLevel {
+    /// `on_hand - reserved`, never negative.
+    pub fn available(&self) -> i64 {
+        (self.on_hand - self.reserved).max(0)
+    }
+}
+
+/// Outcome of [`Engine::adjust`] and [`Engine::seed`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LevelOutcome {
+    /// Applied; the SKU's on-hand and reserved afterwards.
+    Applied {
+        /// On hand.
+        on_hand: i64,
+        /// Reserved.
+        reserved: i64,
+    },
+    /// Movement already applied (adjust only): nothing changed.
+    Duplicate {
+        /// On hand.
+        on_hand: i64,
+        /// Reserved.
+        reserved: i64,
+    },
+    /// Refused (adjust) or clamped (seed): on-hand would fall below what live holds reserve.
+    BelowReserved {
+        /// On hand afterwards.
+        on_hand: i64,
+        /// Reserved.
+        reserved: i64,
+    },
+}
+
+/// What a sweep pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SweepReport {
+    /// SKUs visited.
+    pub skus: usize,
+    /// Units returned from expired holds.
+    pub units_reaped: i64,
+}
+
+/// One entry of the `events` stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Stream id (`<ms>-<seq>`).
+    pub id: String,
+    /// `hold_created`, `hold_extended`, `hold_released`, `hold_expired`, `hold_committed`,
+    /// `stock_adjusted`, `low_stock`, `sold_out`, `back_in_stock`.
+    pub kind: String,
+    /// The SKU.
+    pub sku: String,
+    /// Reservation id, empty for stock events.
+    pub reservation_id: String,
+    /// Units (signed for `stock_adjusted`; available units for level events).
+    pub qty: i64,
+    /// Redis clock (ms).
+    pub at_ms: i64,
+}
+
+impl<T: Transport> Engine<T> {
+    /// Levels of up to [`MAX_STOCK_READ`] SKUs in one read-only call (`EVALSHA_RO`).
+    ///
+    /// # Errors
+    /// Transport or Redis failures; more than [`MAX_STOCK_READ`] SKUs.
+    pub async fn stock(&self, skus: &[Sku]) -> Result<Vec<StockLevel>, Error> {
+        if skus.is_empty() {
+            return Ok(Vec::new());
+        }
+        if skus.len() > MAX_STOCK_READ {
+            return Err(Error::Malformed(format!(
+                "at most {MAX_STOCK_READ} SKUs per read"
+            )));
+        }
+        let mut keys = Vec::with_capacity(skus.len() * 2);
+        self.sku_keys(skus.iter().map(Sku::as_str), &mut keys);
+        let v = self
+            .client
+            .eval(rest_script(&lua::STOCK_READ), &keys, &[self.offset()], true)
+            .await?;
+        let mut r = Reply::new("stock_read", &v)?;
+        let _now = r.int()?;
+        skus.iter()
+            .map(|sku| {
+                Ok(StockLevel {
+                    sku: sku.clone(),
+                    exists: r.int()? == 1,
+                    on_hand: r.int()?,
+                    reserved: r.int()?,
+                    low_threshold: r.int()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds `delta` (signed) to a SKU's on-hand, idempotent by `movement_id`; never below reserved.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn adjust(
+        &self,
+        sku: &Sku,
+        delta: i64,
+        movement_id: &str,
+    ) -> Result<LevelOutcome, Error> {
+        let keys = [
+            self.keys.stock(sku.as_str()),
+            self.keys.holds(sku.as_str()),
+            self.keys.events(),
+            format!("{}mv:{{{movement_id}}}", self.keys.prefix()),
+        ];
+        let args = [sku.as_str().to_owned(), delta.to_string(), self.offset()];
+        let v = self
+            .client
+            .eval(rest_script(&lua::ADJUST), &keys, &args, false)
+            .await?;
+        Self::level("adjust", &v)
+    }
+
+    /// Sets a SKU's on-hand and low-stock threshold from the system of record.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn seed(
+        &self,
+        sku: &Sku,
+        on_hand: i64,
+        low_threshold: i64,
+    ) -> Result<LevelOutcome, Error> {
+        let keys = [
+            self.keys.stock(sku.as_str()),
+            self.keys.holds(sku.as_str()),
+            self.keys.events(),
+        ];
+        let args = [
+            sku.as_str().to_owned(),
+            on_hand.to_string(),
+            low_threshold.to_string(),
+            self.offset(),
+        ];
+        let v = self
+            .client
+            .eval(rest_script(&lua::SEED), &keys, &args, false)
+            .await?;
+        Self::level("seed", &v)
+    }
+
+    fn level(what: &'static str, v: &Value) -> Result<LevelOutcome, Error> {
+        let mut r = Reply::new(what, v)?;
+        let tag = r.str()?;
+        if tag == "bad_request" {
+            return Err(Error::Malformed(format!("{what} refused: {}", r.str()?)));
+        }
+        let (on_hand, reserved) = (r.int()?, r.int()?);
+        Ok(match tag {
+            "ok" => LevelOutcome::Applied { on_hand, reserved },
+            "duplicate" => LevelOutcome::Duplicate { on_hand, reserved },
+            "below_reserved" | "clamped" => LevelOutcome::BelowReserved { on_hand, reserved },
+            _ => return Err(malformed(what, v)),
+        })
+    }
+
+    /// One sweep pass: reaps expired holds of up to `max_skus` due SKUs (bounded batches).
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn sweep(&self, max_skus: usize) -> Result<SweepReport, Error> {
+        let index = self.keys.sweep_index();
+        let items = self
+            .client
+            .pipeline(&[
+                cmd("TIME"),
+                cmd("ZRANGE")
+                    .arg(&index)
+                    .arg(0i64)
+                    .arg(max_skus.max(1) as i64 - 1)
+                    .arg("WITHSCORES"),
+            ])
+            .await?;
+        let mut it = items.into_iter();
+        let time = it
+            .next()
+            .ok_or_else(|| Error::Malformed("sweep: no TIME".into()))??;
+        let now = match time.as_array() {
+            Some([s, us]) => s.as_i64().unwrap_or(0) * 1000 + us.as_i64().unwrap_or(0) / 1000,
+            _ => return Err(malformed("TIME", &time)),
+        } + self.clock_offset_ms;
+        let due = it
+            .next()
+            .ok_or_else(|| Error::Malformed("sweep: no ZRANGE".into()))??;
+        let pairs = due.as_array().unwrap_or(&[]);
+        let skus: Vec<&str> = pairs
+            .chunks(2)
+            .filter_map(|p| match p {
+                [sku, score] => {
+                    let score: f64 = score.as_str()?.parse().ok()?;
+                    (score <= now as f64).then_some(sku.as_str()?)
+                }
+                _ => None,
+            })
+            .collect();
+        if skus.is_empty() {
+            return Ok(SweepReport::default());
+        }
+        let mut keys = vec![index, self.keys.events()];
+        self.sku_keys(skus.iter(), &mut keys);
+        let mut args = vec![self.offset()];
+        args.extend(skus.iter().map(|s| (*s).to_owned()));
+        let v = self
+            .client
+            .eval(rest_script(&lua::SWEEP), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("sweep", &v)?;
+        Ok(SweepReport {
+            skus: r.int()? as usize,
+            units_reaped: r.int()?,
+        })
+    }
+
+    /// Events after stream id `after` (exclusive; `"0"` for the start), oldest first, at most `count`.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn events_after(&self, after: &str, count: usize) -> Result<Vec<Event>, Error> {
+        let v = self
+            .client
+            .command(
+                &cmd("XRANGE")
+                    .arg(self.keys.events())
+                    .arg(format!("({after}"))
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count.max(1)),
+            )
+            .await?;
+        let entries = v.as_array().ok_or_else(|| malformed("XRANGE", &v))?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| {
+                let [id, fields] = e.as_array()? else {
+                    return None;
+                };
+                let fields = fields.as_array()?;
+                let get = |name: &str| {
+                    fields
+                        .chunks(2)
+                        .find(|p| p[0].as_str() == Some(name))
+                        .and_then(|p| p.get(1))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned()
+                };
+                Some(Event {
+                    id: id.as_str()?.to_owned(),
+                    kind: get("type"),
+                    sku: get("sku"),
+                    reservation_id: get("rid"),
+                    qty: get("qty").parse().unwrap_or(0),
+                    at_ms: get("at").parse().unwrap_or(0),
+                })
+            })
+            .collect())
+    }
+}
