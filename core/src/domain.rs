@@ -44,9 +44,85 @@ impl fmt::Display for Sku {
     }
 }
 
+/// Where a reservation is in its life (the `status` of its Redis record).
+///
+/// `held` → `confirming` (pinned by a confirm) → `committed`; `held` → `released` (given back)
+/// or `expired` (its time ran out).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReservationStatus {
+    /// Units held until the expiry.
+    Held,
+    /// Pinned by a confirm in progress.
+    Confirming,
+    /// Turned into sold units.
+    Committed,
+    /// Given back before its expiry.
+    Released,
+    /// Its time ran out; its units are back.
+    Expired,
+}
+
+impl ReservationStatus {
+    /// The status as the scripts and the APIs spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Held => "held",
+            Self::Confirming => "confirming",
+            Self::Committed => "committed",
+            Self::Released => "released",
+            Self::Expired => "expired",
+        }
+    }
+
+    /// Parses the scripts' spelling.
+    ///
+    /// # Errors
+    /// On any other text.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Ok(match s {
+            "held" => Self::Held,
+            "confirming" => Self::Confirming,
+            "committed" => Self::Committed,
+            "released" => Self::Released,
+            "expired" => Self::Expired,
+            other => {
+                return Err(InvalidValue(format!(
+                    "unknown reservation status {other:?}"
+                )))
+            }
+        })
+    }
+}
+
+impl fmt::Display for ReservationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for ReservationStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reservation_statuses_round_trip_and_refuse_other_text() {
+        for st in [
+            ReservationStatus::Held,
+            ReservationStatus::Confirming,
+            ReservationStatus::Committed,
+            ReservationStatus::Released,
+            ReservationStatus::Expired,
+        ] {
+            assert_eq!(ReservationStatus::parse(st.as_str()), Ok(st));
+        }
+        assert!(ReservationStatus::parse("HELD").is_err());
+    }
 
     #[test]
     fn sku_accepts_the_documented_alphabet_and_rejects_the_rest() {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{ReservationStatus, Sku};
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::*;
 use proptest::prelude::*;
@@ -302,14 +302,14 @@ fn release_is_idempotent_and_respects_confirming() {
         assert_eq!(
             e.release("rel", false).await.unwrap(),
             ReleaseOutcome::Released {
-                status: "released".into(),
+                status: ReservationStatus::Released,
                 changed: true
             }
         );
         assert_eq!(
             e.release("rel", false).await.unwrap(),
             ReleaseOutcome::Released {
-                status: "released".into(),
+                status: ReservationStatus::Released,
                 changed: false
             }
         );
@@ -389,7 +389,7 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
         assert_eq!(
             e.pin("late", 30_000).await.unwrap().0,
             PinOutcome::Expired {
-                status: "expired".into()
+                status: ReservationStatus::Expired
             }
         );
         assert_eq!(available(&e, "A").await, 3);
@@ -825,7 +825,7 @@ async fn run_case(ops: Vec<Op>) {
                     });
                     ReserveOutcome::Held(Hold {
                         id,
-                        status: "held".into(),
+                        status: ReservationStatus::Held,
                         created_ms: 0,
                         expires_ms: 0,
                         replay: false,
@@ -881,10 +881,10 @@ async fn run_case(ops: Vec<Op>) {
                             }
                         }
                     }
-                    St::Confirming => ExtendOutcome::NotHeld("confirming".into()),
-                    St::Committed => ExtendOutcome::NotHeld("committed".into()),
-                    St::Released => ExtendOutcome::NotHeld("released".into()),
-                    St::Expired => ExtendOutcome::NotHeld("expired".into()),
+                    St::Confirming => ExtendOutcome::NotHeld(ReservationStatus::Confirming),
+                    St::Committed => ExtendOutcome::NotHeld(ReservationStatus::Committed),
+                    St::Released => ExtendOutcome::NotHeld(ReservationStatus::Released),
+                    St::Expired => ExtendOutcome::NotHeld(ReservationStatus::Expired),
                 };
                 let same = match (&got, &want) {
                     (ExtendOutcome::Extended { .. }, ExtendOutcome::Extended { .. })
@@ -900,11 +900,11 @@ async fn run_case(ops: Vec<Op>) {
                 let r = m.res[i].clone();
                 let want = match r.st {
                     St::Released => ReleaseOutcome::Released {
-                        status: "released".into(),
+                        status: ReservationStatus::Released,
                         changed: false,
                     },
                     St::Expired => ReleaseOutcome::Released {
-                        status: "expired".into(),
+                        status: ReservationStatus::Expired,
                         changed: false,
                     },
                     St::Committed => ReleaseOutcome::Committed,
@@ -912,14 +912,14 @@ async fn run_case(ops: Vec<Op>) {
                     St::Held | St::Confirming if r.expires <= m.now => {
                         m.res[i].st = St::Expired;
                         ReleaseOutcome::Released {
-                            status: "expired".into(),
+                            status: ReservationStatus::Expired,
                             changed: true,
                         }
                     }
                     _ => {
                         m.res[i].st = St::Released;
                         ReleaseOutcome::Released {
-                            status: "released".into(),
+                            status: ReservationStatus::Released,
                             changed: true,
                         }
                     }
@@ -933,15 +933,15 @@ async fn run_case(ops: Vec<Op>) {
                 let want = match r.st {
                     St::Committed => PinOutcome::Committed,
                     St::Released => PinOutcome::Expired {
-                        status: "released".into(),
+                        status: ReservationStatus::Released,
                     },
                     St::Expired => PinOutcome::Expired {
-                        status: "expired".into(),
+                        status: ReservationStatus::Expired,
                     },
                     _ if r.expires <= m.now => {
                         m.res[i].st = St::Expired;
                         PinOutcome::Expired {
-                            status: "expired".into(),
+                            status: ReservationStatus::Expired,
                         }
                     }
                     _ => {

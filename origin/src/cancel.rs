@@ -151,7 +151,7 @@ pub async fn cancel_reservation(state: &AppState, reservation_id: &str) -> Resul
             state.metrics.reservation("released");
             Ok(Cancelled::Reservation {
                 reservation_id: reservation_id.to_owned(),
-                status,
+                status: status.as_str().to_owned(),
             })
         }
         ReleaseOutcome::NotFound => Err(Error::NotFound("unknown reservation")),

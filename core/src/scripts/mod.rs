@@ -15,7 +15,7 @@ use std::fmt;
 
 use edgestock_lua as lua;
 
-use crate::domain::Sku;
+use crate::domain::{ReservationStatus, Sku};
 use crate::keys::Keys;
 use upstash_rest::{Client, Error, Transport, Value};
 
@@ -69,6 +69,11 @@ impl<T> fmt::Debug for Engine<T> {
 
 pub(super) fn malformed(what: &str, v: &Value) -> Error {
     Error::Malformed(format!("unexpected {what} reply: {v:?}"))
+}
+
+/// A status the scripts wrote; anything else is a malformed reply.
+pub(super) fn status(s: &str) -> Result<ReservationStatus, Error> {
+    ReservationStatus::parse(s).map_err(|e| Error::Malformed(e.to_string()))
 }
 
 /// Reply reader: a flat array, read front to back.

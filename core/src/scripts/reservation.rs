@@ -2,9 +2,11 @@
 //! commit (confirm step 3).
 
 use edgestock_lua as lua;
+
+use crate::domain::ReservationStatus;
 use upstash_rest::{Error, Transport, Value};
 
-use super::{malformed, parse_items, rest_script, Engine, Item, Reply};
+use super::{malformed, parse_items, rest_script, status, Engine, Item, Reply};
 
 /// A stored reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub struct ReservationRecord {
     /// Reservation id.
     pub id: String,
     /// `held`, `confirming`, `committed`, `released` or `expired` (a held one past expiry reads expired).
-    pub status: String,
+    pub status: ReservationStatus,
     /// Items in the order they were reserved.
     pub items: Vec<Item>,
     /// Creation time (ms).
@@ -45,7 +47,7 @@ pub enum ExtendOutcome {
     /// The hold had expired (its units are back).
     Expired,
     /// Not `held` (confirming, committed, released, expired): the status.
-    NotHeld(String),
+    NotHeld(ReservationStatus),
     /// No such reservation.
     NotFound,
 }
@@ -56,7 +58,7 @@ pub enum ReleaseOutcome {
     /// Released now (`changed`) or already `released`/`expired` before; the final status.
     Released {
         /// `released` or `expired`.
-        status: String,
+        status: ReservationStatus,
         /// True when this call gave units back.
         changed: bool,
     },
@@ -81,7 +83,7 @@ pub enum PinOutcome {
     /// Expired or released: no order may be written.
     Expired {
         /// `expired` or `released`.
-        status: String,
+        status: ReservationStatus,
     },
     /// No such reservation.
     NotFound,
@@ -127,7 +129,7 @@ impl<T: Transport> Engine<T> {
         }
         Ok(Some(ReservationRecord {
             id: id.to_owned(),
-            status: r.str()?.to_owned(),
+            status: status(r.str()?)?,
             items: parse_items(r.str()?),
             created_ms: r.int()?,
             expires_ms: r.int()?,
@@ -177,7 +179,7 @@ impl<T: Transport> Engine<T> {
                 max_expires_ms: r.int()?,
             },
             "expired" => ExtendOutcome::Expired,
-            "not_held" => ExtendOutcome::NotHeld(r.str()?.to_owned()),
+            "not_held" => ExtendOutcome::NotHeld(status(r.str()?)?),
             "not_found" => ExtendOutcome::NotFound,
             _ => return Err(malformed("extend", &v)),
         })
@@ -202,7 +204,7 @@ impl<T: Transport> Engine<T> {
         let mut r = Reply::new("release", &v)?;
         Ok(match r.str()? {
             "ok" => ReleaseOutcome::Released {
-                status: r.str()?.to_owned(),
+                status: status(r.str()?)?,
                 changed: r.int()? == 1,
             },
             "committed" => ReleaseOutcome::Committed,
@@ -232,7 +234,7 @@ impl<T: Transport> Engine<T> {
             },
             "committed" => PinOutcome::Committed,
             "expired" => PinOutcome::Expired {
-                status: r.str()?.to_owned(),
+                status: status(r.str()?)?,
             },
             "not_found" => PinOutcome::NotFound,
             _ => return Err(malformed("pin", &v)),

@@ -1,9 +1,11 @@
 //! The reserve script: rate limit, idempotency, reap, check and hold, in one round trip.
 
 use edgestock_lua as lua;
+
+use crate::domain::ReservationStatus;
 use upstash_rest::{Error, Transport};
 
-use super::{malformed, rest_script, Engine, Item, Reply};
+use super::{malformed, rest_script, status, Engine, Item, Reply};
 
 /// Rate limiting applied inside the reserve script (fixed window per subject).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +43,7 @@ pub struct Hold {
     /// Reservation id.
     pub id: String,
     /// `held`, `confirming`, `committed`, `released` or `expired`.
-    pub status: String,
+    pub status: ReservationStatus,
     /// Creation time, ms since the epoch (Redis clock).
     pub created_ms: i64,
     /// Expiry, ms since the epoch (Redis clock).
@@ -111,7 +113,7 @@ impl<T: Transport> Engine<T> {
         Ok(match r.str()? {
             "ok" => ReserveOutcome::Held(Hold {
                 id: r.str()?.to_owned(),
-                status: r.str()?.to_owned(),
+                status: status(r.str()?)?,
                 created_ms: r.int()?,
                 expires_ms: r.int()?,
                 replay: r.int()? == 1,

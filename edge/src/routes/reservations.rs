@@ -3,6 +3,7 @@
 
 use edgestock_api::edge::{self, ReservationStatus};
 use edgestock_api::{ApiError, ErrorCode};
+use edgestock_core::domain::ReservationStatus as Status;
 use edgestock_core::scripts::{
     ExtendOutcome, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
 };
@@ -71,7 +72,7 @@ pub(crate) async fn reserve<P: Platform>(
         ReserveOutcome::Held(h) => {
             let body = edge::Reservation {
                 token: crypto::reservation_token(secret, &h.id),
-                status: status(&h.status)?,
+                status: status(h.status),
                 items: items(&r.items),
                 created_at: rfc3339_ms(h.created_ms),
                 created_at_ms: h.created_ms,
@@ -108,14 +109,15 @@ pub(crate) async fn reserve<P: Platform>(
     }
 }
 
-/// The API's status of a script's status text; an unknown one is Redis answering nonsense.
-fn status(s: &str) -> Result<ReservationStatus, ApiError> {
-    serde_json::from_value(serde_json::Value::from(s)).map_err(|_| {
-        ApiError::new(
-            ErrorCode::RedisError,
-            format!("unknown reservation status {s}"),
-        )
-    })
+/// The wire form of a reservation's status.
+fn status(s: Status) -> ReservationStatus {
+    match s {
+        Status::Held => ReservationStatus::Held,
+        Status::Confirming => ReservationStatus::Confirming,
+        Status::Committed => ReservationStatus::Committed,
+        Status::Released => ReservationStatus::Released,
+        Status::Expired => ReservationStatus::Expired,
+    }
 }
 
 pub(crate) async fn get<P: Platform>(
@@ -131,7 +133,7 @@ pub(crate) async fn get<P: Platform>(
         .map_err(redis_err)?
         .ok_or_else(reservation_not_found)?;
     let body = edge::ReservationView {
-        status: status(&rec.status)?,
+        status: status(rec.status),
         items: items(&rec.items),
         created_at: rfc3339_ms(rec.created_ms),
         created_at_ms: rec.created_ms,
@@ -185,12 +187,12 @@ pub(crate) async fn extend<P: Platform>(
             d.max_expires_at_ms = Some(max_expires_ms);
         })),
         ExtendOutcome::Expired => Err(expired()),
-        ExtendOutcome::NotHeld(status) if status == "expired" => Err(expired()),
+        ExtendOutcome::NotHeld(Status::Expired) => Err(expired()),
         ExtendOutcome::NotHeld(status) => Err(ApiError::new(
             ErrorCode::ReservationNotHeld,
             format!("the reservation is {status}"),
         )
-        .with(|d| d.status = Some(status))),
+        .with(|d| d.status = Some(status.as_str().to_owned()))),
         ExtendOutcome::NotFound => Err(reservation_not_found()),
     }
 }
@@ -211,7 +213,7 @@ pub(crate) async fn release<P: Platform>(
             200,
             &edge::Release {
                 reservation_id: id.to_owned(),
-                status: status(&s)?,
+                status: status(s),
                 released: changed,
             },
         )),
