@@ -19,10 +19,10 @@ use crate::platform::{ApiRequest, ApiResponse, OriginRequest, OriginResponse, Pl
 use crate::validate;
 
 /// The path part of a base URL (`http://h:1/api/` → `/api`), for signing.
-pub fn base_path(url: &str) -> &str {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    rest.find('/')
-        .map_or("", |i| rest[i..].trim_end_matches('/'))
+pub fn base_path(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.path().trim_end_matches('/').to_owned())
+        .unwrap_or_default()
 }
 
 /// Builds the signed origin call for `path` with `body`.

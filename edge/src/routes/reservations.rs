@@ -1,6 +1,8 @@
 //! The reservation routes: reserve (rate limit, idempotency, reap, check and hold in one script),
 //! read, extend and release. Every route but reserve needs the reservation's token.
 
+use std::net::IpAddr;
+
 use edgestock_api::edge::{self, ReservationStatus};
 use edgestock_api::{ApiError, ErrorCode};
 use edgestock_core::domain::ReservationStatus as Status;
@@ -17,14 +19,8 @@ use crate::time::rfc3339_ms;
 use crate::validate;
 
 /// A plausible client address from `CF-Connecting-IP` (IPv4/IPv6 characters only).
-fn client_ip(req: &ApiRequest) -> Option<&str> {
-    req.header("cf-connecting-ip").map(str::trim).filter(|ip| {
-        !ip.is_empty()
-            && ip.len() <= 45
-            && ip
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
-    })
+fn client_ip(req: &ApiRequest) -> Option<IpAddr> {
+    req.header("cf-connecting-ip")?.trim().parse().ok()
 }
 
 pub(crate) async fn reserve<P: Platform>(
