@@ -1,4 +1,4 @@
-//! Redis key naming (docs/design.md#data-model).
+//! Redis key naming (docs/design.md#redis-data-model).
 //!
 //! Every per-SKU key carries the SKU as a hash tag, so one SKU's state lives in one
 //! cluster slot. A deployment-wide prefix (empty in production, per-test in tests)

@@ -1,5 +1,5 @@
 //! The edgestock Cloudflare Worker: stock badges and reservations at the edge
-//! (docs/api.md#edge-api-public-browser-facing).
+//! (docs/api.md#edge-api).
 //!
 //! Everything that decides something is plain Rust, unit-tested on the host:
 //! - [`router`]: routing, CORS, 404/405, and the answer to every request;

@@ -97,7 +97,7 @@ pub struct Reserve {
 /// Validates a reserve body against the configured bounds.
 ///
 /// # Errors
-/// 400/422 as documented in docs/api.md#edge-api-public-browser-facing.
+/// 400/422 as documented in docs/api.md#edge-api.
 pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
     let b: ReserveRequest = parse_json(body)?;
     if b.items.is_empty() {

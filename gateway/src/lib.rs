@@ -2,7 +2,7 @@
 //!
 //! Locally it stands in for hosted Upstash so the worker, the origin and the official
 //! `@upstash/redis` client all run against a real Redis; in production it lets users keep their
-//! own Redis. The wire format follows `shared/docs/upstash-rest-protocol.md`:
+//! own Redis. The wire format follows the repository's `docs/upstash-rest-protocol.md`:
 //!
 //! * `POST /` one command, `POST /pipeline` a real RESP pipeline (order kept, one `{result}` or
 //!   `{error}` per command, HTTP 200), `POST /multi-exec` an atomic `MULTI … EXEC`; path-style

@@ -1,6 +1,6 @@
 -- prelude.lua: helpers shared by every edgestock script. The lua crate places this file after the
 -- shebang and before each script body, so every script stays one self-contained EVAL source.
--- Data model (docs/design.md#data-model, with the held quantity folded into the zset member):
+-- Data model (docs/design.md#redis-data-model, with the held quantity folded into the zset member):
 --   stock:{sku}  hash  on_hand, reserved, sold, low
 --   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
 --   rsv:{rid}    string "status;created;expires;max_expires;fp;items;owner" with items

@@ -1,4 +1,4 @@
-//! The edge API (docs/api.md#edge-api-public-browser-facing) end to end: the built worker in Miniflare, over real HTTP, against
+//! The edge API (docs/api.md#edge-api) end to end: the built worker in Miniflare, over real HTTP, against
 //! the gateway and a real Redis.
 
 use std::time::{Duration, Instant};

@@ -1,4 +1,4 @@
-//! Admin API (docs/api.md#origin-api-backend-facing): SKUs, adjustments, seeding and reconcile. Needs `ADMIN_API_KEY`.
+//! Admin API (docs/api.md#origin-api): SKUs, adjustments, seeding and reconcile. Needs `ADMIN_API_KEY`.
 //!
 //! Stock changes are ledger movements plus an `adjust` outbox row in one transaction, applied
 //! to Redis right away when it is reachable and by the outbox worker otherwise.

@@ -1,5 +1,5 @@
 //! `POST /v1/orders`, `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel` and
-//! `POST /v1/reservations/{id}/cancel` (docs/api.md#origin-api-backend-facing): backend key or edge signature.
+//! `POST /v1/reservations/{id}/cancel` (docs/api.md#origin-api): backend key or edge signature.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
