@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
+use crate::domain::Error as DomainError;
+
 /// Everything a handler can answer with besides success.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -52,6 +54,42 @@ pub enum Error {
     /// 500: a fault injected by a test stopped the handler.
     #[error("fault injected")]
     FaultInjected,
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        let message = e.to_string();
+        match e {
+            DomainError::UnknownOrder => Self::NotFound("unknown order"),
+            DomainError::UnknownReservation => Self::NotFound("unknown reservation"),
+            DomainError::UnknownSku => Self::NotFound("unknown sku"),
+            DomainError::ReservationExpired { .. } => Self::Conflict {
+                code: "reservation_expired",
+                message,
+            },
+            DomainError::CommittedWithoutOrder | DomainError::CommittedCancelOrder => {
+                Self::Conflict {
+                    code: "reservation_committed",
+                    message,
+                }
+            }
+            DomainError::IllegalTransition { .. } => Self::Conflict {
+                code: "illegal_transition",
+                message,
+            },
+            DomainError::IdempotencyKeyOfOtherConfirm
+            | DomainError::IdempotencyKeyOfOtherReservation => {
+                Self::unprocessable("idempotency_key_mismatch", message)
+            }
+            DomainError::ReservedSkuUnknown => Self::unprocessable("unknown_sku", message),
+            DomainError::MovementIdReused => Self::unprocessable("movement_id_reused", message),
+            DomainError::ChangeTooLarge => Self::unprocessable("invalid_body", message),
+            DomainError::Redis(e) => e.into(),
+            DomainError::Sqlx(e) => Self::Sqlx(e),
+            DomainError::FaultInjected => Self::FaultInjected,
+            DomainError::Internal(e) => Self::Anyhow(e),
+        }
+    }
 }
 
 /// Result of handlers and domain functions.
@@ -131,31 +169,5 @@ impl IntoResponse for Error {
                 .insert("retry-after", axum::http::HeaderValue::from_static("1"));
         }
         resp
-    }
-}
-
-/// Maps a unique/foreign-key violation of `constraint` to another error.
-pub trait ResultExt<T> {
-    /// When the error is a violation of `name`, replaces it with `f(err)`.
-    ///
-    /// # Errors
-    /// The original or mapped error.
-    fn on_constraint(
-        self,
-        name: &str,
-        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
-    ) -> Result<T>;
-}
-
-impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
-    fn on_constraint(
-        self,
-        name: &str,
-        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
-    ) -> Result<T> {
-        self.map_err(|e| match e.into() {
-            Error::Sqlx(sqlx::Error::Database(db)) if db.constraint() == Some(name) => f(db),
-            e => e,
-        })
     }
 }

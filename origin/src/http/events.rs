@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::error::{Error, Result};
-use crate::events::{audit_trail, Cursor};
+use crate::domain::events::{audit_trail, Cursor};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {

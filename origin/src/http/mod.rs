@@ -1,4 +1,4 @@
-//! The HTTP API (DESIGN.md §5): one module per resource, each with its own router, merged here.
+//! The HTTP API (`docs/design.md`): one module per resource, each with its own router, merged here.
 
 use std::time::{Duration, Instant};
 

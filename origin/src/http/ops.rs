@@ -51,7 +51,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn gauges(state: &AppState) -> Gauges {
     let mut g = Gauges::default();
-    if let Ok((n, age)) = crate::outbox::backlog(&state.db).await {
+    if let Ok((n, age)) = crate::domain::outbox::backlog(&state.db).await {
         g.outbox_backlog = n;
         g.outbox_oldest_age_seconds = age;
     }

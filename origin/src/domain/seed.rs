@@ -15,8 +15,8 @@ use edgestock_core::domain::Sku;
 use edgestock_core::scripts::LevelOutcome;
 use serde::Serialize;
 
-use crate::http::error::Result;
-use crate::ledger;
+use super::error::Result;
+use super::ledger;
 use crate::state::AppState;
 
 /// One SKU's comparison of ledger and Redis.
