@@ -9,7 +9,7 @@
 //! - [`domain`]: orders and their lifecycle, the ledger, confirm and cancel, the outbox, seeding
 //!   and the audit trail, with their SQL and their own error type.
 //! - [`sweeper`]: the background reaper of expired holds.
-//! - [`metrics`]: hand-rolled Prometheus text exposition.
+//! - [`metrics`]: Prometheus metrics (`prometheus-client`).
 #![warn(missing_docs)]
 
 /// Configuration from the environment.
