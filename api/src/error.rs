@@ -41,6 +41,8 @@ pub enum ErrorCode {
     ReservationCommitted,
     /// 409: the hold is already at its maximum lifetime (with `max_expires_at`).
     HoldLimitReached,
+    /// 409: an order status change its lifecycle forbids (the message names the current status).
+    IllegalTransition,
     /// 413: the body is too large (with `max_bytes` on the edge).
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -102,7 +104,8 @@ impl ErrorCode {
             | ReservationNotHeld
             | ReservationConfirming
             | ReservationCommitted
-            | HoldLimitReached => 409,
+            | HoldLimitReached
+            | IllegalTransition => 409,
             BodyTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidRequest
@@ -154,6 +157,7 @@ const NAMES: &[(ErrorCode, &str)] = {
         (ReservationConfirming, "reservation_confirming"),
         (ReservationCommitted, "reservation_committed"),
         (HoldLimitReached, "hold_limit_reached"),
+        (IllegalTransition, "illegal_transition"),
         (BodyTooLarge, "body_too_large"),
         (UnsupportedMediaType, "unsupported_media_type"),
         (InvalidRequest, "invalid_request"),
@@ -327,7 +331,7 @@ mod tests {
             assert_eq!(code.as_str(), *name);
             assert!((400..600).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(NAMES.len(), 38, "a new ErrorCode needs a row in NAMES");
+        assert_eq!(NAMES.len(), 39, "a new ErrorCode needs a row in NAMES");
     }
 
     #[test]

@@ -1,132 +1,183 @@
-//! Typed configuration, read once from the environment at startup; fails fast and names every
-//! missing or malformed variable at once.
+//! Typed configuration, read once at startup from flags or, as deployed, the environment
+//! (`#[arg(long, env)]`, like the gateway); fails fast. Every missing variable is named in one
+//! error; a malformed value is named with what was wrong. Secrets are [`SecretString`]s, so
+//! they never reach a log through `Debug`.
 
-use std::fmt;
+use std::ffi::OsString;
 use std::time::Duration;
 
+use clap::error::ErrorKind;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use secrecy::SecretString;
+
 /// Everything the origin needs to run.
-#[derive(Clone)]
+#[derive(Clone, Debug, Parser)]
+#[command(name = "origin", version, about)]
 pub struct Config {
-    /// `DATABASE_URL`: the Postgres system of record.
-    pub database_url: String,
-    /// `DATABASE_MAX_CONNECTIONS` (default 32).
+    /// The Postgres system of record.
+    #[arg(long, env = "DATABASE_URL", value_name = "DATABASE_URL", value_parser = secret, hide_env_values = true)]
+    pub database_url: SecretString,
+    /// Postgres pool size (clamped to 1..=1000).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS", default_value = "32", value_parser = pool_size)]
     pub database_max_connections: u32,
-    /// `REDIS_REST_URL`: the Upstash REST endpoint (or the gateway).
+    /// The Upstash REST endpoint (or the gateway).
+    #[arg(long, env = "REDIS_REST_URL", value_name = "REDIS_REST_URL", value_parser = required)]
     pub redis_rest_url: String,
-    /// `REDIS_REST_TOKEN`.
-    pub redis_rest_token: String,
-    /// `REDIS_TIMEOUT_MS` (default 2000): every Redis call's timeout.
+    /// Bearer token of the REST endpoint.
+    #[arg(long, env = "REDIS_REST_TOKEN", value_name = "REDIS_REST_TOKEN", value_parser = secret, hide_env_values = true)]
+    pub redis_rest_token: SecretString,
+    /// Timeout of every Redis call, in milliseconds (`REDIS_TIMEOUT_MS`).
+    #[arg(long = "redis-timeout-ms", env = "REDIS_TIMEOUT_MS", value_name = "REDIS_TIMEOUT_MS", default_value = "2000", value_parser = millis_at_least_1)]
     pub redis_timeout: Duration,
-    /// `REDIS_KEY_PREFIX` (default empty).
+    /// Prefix of every Redis key (default empty).
+    #[arg(
+        long,
+        env = "REDIS_KEY_PREFIX",
+        value_name = "REDIS_KEY_PREFIX",
+        default_value = ""
+    )]
     pub redis_key_prefix: String,
-    /// `ORIGIN_LISTEN` (default `127.0.0.1:8080`).
+    /// Listen address.
+    #[arg(
+        long,
+        env = "ORIGIN_LISTEN",
+        value_name = "ORIGIN_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     pub listen: String,
-    /// `ORIGIN_API_KEY`: bearer key of the checkout backend.
-    pub api_key: String,
-    /// `ADMIN_API_KEY`: bearer key of the admin API.
-    pub admin_api_key: String,
-    /// `EDGE_ORIGIN_SECRET`: HMAC secret of edge-forwarded calls.
-    pub edge_secret: String,
-    /// `SEED_ON_STARTUP` (default false): load Redis from the ledger when starting.
+    /// Bearer key of the checkout backend.
+    #[arg(long, env = "ORIGIN_API_KEY", value_name = "ORIGIN_API_KEY", value_parser = secret, hide_env_values = true)]
+    pub api_key: SecretString,
+    /// Bearer key of the admin API.
+    #[arg(long, env = "ADMIN_API_KEY", value_name = "ADMIN_API_KEY", value_parser = secret, hide_env_values = true)]
+    pub admin_api_key: SecretString,
+    /// HMAC secret of edge-forwarded calls.
+    #[arg(long, env = "EDGE_ORIGIN_SECRET", value_name = "EDGE_ORIGIN_SECRET", value_parser = secret, hide_env_values = true)]
+    pub edge_secret: SecretString,
+    /// Load Redis from the ledger when starting (`true`/`1`/`yes`, `false`/`0`/`no`/empty).
+    #[arg(long, env = "SEED_ON_STARTUP", value_name = "SEED_ON_STARTUP", default_value = "false", value_parser = boolean, action = clap::ArgAction::Set)]
     pub seed_on_startup: bool,
-    /// `PIN_GRACE_SECONDS` (default 60): how long a pinned hold is kept for the confirm.
+    /// How long a pinned hold is kept for the confirm, in seconds (`PIN_GRACE_SECONDS`).
+    #[arg(long = "pin-grace-seconds", env = "PIN_GRACE_SECONDS", value_name = "PIN_GRACE_SECONDS", default_value = "60", value_parser = secs_at_least_1)]
     pub pin_grace: Duration,
-    /// `OUTBOX_INTERVAL_MS` (default 500): outbox worker poll interval.
+    /// Outbox worker poll interval, in milliseconds (`OUTBOX_INTERVAL_MS`).
+    #[arg(long = "outbox-interval-ms", env = "OUTBOX_INTERVAL_MS", value_name = "OUTBOX_INTERVAL_MS", default_value = "500", value_parser = millis_at_least_1)]
     pub outbox_interval: Duration,
-    /// `OUTBOX_GRACE_MS` (default 5000): head start of the request that wrote an outbox row.
+    /// Head start of the request that wrote an outbox row, in milliseconds (`OUTBOX_GRACE_MS`).
+    #[arg(long = "outbox-grace-ms", env = "OUTBOX_GRACE_MS", value_name = "OUTBOX_GRACE_MS", default_value = "5000", value_parser = millis)]
     pub outbox_grace: Duration,
-    /// `SWEEP_INTERVAL_MS` (default 1000).
+    /// Sweeper interval, in milliseconds (`SWEEP_INTERVAL_MS`).
+    #[arg(long = "sweep-interval-ms", env = "SWEEP_INTERVAL_MS", value_name = "SWEEP_INTERVAL_MS", default_value = "1000", value_parser = millis_at_least_1)]
     pub sweep_interval: Duration,
-    /// `EVENTS_INTERVAL_MS` (default 1000): events copier poll interval.
+    /// Events copier poll interval, in milliseconds (`EVENTS_INTERVAL_MS`).
+    #[arg(long = "events-interval-ms", env = "EVENTS_INTERVAL_MS", value_name = "EVENTS_INTERVAL_MS", default_value = "1000", value_parser = millis_at_least_1)]
     pub events_interval: Duration,
 }
 
-impl fmt::Debug for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config")
-            .field("redis_rest_url", &self.redis_rest_url)
-            .field("redis_key_prefix", &self.redis_key_prefix)
-            .field("listen", &self.listen)
-            .field("seed_on_startup", &self.seed_on_startup)
-            .field("pin_grace", &self.pin_grace)
-            .finish_non_exhaustive()
+fn required(v: &str) -> Result<String, String> {
+    if v.trim().is_empty() {
+        Err("is required".into())
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+fn secret(v: &str) -> Result<SecretString, String> {
+    required(v).map(SecretString::from)
+}
+
+fn number(v: &str) -> Result<u64, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| format!("must be a non-negative integer, got {v:?}"))
+}
+
+fn pool_size(v: &str) -> Result<u32, String> {
+    Ok(number(v)?.clamp(1, 1000) as u32)
+}
+
+fn millis(v: &str) -> Result<Duration, String> {
+    number(v).map(Duration::from_millis)
+}
+
+fn millis_at_least_1(v: &str) -> Result<Duration, String> {
+    number(v).map(|n| Duration::from_millis(n.max(1)))
+}
+
+fn secs_at_least_1(v: &str) -> Result<Duration, String> {
+    number(v).map(|n| Duration::from_secs(n.max(1)))
+}
+
+/// The boolean spellings every service accepts.
+fn boolean(v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "" | "0" | "false" | "no" => Ok(false),
+        "1" | "true" | "yes" => Ok(true),
+        other => Err(format!("must be true or false, got {other:?}")),
     }
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the command line and the process environment.
     ///
     /// # Errors
-    /// One message naming every missing or malformed variable.
+    /// One message naming every missing variable, or the malformed one.
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|k| std::env::var(k).ok())
+        let matches = Self::command().try_get_matches_from(std::env::args_os());
+        Self::finish(matches, |k| std::env::var(k).ok())
     }
 
-    /// Reads variables through `get` (tests pass a map).
+    /// Reads variables through `get` only, never the process environment (tests pass a map).
     ///
     /// # Errors
-    /// One message naming every missing or malformed variable.
+    /// One message naming every missing variable, or the malformed one.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let mut problems = Vec::new();
-        let mut required = |k: &str| match get(k).filter(|v| !v.trim().is_empty()) {
-            Some(v) => v,
-            None => {
-                problems.push(format!("{k} is required"));
-                String::new()
+        let mut argv: Vec<OsString> = vec!["origin".into()];
+        for arg in Self::command().get_arguments() {
+            let (Some(var), Some(long)) = (arg.get_env(), arg.get_long()) else {
+                continue;
+            };
+            if let Some(v) = var.to_str().and_then(&get) {
+                argv.push(format!("--{long}={v}").into());
             }
-        };
-        let database_url = required("DATABASE_URL");
-        let redis_rest_url = required("REDIS_REST_URL");
-        let redis_rest_token = required("REDIS_REST_TOKEN");
-        let api_key = required("ORIGIN_API_KEY");
-        let admin_api_key = required("ADMIN_API_KEY");
-        let edge_secret = required("EDGE_ORIGIN_SECRET");
-        let mut number = |k: &str, default: u64| match get(k) {
-            None => default,
-            Some(v) => v.trim().parse().unwrap_or_else(|_| {
-                problems.push(format!("{k} must be a non-negative integer, got {v:?}"));
-                default
-            }),
-        };
-        let ms = |v: u64| Duration::from_millis(v.max(1));
-        let database_max_connections = number("DATABASE_MAX_CONNECTIONS", 32).clamp(1, 1000) as u32;
-        let redis_timeout = ms(number("REDIS_TIMEOUT_MS", 2000));
-        let pin_grace = Duration::from_secs(number("PIN_GRACE_SECONDS", 60).max(1));
-        let outbox_interval = ms(number("OUTBOX_INTERVAL_MS", 500));
-        let outbox_grace = Duration::from_millis(number("OUTBOX_GRACE_MS", 5000));
-        let sweep_interval = ms(number("SWEEP_INTERVAL_MS", 1000));
-        let events_interval = ms(number("EVENTS_INTERVAL_MS", 1000));
-        let seed_on_startup = match get("SEED_ON_STARTUP").as_deref().map(str::trim) {
-            None | Some("" | "0" | "false" | "no") => false,
-            Some("1" | "true" | "yes") => true,
-            Some(other) => {
-                problems.push(format!(
-                    "SEED_ON_STARTUP must be true or false, got {other:?}"
-                ));
-                false
-            }
-        };
-        if !problems.is_empty() {
-            anyhow::bail!("invalid configuration: {}", problems.join("; "));
         }
-        Ok(Self {
-            database_url,
-            database_max_connections,
-            redis_rest_url,
-            redis_rest_token,
-            redis_timeout,
-            redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_default(),
-            listen: get("ORIGIN_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            api_key,
-            admin_api_key,
-            edge_secret,
-            seed_on_startup,
-            pin_grace,
-            outbox_interval,
-            outbox_grace,
-            sweep_interval,
-            events_interval,
-        })
+        let matches = Self::command()
+            .mut_args(|a| a.env(None))
+            .try_get_matches_from(argv);
+        Self::finish(matches, get)
+    }
+
+    fn finish(
+        matches: clap::error::Result<ArgMatches>,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Self> {
+        let err = match matches.and_then(|m| Self::from_arg_matches(&m)) {
+            Ok(config) => return Ok(config),
+            Err(e) => e,
+        };
+        if matches!(
+            err.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        ) {
+            err.exit();
+        }
+        let problems: Vec<String> = if err.kind() == ErrorKind::MissingRequiredArgument {
+            Self::command()
+                .get_arguments()
+                .filter(|a| a.is_required_set())
+                .filter_map(|a| a.get_env()?.to_str())
+                .filter(|var| get(var).is_none())
+                .map(|var| format!("{var} is required"))
+                .collect()
+        } else {
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            vec![first.trim_start_matches("error: ").to_owned()]
+        };
+        if problems.is_empty() {
+            anyhow::bail!("invalid configuration: {err}");
+        }
+        anyhow::bail!("invalid configuration: {}", problems.join("; "))
     }
 }
 
@@ -183,5 +234,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("SWEEP_INTERVAL_MS"), "{err}");
+    }
+
+    fn complete(extra: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let mut pairs = vec![
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ("REDIS_REST_URL", "http://r"),
+            ("REDIS_REST_TOKEN", "t"),
+            ("ORIGIN_API_KEY", "a"),
+            ("ADMIN_API_KEY", "b"),
+            ("EDGE_ORIGIN_SECRET", "very-secret"),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::from_lookup(lookup(&pairs))
+    }
+
+    #[test]
+    fn seed_on_startup_accepts_the_shared_boolean_spellings() {
+        for (v, want) in [("", false), ("0", false), ("no", false), ("false", false)]
+            .into_iter()
+            .chain([("1", true), ("yes", true), (" true ", true)])
+        {
+            let c = complete(&[("SEED_ON_STARTUP", v)]).unwrap();
+            assert_eq!(c.seed_on_startup, want, "SEED_ON_STARTUP={v:?}");
+        }
+        let err = complete(&[("SEED_ON_STARTUP", "maybe")]).unwrap_err();
+        assert!(err.to_string().contains("SEED_ON_STARTUP"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let text = format!("{:?}", complete(&[]).unwrap());
+        assert!(
+            !text.contains("very-secret") && !text.contains("pw@"),
+            "{text}"
+        );
     }
 }

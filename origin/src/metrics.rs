@@ -1,48 +1,108 @@
-//! Prometheus text exposition, hand-rolled: counters and latency histograms recorded in process,
-//! plus gauges (outbox backlog and age, needs-attention orders, available per SKU) read from
-//! Postgres and Redis at scrape time.
+//! Prometheus metrics with `prometheus-client`: counters and latency histograms recorded in
+//! process, plus gauges (outbox backlog and age, needs-attention orders, available per SKU) read
+//! from Postgres and Redis at scrape time and encoded from a registry built for that scrape.
+//!
+//! The crate adds `_total` to counter names itself, so counters are registered without it.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::{encode, encode_registry};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: String,
 }
 
-impl Histogram {
-    fn observe(&mut self, secs: f64) {
-        for (i, le) in BUCKETS.iter().enumerate() {
-            if secs <= *le {
-                self.counts[i] += 1;
-            }
-        }
-        self.count += 1;
-        self.sum += secs;
-    }
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<(String, String), Histogram>,
-    reservations: BTreeMap<&'static str, u64>,
-    orders: BTreeMap<&'static str, u64>,
-    outbox: BTreeMap<(&'static str, &'static str), u64>,
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
 }
 
-/// In-process counters and histograms. The lock is never held across an `.await`.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutboxLabels {
+    kind: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SkuLabels {
+    sku: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// In-process counters and histograms, registered once.
+#[derive(Debug)]
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    reservations: Family<OutcomeLabels, Counter>,
+    orders: Family<OutcomeLabels, Counter>,
+    outbox: Family<OutboxLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
+        let reservations = Family::<OutcomeLabels, Counter>::default();
+        let orders = Family::<OutcomeLabels, Counter>::default();
+        let outbox = Family::<OutboxLabels, Counter>::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "origin_http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "origin_http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        registry.register(
+            "origin_reservations",
+            "Reservations seen by confirm and cancel, by outcome",
+            reservations.clone(),
+        );
+        registry.register("origin_orders", "Orders by outcome", orders.clone());
+        registry.register(
+            "origin_outbox_attempts",
+            "Outbox attempts by kind and result",
+            outbox.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            reservations,
+            orders,
+            outbox,
+        }
+    }
 }
 
 /// Gauges read at scrape time.
@@ -60,89 +120,96 @@ pub struct Gauges {
     pub redis_up: bool,
 }
 
-fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+impl Gauges {
+    /// A registry holding this scrape's values.
+    fn registry(&self) -> Registry {
+        let mut r = Registry::default();
+        let gauge = |v: i64| {
+            let g = Gauge::<i64>::default();
+            g.set(v);
+            g
+        };
+        r.register(
+            "origin_outbox_backlog",
+            "Outbox rows not yet applied",
+            gauge(self.outbox_backlog),
+        );
+        let age = Gauge::<f64, AtomicU64>::default();
+        age.set(self.outbox_oldest_age_seconds);
+        r.register(
+            "origin_outbox_oldest_age_seconds",
+            "Age of the oldest pending outbox row",
+            age,
+        );
+        r.register(
+            "origin_orders_needs_attention",
+            "Orders in NEEDS_ATTENTION",
+            gauge(self.needs_attention),
+        );
+        r.register(
+            "origin_redis_up",
+            "Whether Redis answered this scrape",
+            gauge(i64::from(self.redis_up)),
+        );
+        let available = Family::<SkuLabels, Gauge>::default();
+        for (sku, n) in &self.available {
+            available
+                .get_or_create(&SkuLabels { sku: sku.clone() })
+                .set(*n);
+        }
+        r.register(
+            "origin_stock_available",
+            "Available units per SKU (Redis)",
+            available,
+        );
+        r
+    }
 }
 
 impl Metrics {
-    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        f(&mut self.inner.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
     /// Counts one HTTP request and its latency.
     pub fn observe_request(&self, method: &str, route: &str, status: u16, secs: f64) {
-        self.with(|m| {
-            *m.requests
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_default() += 1;
-            m.latency
-                .entry((method.to_owned(), route.to_owned()))
-                .or_default()
-                .observe(secs);
-        });
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(secs);
     }
 
     /// Counts a reservation outcome seen by confirm/cancel (`pinned`, `expired`, `not_found`, ...).
     pub fn reservation(&self, outcome: &'static str) {
-        self.with(|m| *m.reservations.entry(outcome).or_default() += 1);
+        self.reservations
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// Counts an order outcome (`created`, `replayed`, `confirmed`, `needs_attention`, `cancelled`, ...).
     pub fn order(&self, outcome: &'static str) {
-        self.with(|m| *m.orders.entry(outcome).or_default() += 1);
+        self.orders.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// Counts an outbox attempt of `kind` with `result` (`applied`, `not_applied`, `retry`).
     pub fn outbox(&self, kind: &'static str, result: &'static str) {
-        self.with(|m| *m.outbox.entry((kind, result)).or_default() += 1);
+        self.outbox
+            .get_or_create(&OutboxLabels { kind, result })
+            .inc();
     }
 
-    /// Renders everything in the Prometheus text format (version 0.0.4).
+    /// Renders everything in the OpenMetrics text format (which Prometheus' text parser also
+    /// reads), ending with `# EOF`.
     pub fn render(&self, g: &Gauges) -> String {
         let mut out = String::new();
-        self.with(|m| {
-            out.push_str("# HELP origin_http_requests_total HTTP requests by route and status.\n");
-            out.push_str("# TYPE origin_http_requests_total counter\n");
-            for ((method, route, status), n) in &m.requests {
-                let _ = writeln!(out, "origin_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}", escape(route));
-            }
-            out.push_str("# HELP origin_http_request_duration_seconds HTTP request latency.\n");
-            out.push_str("# TYPE origin_http_request_duration_seconds histogram\n");
-            for ((method, route), h) in &m.latency {
-                let labels = format!("method=\"{method}\",route=\"{}\"", escape(route));
-                for (le, c) in BUCKETS.iter().zip(h.counts) {
-                    let _ = writeln!(out, "origin_http_request_duration_seconds_bucket{{{labels},le=\"{le}\"}} {c}");
-                }
-                let _ = writeln!(out, "origin_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", h.count);
-                let _ = writeln!(out, "origin_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
-                let _ = writeln!(out, "origin_http_request_duration_seconds_count{{{labels}}} {}", h.count);
-            }
-            out.push_str("# HELP origin_reservations_total Reservations seen by confirm and cancel, by outcome.\n");
-            out.push_str("# TYPE origin_reservations_total counter\n");
-            for (outcome, n) in &m.reservations {
-                let _ = writeln!(out, "origin_reservations_total{{outcome=\"{outcome}\"}} {n}");
-            }
-            out.push_str("# HELP origin_orders_total Orders by outcome.\n");
-            out.push_str("# TYPE origin_orders_total counter\n");
-            for (outcome, n) in &m.orders {
-                let _ = writeln!(out, "origin_orders_total{{outcome=\"{outcome}\"}} {n}");
-            }
-            out.push_str("# HELP origin_outbox_attempts_total Outbox attempts by kind and result.\n");
-            out.push_str("# TYPE origin_outbox_attempts_total counter\n");
-            for ((kind, result), n) in &m.outbox {
-                let _ = writeln!(out, "origin_outbox_attempts_total{{kind=\"{kind}\",result=\"{result}\"}} {n}");
-            }
-        });
-        let _ = writeln!(out, "# HELP origin_outbox_backlog Outbox rows not yet applied.\n# TYPE origin_outbox_backlog gauge\norigin_outbox_backlog {}", g.outbox_backlog);
-        let _ = writeln!(out, "# HELP origin_outbox_oldest_age_seconds Age of the oldest pending outbox row.\n# TYPE origin_outbox_oldest_age_seconds gauge\norigin_outbox_oldest_age_seconds {}", g.outbox_oldest_age_seconds);
-        let _ = writeln!(out, "# HELP origin_orders_needs_attention Orders in NEEDS_ATTENTION.\n# TYPE origin_orders_needs_attention gauge\norigin_orders_needs_attention {}", g.needs_attention);
-        let _ = writeln!(out, "# HELP origin_redis_up Whether Redis answered this scrape.\n# TYPE origin_redis_up gauge\norigin_redis_up {}", u8::from(g.redis_up));
-        out.push_str("# HELP origin_stock_available Available units per SKU (Redis).\n# TYPE origin_stock_available gauge\n");
-        for (sku, n) in &g.available {
-            let _ = writeln!(out, "origin_stock_available{{sku=\"{}\"}} {n}", escape(sku));
-        }
+        // Writing into a String cannot fail.
+        let _ = encode_registry(&mut out, &self.registry);
+        let _ = encode(&mut out, &g.registry());
         out
     }
 }
@@ -165,8 +232,15 @@ mod tests {
         assert!(text.contains(
             "origin_http_requests_total{method=\"POST\",route=\"/v1/orders\",status=\"201\"} 1"
         ));
-        assert!(text.contains("le=\"0.005\"} 1"));
-        assert!(text.contains("le=\"0.001\"} 0"));
+        // prometheus-client puts `le` first among the labels.
+        let bucket = |le: &str, n: u64| {
+            format!("_bucket{{le=\"{le}\",method=\"POST\",route=\"/v1/orders\"}} {n}\n")
+        };
+        assert!(text.contains(&bucket("0.005", 1)), "{text}");
+        assert!(text.contains(&bucket("0.001", 0)), "{text}");
+        assert!(text.contains(&bucket("+Inf", 1)), "{text}");
+        assert!(text.contains("# TYPE origin_orders counter\n"), "{text}");
+        assert!(text.ends_with("# EOF\n"), "{text}");
         assert!(text.contains("origin_orders_total{outcome=\"created\"} 1"));
         assert!(text.contains("origin_outbox_backlog 2"));
         assert!(text.contains("origin_stock_available{sku=\"A-1\"} 7"));

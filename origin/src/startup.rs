@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
@@ -29,7 +30,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
         .max_connections(config.database_max_connections)
         .acquire_timeout(Duration::from_secs(5))
-        .connect(&config.database_url)
+        .connect(config.database_url.expose_secret())
         .await
         .context("connecting to DATABASE_URL")
 }
@@ -96,7 +97,7 @@ impl Application {
         let tasks: Vec<(&str, JoinHandle<()>)> = vec![
             (
                 "outbox worker",
-                tokio::spawn(crate::outbox::run_worker(
+                tokio::spawn(crate::domain::outbox::run_worker(
                     self.state.clone(),
                     stop_rx.clone(),
                 )),
@@ -110,7 +111,10 @@ impl Application {
             ),
             (
                 "events copier",
-                tokio::spawn(crate::events::run_copier(self.state.clone(), stop_rx)),
+                tokio::spawn(crate::domain::events::run_copier(
+                    self.state.clone(),
+                    stop_rx,
+                )),
             ),
         ];
         let app = crate::http::app(self.state);
@@ -140,11 +144,11 @@ impl Application {
 /// Finishes due outbox rows first (so nothing applied is counted twice), then seeds every SKU.
 /// Failures are logged, not fatal: `/readyz` shows Redis down and `POST /v1/admin/seed` retries.
 async fn seed_on_startup(state: &AppState) {
-    match crate::outbox::drain(state, 10_000).await {
+    match crate::domain::outbox::drain(state, 10_000).await {
         Ok(n) => tracing::info!(rows = n, "outbox drained before seeding"),
         Err(e) => tracing::warn!(error = %e, "outbox drain before seeding failed"),
     }
-    match crate::seed::seed_all(state).await {
+    match crate::domain::seed::seed_all(state).await {
         Ok(skus) => tracing::info!(skus = skus.len(), "redis seeded from the ledger"),
         Err(e) => tracing::error!(error = %e, "seeding redis on startup failed"),
     }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::Engine;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use upstash_rest::Client;
 use upstash_rest::ReqwestTransport;
@@ -39,7 +40,7 @@ impl AppState {
     pub fn new(db: PgPool, config: Config) -> anyhow::Result<Self> {
         let redis = redis_engine(
             &config.redis_rest_url,
-            &config.redis_rest_token,
+            config.redis_rest_token.expose_secret(),
             &config.redis_key_prefix,
             config.redis_timeout,
         )?;

@@ -6,6 +6,7 @@ use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
 use super::error::Error;
@@ -27,7 +28,7 @@ fn same(a: &str, b: &str) -> bool {
 
 /// Lets a request through with the backend key or a valid, fresh edge signature.
 pub async fn require_backend(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if bearer(req.headers()).is_some_and(|k| same(k, &state.config.api_key)) {
+    if bearer(req.headers()).is_some_and(|k| same(k, state.config.api_key.expose_secret())) {
         return next.run(req).await;
     }
     let headers = req.headers();
@@ -48,7 +49,7 @@ pub async fn require_backend(State(state): State<AppState>, req: Request, next: 
         return Error::BadRequest("body too large or unreadable".into()).into_response();
     };
     let checked = signature::verify(
-        state.config.edge_secret.as_bytes(),
+        state.config.edge_secret.expose_secret().as_bytes(),
         parts.method.as_str(),
         parts.uri.path(),
         &ts,
@@ -66,7 +67,7 @@ pub async fn require_backend(State(state): State<AppState>, req: Request, next: 
 
 /// Lets a request through with the admin key.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if bearer(req.headers()).is_some_and(|k| same(k, &state.config.admin_api_key)) {
+    if bearer(req.headers()).is_some_and(|k| same(k, state.config.admin_api_key.expose_secret())) {
         next.run(req).await
     } else {
         Error::Unauthorized.into_response()

@@ -1,33 +1,140 @@
-//! The HTTP face of the domain error: each [`Error`] becomes an [`ErrorCode`] (which carries its
-//! status) and the one JSON shape, `{"error": {"code", "message", ...details}}`. 5xx bodies never
-//! echo internal text; the cause is logged instead. Nothing outside `http/` imports this module.
+//! The errors handlers answer with, and their one JSON shape: each becomes an [`ErrorCode`] of
+//! `edgestock-api` (which carries its HTTP status) in `{"error": {"code", "message", ...}}`.
+//! Domain errors are mapped here and only here. 5xx bodies never echo internal text; the cause
+//! is logged instead.
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use edgestock_api::{ApiError, ErrorCode};
 
-pub use crate::error::{Error, Result, ResultExt};
+use crate::domain::Error as DomainError;
 
-/// The code a domain error is answered with.
-fn code(e: &Error) -> ErrorCode {
-    match e {
-        Error::BadRequest(_) => ErrorCode::BadRequest,
-        Error::Unauthorized => ErrorCode::Unauthorized,
-        Error::NotFound(_) => ErrorCode::NotFound,
-        Error::Conflict { code, .. } | Error::Unprocessable { code, .. } => *code,
-        Error::RedisUnavailable(_) | Error::Sqlx(sqlx::Error::PoolTimedOut) => {
-            ErrorCode::Unavailable
+/// Everything a handler can answer with besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// 400: malformed request.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing or bad credentials.
+    #[error("missing or invalid credentials")]
+    Unauthorized,
+    /// 404: unknown resource.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409 with a code (`reservation_expired`, ...).
+    #[error("{message}")]
+    Conflict {
+        /// Stable code.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// 422: invalid values.
+    #[error("{message}")]
+    Unprocessable {
+        /// Stable code.
+        code: ErrorCode,
+        /// Human text.
+        message: String,
+    },
+    /// 503: Redis (or a dependency) unreachable; the caller may retry.
+    #[error("redis unavailable: {0}")]
+    RedisUnavailable(String),
+    /// 500: Redis answered something unexpected.
+    #[error("redis error: {0}")]
+    Redis(upstash_rest::Error),
+    /// 500 (or 503 for pool timeouts): database failure.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// 500: anything else.
+    #[error(transparent)]
+    Anyhow(#[from] anyhow::Error),
+    /// 500: a fault injected by a test stopped the handler.
+    #[error("fault injected")]
+    FaultInjected,
+}
+
+impl From<DomainError> for Error {
+    fn from(e: DomainError) -> Self {
+        let message = e.to_string();
+        match e {
+            DomainError::UnknownOrder => Self::NotFound("unknown order"),
+            DomainError::UnknownReservation => Self::NotFound("unknown reservation"),
+            DomainError::UnknownSku => Self::NotFound("unknown sku"),
+            DomainError::ReservationExpired { .. } => Self::Conflict {
+                code: ErrorCode::ReservationExpired,
+                message,
+            },
+            DomainError::CommittedWithoutOrder | DomainError::CommittedCancelOrder => {
+                Self::Conflict {
+                    code: ErrorCode::ReservationCommitted,
+                    message,
+                }
+            }
+            DomainError::IllegalTransition { .. } => Self::Conflict {
+                code: ErrorCode::IllegalTransition,
+                message,
+            },
+            DomainError::IdempotencyKeyOfOtherConfirm
+            | DomainError::IdempotencyKeyOfOtherReservation => {
+                Self::unprocessable(ErrorCode::IdempotencyKeyMismatch, message)
+            }
+            DomainError::ReservedSkuUnknown => Self::unprocessable(ErrorCode::UnknownSku, message),
+            DomainError::MovementIdReused => {
+                Self::unprocessable(ErrorCode::MovementIdReused, message)
+            }
+            DomainError::ChangeTooLarge => Self::unprocessable(ErrorCode::InvalidBody, message),
+            DomainError::Redis(e) => e.into(),
+            DomainError::Sqlx(e) => Self::Sqlx(e),
+            DomainError::FaultInjected => Self::FaultInjected,
+            DomainError::Internal(e) => Self::Anyhow(e),
         }
-        Error::Redis(_) | Error::Sqlx(_) | Error::Anyhow(_) | Error::FaultInjected => {
-            ErrorCode::Internal
+    }
+}
+
+/// Result of handlers.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<upstash_rest::Error> for Error {
+    fn from(e: upstash_rest::Error) -> Self {
+        if e.is_unavailable() {
+            Self::RedisUnavailable(e.to_string())
+        } else {
+            Self::Redis(e)
+        }
+    }
+}
+
+impl Error {
+    /// 422 with a code.
+    pub fn unprocessable(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The code answered (its status comes with it).
+    fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Unauthorized => ErrorCode::Unauthorized,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
+            Self::RedisUnavailable(_) | Self::Sqlx(sqlx::Error::PoolTimedOut) => {
+                ErrorCode::Unavailable
+            }
+            Self::Redis(_) | Self::Sqlx(_) | Self::Anyhow(_) | Self::FaultInjected => {
+                ErrorCode::Internal
+            }
         }
     }
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let code = code(&self);
+        let code = self.code();
         let status =
             StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = if status.is_server_error() {
@@ -41,23 +148,11 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        let mut resp = api_error_response(&ApiError::new(code, message));
+        let mut resp = (status, Json(ApiError::new(code, message).into_body())).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));
         }
         resp
     }
-}
-
-/// The response of an [`ApiError`] (with `Retry-After` when it carries one).
-pub(crate) fn api_error_response(e: &ApiError) -> Response {
-    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (status, Json(e.body())).into_response();
-    if let Some(s) = e.retry_after() {
-        if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
-            resp.headers_mut().insert("retry-after", v);
-        }
-    }
-    resp
 }

@@ -10,7 +10,7 @@ use edgestock_api::ErrorCode;
 use serde::Deserialize;
 
 use super::error::{Error, Result};
-use crate::events::{audit_trail, Cursor};
+use crate::domain::events::{audit_trail, Cursor};
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
@@ -54,7 +54,7 @@ async fn list_events(
 }
 
 /// The wire form of an audit-trail entry.
-fn audit_entry(e: crate::events::AuditEntry) -> AuditEntry {
+fn audit_entry(e: crate::domain::events::AuditEntry) -> AuditEntry {
     AuditEntry {
         source: e.source,
         kind: e.kind,

@@ -1,4 +1,4 @@
-//! The HTTP API (docs/api.md#origin-api): one module per resource, each with its own router, merged here.
+//! The HTTP API (`docs/design.md`): one module per resource, each with its own router, merged here.
 
 use edgestock_api::{ApiError, ErrorCode};
 use std::time::{Duration, Instant};

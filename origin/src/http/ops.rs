@@ -4,7 +4,7 @@ use edgestock_api::origin::{Health, Readiness};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -61,7 +61,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn gauges(state: &AppState) -> Gauges {
     let mut g = Gauges::default();
-    if let Ok((n, age)) = crate::outbox::backlog(&state.db).await {
+    if let Ok((n, age)) = crate::domain::outbox::backlog(&state.db).await {
         g.outbox_backlog = n;
         g.outbox_oldest_age_seconds = age;
     }
@@ -104,11 +104,25 @@ async fn gauges(state: &AppState) -> Gauges {
     g
 }
 
-/// Prometheus text.
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Content type of the OpenMetrics text format.
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Prometheus text. A scraper that asks for OpenMetrics (Prometheus does) gets that content type,
+/// under which the `counter` types of `_total` series are understood; anyone else gets the body
+/// under the classic `text/plain; version=0.0.4`.
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let g = gauges(&state).await;
+    let wants_openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let content_type = if wants_openmetrics {
+        OPENMETRICS
+    } else {
+        "text/plain; version=0.0.4"
+    };
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, content_type)],
         state.metrics.render(&g),
     )
         .into_response()

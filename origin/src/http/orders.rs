@@ -1,5 +1,5 @@
 //! `POST /v1/orders`, `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel` and
-//! `POST /v1/reservations/{id}/cancel` (docs/api.md#origin-api): backend key or edge signature.
+//! `POST /v1/reservations/{id}/cancel` (`docs/design.md`): backend key or edge signature.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -12,9 +12,10 @@ use edgestock_api::ErrorCode;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use crate::cancel::{self, Cancelled};
-use crate::confirm::{self, ConfirmRequest, Confirmed};
-use crate::orders::{self, OrderStatus};
+use crate::domain::cancel::{self, Cancelled};
+use crate::domain::confirm::{self, ConfirmRequest, Confirmed};
+use crate::domain::lifecycle::OrderStatus;
+use crate::domain::orders;
 use crate::state::AppState;
 
 pub(crate) fn router() -> Router<AppState> {

@@ -5,20 +5,7 @@ use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// `order_status` in Postgres.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
-#[sqlx(type_name = "order_status", rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum OrderStatus {
-    /// Recorded; its Redis commit is not applied yet (outbox pending).
-    Pending,
-    /// Recorded and applied in Redis.
-    Confirmed,
-    /// Cancelled; its units went back through the ledger.
-    Cancelled,
-    /// A late commit found no units: an operator must decide (never silently oversold).
-    NeedsAttention,
-}
+use super::lifecycle::OrderStatus;
 
 /// One order line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

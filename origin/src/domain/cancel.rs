@@ -1,33 +1,27 @@
 //! Cancelling: an order gives its units back through the ledger (record-then-apply, like
-//! confirm); a reservation without an order just releases its hold.
-//!
-//! | order status | ledger | Redis effect (outbox) |
-//! |---|---|---|
-//! | `PENDING` (commit not applied) | cancellation movements | the commit row is rewritten into a `release` of the hold (if the commit ran after all, the release restocks instead) |
-//! | `CONFIRMED` | cancellation movements | a new `restock` row: adjust +qty per line, by movement id |
-//! | `NEEDS_ATTENTION` | cancellation movements | none: Redis never took the units |
-//! | `CANCELLED` | nothing (idempotent) | nothing |
+//! confirm); a reservation without an order just releases its hold. What the cancel does in
+//! Redis depends on the order's status: see [`CancelPlan`] in [`super::lifecycle`].
 
-use edgestock_api::ErrorCode;
 use edgestock_core::scripts::ReleaseOutcome;
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
-use crate::ledger::{self, MovementKind, NewMovement};
-use crate::orders::{self, Order, OrderStatus};
-use crate::outbox::{self, OrderPayload, OutboxKind, PayloadItem};
+use super::error::{Error, Result};
+use super::ledger::{self, MovementKind, NewMovement};
+use super::lifecycle::{self, CancelPlan, OrderEvent};
+use super::orders::{self, Order};
+use super::outbox::{self, Effect, OrderPayload, PayloadItem};
 use crate::state::AppState;
 
 /// Cancels order `id`; idempotent.
 ///
 /// # Errors
-/// 404 unknown order; database failures.
+/// [`Error::UnknownOrder`]; database failures.
 #[tracing::instrument(skip(state))]
 pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
     let order = orders::by_id(&state.db, id)
         .await?
-        .ok_or(Error::NotFound("unknown order"))?;
+        .ok_or(Error::UnknownOrder)?;
     let mut tx = state.db.begin().await?;
     // Lock order: outbox row first, then the order, the same order the outbox worker uses.
     let commit_done = sqlx::query_scalar!(
@@ -36,12 +30,8 @@ pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    let status = sqlx::query_scalar!(
-        r#"select status as "status: OrderStatus" from orders where id = $1 for update"#,
-        id
-    )
-    .fetch_one(&mut *tx)
-    .await?;
+    let status = lifecycle::lock_status(&mut tx, id).await?;
+    status.next(OrderEvent::Cancel)?;
     let lines: Vec<PayloadItem> = order
         .items
         .iter()
@@ -52,43 +42,28 @@ pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
             movement_id: Some(format!("cancel:{id}:{}", i + 1)),
         })
         .collect();
-    let payload = serde_json::to_value(OrderPayload {
+    let payload = OrderPayload {
         order_id: id,
         reservation_id: order.reservation_id.clone(),
         items: lines.clone(),
-    })
-    .map_err(anyhow::Error::from)?;
-    let apply = match status {
-        OrderStatus::Cancelled => {
+    };
+    // The outbox row the cancellation movements link to, and whether it must run now.
+    let (outbox_id, run) = match CancelPlan::for_order(status, commit_done) {
+        CancelPlan::AlreadyCancelled => {
             tx.rollback().await?;
             return Ok(order);
         }
-        OrderStatus::NeedsAttention => {
-            // Linked to the not-applied commit row: reconcile counts neither sale nor return.
-            Some((order.commit_outbox_id, false))
+        CancelPlan::NothingInRedis => (order.commit_outbox_id, false),
+        CancelPlan::ReleaseHold => {
+            outbox::rewrite_as_release(&mut tx, order.commit_outbox_id, payload).await?;
+            (order.commit_outbox_id, true)
         }
-        OrderStatus::Pending if !commit_done => {
-            sqlx::query!(
-                r#"update outbox set kind = 'release', payload = $2, next_attempt_at = now() where id = $1"#,
-                order.commit_outbox_id,
-                payload
-            )
-            .execute(&mut *tx)
-            .await?;
-            Some((order.commit_outbox_id, true))
-        }
-        OrderStatus::Pending | OrderStatus::Confirmed => {
-            let row = outbox::insert(
-                &mut tx,
-                OutboxKind::Restock,
-                &payload,
-                state.config.outbox_grace,
-            )
-            .await?;
-            Some((row, true))
+        CancelPlan::Restock => {
+            let effect = Effect::Restock(payload);
+            let row = outbox::insert(&mut tx, &effect, state.config.outbox_grace).await?;
+            (row, true)
         }
     };
-    let (outbox_id, run) = apply.unwrap_or((order.commit_outbox_id, false));
     for line in &lines {
         ledger::append(
             &mut tx,
@@ -104,12 +79,7 @@ pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
         )
         .await?;
     }
-    sqlx::query!(
-        r#"update orders set status = 'CANCELLED', updated_at = now() where id = $1"#,
-        id
-    )
-    .execute(&mut *tx)
-    .await?;
+    lifecycle::mark_cancelled(&mut tx, id).await?;
     tx.commit().await?;
     state.metrics.order("cancelled");
     if run {
@@ -119,7 +89,7 @@ pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
     }
     orders::by_id(&state.db, id)
         .await?
-        .ok_or(Error::NotFound("unknown order"))
+        .ok_or(Error::UnknownOrder)
 }
 
 /// Result of cancelling a reservation.
@@ -140,7 +110,8 @@ pub enum Cancelled {
 /// Cancels a reservation: its order if it has one, else releases the hold (even a pinned one).
 ///
 /// # Errors
-/// 404 unknown, 409 committed without an order, 503 Redis unreachable.
+/// [`Error::UnknownReservation`], [`Error::CommittedCancelOrder`] (committed without an order
+/// yet), [`Error::Redis`].
 #[tracing::instrument(skip(state))]
 pub async fn cancel_reservation(state: &AppState, reservation_id: &str) -> Result<Cancelled> {
     if let Some(o) = orders::by_reservation(&state.db, reservation_id).await? {
@@ -154,15 +125,12 @@ pub async fn cancel_reservation(state: &AppState, reservation_id: &str) -> Resul
                 status: status.as_str().to_owned(),
             })
         }
-        ReleaseOutcome::NotFound => Err(Error::NotFound("unknown reservation")),
+        ReleaseOutcome::NotFound => Err(Error::UnknownReservation),
         ReleaseOutcome::Committed | ReleaseOutcome::Confirming => {
             // An order is being recorded right now: cancel it once it exists.
             match orders::by_reservation(&state.db, reservation_id).await? {
                 Some(o) => Ok(Cancelled::Order(cancel_order(state, o.order_id).await?)),
-                None => Err(Error::Conflict {
-                    code: ErrorCode::ReservationCommitted,
-                    message: "the reservation is committed; cancel its order".into(),
-                }),
+                None => Err(Error::CommittedCancelOrder),
             }
         }
     }

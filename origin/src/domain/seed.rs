@@ -14,8 +14,8 @@
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::LevelOutcome;
 
-use crate::error::Result;
-use crate::ledger;
+use super::error::Result;
+use super::ledger;
 use crate::state::AppState;
 
 /// One SKU's comparison of ledger and Redis (reported as is by seed and reconcile).

@@ -7,7 +7,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
-use crate::error::Result;
+use super::error::Result;
 use crate::state::AppState;
 
 /// Events read per batch.

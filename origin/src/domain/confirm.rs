@@ -1,4 +1,4 @@
-//! The confirm protocol (docs/design.md#confirm-protocol): pin → one Postgres transaction (order, items, sale
+//! The confirm protocol (`docs/design.md`): pin → one Postgres transaction (order, items, sale
 //! movements, outbox row) → commit script → outbox row done.
 //!
 //! Safe to retry: a second confirm of a reservation finds its order (when the pin refuses or
@@ -6,15 +6,15 @@
 //! returns it. Safe to crash: before the Postgres commit nothing is recorded and the pinned hold
 //! simply expires after its grace period; after it, the outbox row is applied by the worker.
 
-use edgestock_api::ErrorCode;
 use edgestock_core::scripts::PinOutcome;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::error::{Error, Result, ResultExt};
+use super::error::{Error, Result, ResultExt};
+use super::lifecycle::{OrderEvent, OrderStatus};
+use super::orders::{self, Order, OrderItem};
+use super::outbox::{self, Applied, Attempt, Effect, OrderPayload, PayloadItem};
 use crate::fault::FaultPoint;
-use crate::orders::{self, Order, OrderItem, OrderStatus};
-use crate::outbox::{self, Applied, Attempt, OrderPayload, PayloadItem};
 use crate::state::AppState;
 
 /// A confirm request.
@@ -41,10 +41,7 @@ pub enum Confirmed {
 
 fn check_key(order: &Order, key: Option<&str>) -> Result<()> {
     match (key, order.idempotency_key.as_deref()) {
-        (Some(k), Some(stored)) if k != stored => Err(Error::unprocessable(
-            ErrorCode::IdempotencyKeyMismatch,
-            "this reservation was confirmed with another Idempotency-Key",
-        )),
+        (Some(k), Some(stored)) if k != stored => Err(Error::IdempotencyKeyOfOtherConfirm),
         _ => Ok(()),
     }
 }
@@ -67,8 +64,9 @@ async fn existing(state: &AppState, req: &ConfirmRequest) -> Result<Option<Order
 /// unknown), when Redis is unreachable, or when the insert finds the reservation taken.
 ///
 /// # Errors
-/// 404 unknown reservation, 409 `reservation_expired`, 422 reused idempotency key or unknown SKU,
-/// 503 when Redis is unreachable and nothing was recorded for the reservation.
+/// [`Error::UnknownReservation`], [`Error::ReservationExpired`], [`Error::CommittedWithoutOrder`],
+/// a reused idempotency key, [`Error::ReservedSkuUnknown`], and [`Error::Redis`] when Redis is
+/// unreachable and nothing was recorded for the reservation.
 #[tracing::instrument(level = "debug", skip_all, fields(reservation = %req.reservation_id))]
 pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed> {
     let grace_ms = state.config.pin_grace.as_millis() as u64;
@@ -89,7 +87,7 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
                 return Ok(Confirmed::Existing(o));
             }
             state.metrics.reservation("not_found");
-            return Err(Error::NotFound("unknown reservation"));
+            return Err(Error::UnknownReservation);
         }
         PinOutcome::Expired { status } => {
             // Cancelled orders release their hold: a retry still gets the order.
@@ -97,19 +95,15 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
                 return Ok(Confirmed::Existing(o));
             }
             state.metrics.reservation("expired");
-            return Err(Error::Conflict {
-                code: ErrorCode::ReservationExpired,
-                message: format!("the reservation is {status}"),
+            return Err(Error::ReservationExpired {
+                status: status.as_str().to_owned(),
             });
         }
         PinOutcome::Committed => {
             // Recorded and applied by an earlier confirm.
             return match existing(state, req).await? {
                 Some(o) => Ok(Confirmed::Existing(o)),
-                None => Err(Error::Conflict {
-                    code: ErrorCode::ReservationCommitted,
-                    message: "the reservation was committed without an order here".into(),
-                }),
+                None => Err(Error::CommittedWithoutOrder),
             };
         }
     }
@@ -124,7 +118,7 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
         })
         .collect();
     let order_id = Uuid::now_v7();
-    let payload = OrderPayload {
+    let effect = Effect::Commit(OrderPayload {
         order_id,
         reservation_id: req.reservation_id.clone(),
         items: lines
@@ -135,14 +129,11 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
                 movement_id: None,
             })
             .collect(),
-    };
-    let payload = serde_json::to_value(&payload).map_err(anyhow::Error::from)?;
-    let Some(recorded) = record(state, req, order_id, &payload, &lines).await? else {
+    });
+    let Some(recorded) = record(state, req, order_id, &effect, &lines).await? else {
         return match existing(state, req).await? {
             Some(o) => Ok(Confirmed::Existing(o)),
-            None => Err(Error::Anyhow(anyhow::anyhow!(
-                "order vanished after a conflict"
-            ))),
+            None => Err(anyhow::anyhow!("order vanished after a conflict").into()),
         };
     };
     state.metrics.order("created");
@@ -150,10 +141,13 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
         return Err(Error::FaultInjected);
     }
     // Best effort: when Redis is down the row stays for the worker and the order stays PENDING.
-    let skus: Vec<String> = lines.iter().map(|l| l.sku.clone()).collect();
-    let status = match outbox::apply_commit(state, recorded.outbox_id, payload, &skus).await {
-        Ok(Attempt::Done(Applied::Applied)) => Some(OrderStatus::Confirmed),
-        Ok(Attempt::Done(Applied::Short { .. })) => Some(OrderStatus::NeedsAttention),
+    let status = match outbox::apply_commit(state, recorded.outbox_id, effect).await {
+        Ok(Attempt::Done(Applied::Applied)) => {
+            Some(OrderStatus::Pending.next(OrderEvent::CommitApplied)?)
+        }
+        Ok(Attempt::Done(Applied::Short { .. })) => {
+            Some(OrderStatus::Pending.next(OrderEvent::CommitShort)?)
+        }
         Ok(Attempt::Failed(_)) => Some(OrderStatus::Pending),
         // The worker holds the row right now: read what it decided.
         Ok(Attempt::Skipped) => None,
@@ -196,9 +190,10 @@ async fn record(
     state: &AppState,
     req: &ConfirmRequest,
     order_id: Uuid,
-    payload: &serde_json::Value,
+    effect: &Effect,
     lines: &[OrderItem],
 ) -> Result<Option<Recorded>> {
+    let payload = effect.to_json()?;
     let line_no: Vec<i32> = (1..=lines.len() as i32).collect();
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
@@ -242,13 +237,9 @@ async fn record(
     .fetch_optional(&state.db)
     .await
     .on_constraint("orders_idempotency_key_key", |_| {
-        Error::unprocessable(ErrorCode::IdempotencyKeyMismatch,
-            "this Idempotency-Key was used for another reservation",
-        )
+        Error::IdempotencyKeyOfOtherReservation
     })
-    .on_constraint("order_items_sku_fkey", |_| {
-        Error::unprocessable(ErrorCode::UnknownSku, "a reserved SKU is not in the catalogue")
-    })?;
+    .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)?;
     Ok(row.map(|r| Recorded {
         outbox_id: r.outbox_id,
         created_at: r.created_at,

@@ -1,0 +1,97 @@
+//! The one error type of the domain: what went wrong in terms of orders, reservations and the
+//! ledger, plus the catch-alls of the stores underneath. It knows nothing of HTTP: `http::error`
+//! maps each variant to a status and a stable code.
+
+use upstash_rest::Error as RedisError;
+
+use super::lifecycle::{OrderEvent, OrderStatus};
+
+/// Everything a domain operation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No order with that id.
+    #[error("unknown order")]
+    UnknownOrder,
+    /// Redis does not know the reservation (never held, or long gone).
+    #[error("unknown reservation")]
+    UnknownReservation,
+    /// The hold ended before the confirm; `status` is what Redis says it became.
+    #[error("the reservation is {status}")]
+    ReservationExpired {
+        /// `expired`, `released`, ...
+        status: String,
+    },
+    /// Redis has the reservation committed but Postgres has no order for it.
+    #[error("the reservation was committed without an order here")]
+    CommittedWithoutOrder,
+    /// A cancel of a reservation an order is being recorded for, before the order exists.
+    #[error("the reservation is committed; cancel its order")]
+    CommittedCancelOrder,
+    /// The reservation was confirmed with another `Idempotency-Key`.
+    #[error("this reservation was confirmed with another Idempotency-Key")]
+    IdempotencyKeyOfOtherConfirm,
+    /// The `Idempotency-Key` already confirmed another reservation.
+    #[error("this Idempotency-Key was used for another reservation")]
+    IdempotencyKeyOfOtherReservation,
+    /// A reserved SKU is missing from the catalogue (the foreign key of the order's items).
+    #[error("a reserved SKU is not in the catalogue")]
+    ReservedSkuUnknown,
+    /// No SKU with that name in the catalogue.
+    #[error("unknown sku")]
+    UnknownSku,
+    /// A movement id already names another change (other SKU or quantity).
+    #[error("movement_id was used for another change")]
+    MovementIdReused,
+    /// A change of on-hand beyond what one movement can carry.
+    #[error("change too large")]
+    ChangeTooLarge,
+    /// An order status transition the lifecycle forbids; carries the state the order is in.
+    #[error("order is {from:?}: {event:?} is not allowed")]
+    IllegalTransition {
+        /// The current status.
+        from: OrderStatus,
+        /// What was attempted.
+        event: OrderEvent,
+    },
+    /// Redis unreachable or answering something unexpected (see [`RedisError::is_unavailable`]).
+    #[error("redis error: {0}")]
+    Redis(#[from] RedisError),
+    /// Postgres failure.
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    /// A fault injected by a test stopped the operation (crash-safety tests).
+    #[error("fault injected")]
+    FaultInjected,
+    /// Anything else (broken invariants, serialization).
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Result of domain operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Maps a unique or foreign-key violation of a named constraint to a domain error.
+pub trait ResultExt<T> {
+    /// When the error is a violation of constraint `name`, replaces it with `f(err)`.
+    ///
+    /// # Errors
+    /// The original or mapped error.
+    fn on_constraint(
+        self,
+        name: &str,
+        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
+    ) -> Result<T>;
+}
+
+impl<T, E: Into<Error>> ResultExt<T> for std::result::Result<T, E> {
+    fn on_constraint(
+        self,
+        name: &str,
+        f: impl FnOnce(Box<dyn sqlx::error::DatabaseError>) -> Error,
+    ) -> Result<T> {
+        self.map_err(|e| match e.into() {
+            Error::Sqlx(sqlx::Error::Database(db)) if db.constraint() == Some(name) => f(db),
+            e => e,
+        })
+    }
+}
