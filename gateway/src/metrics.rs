@@ -1,98 +1,102 @@
-//! Prometheus text metrics: requests by endpoint and status, commands, latency, in-flight.
-//! Lock-free counters only, so the hot path pays a few atomic increments.
+//! Prometheus metrics with `prometheus-client`: requests by endpoint and status, commands
+//! forwarded, requests in flight, and a latency histogram. Recording is a few atomic operations
+//! (a read lock on the label family), so the hot path stays cheap.
+//!
+//! The crate adds `_total` to counter names itself, so counters are registered without it.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 use crate::protocol::Endpoint;
 
-const ENDPOINTS: [&str; 4] = ["command", "pipeline", "multi_exec", "other"];
-const STATUSES: [u16; 8] = [200, 400, 401, 404, 405, 413, 503, 0];
-/// Upper bounds of the latency buckets, in milliseconds.
-const BUCKETS_MS: [f64; 10] = [0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 1000.0];
+/// Upper bounds of the latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    status: u16,
+}
+
+/// The gateway's metrics, registered once.
+#[derive(Debug)]
 pub(crate) struct Metrics {
-    requests: [[AtomicU64; STATUSES.len()]; ENDPOINTS.len()],
-    commands: AtomicU64,
-    latency_buckets: [AtomicU64; BUCKETS_MS.len()],
-    latency_count: AtomicU64,
-    latency_sum_us: AtomicU64,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    commands: Counter,
+    in_flight: Gauge,
+    latency: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "gateway_requests",
+            "HTTP requests by endpoint and status",
+            requests.clone(),
+        );
+        let commands = Counter::default();
+        registry.register(
+            "gateway_commands",
+            "Redis commands forwarded",
+            commands.clone(),
+        );
+        let in_flight = Gauge::default();
+        registry.register(
+            "gateway_in_flight",
+            "Requests holding an in-flight slot",
+            in_flight.clone(),
+        );
+        let latency = Histogram::new(BUCKETS);
+        registry.register(
+            "gateway_request_duration_seconds",
+            "Request latency inside the gateway",
+            latency.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            commands,
+            in_flight,
+            latency,
+        }
+    }
 }
 
 impl Metrics {
     pub(crate) fn observe(&self, endpoint: Endpoint, status: u16, took: Duration) {
-        let s = STATUSES
-            .iter()
-            .position(|&x| x == status)
-            .unwrap_or(STATUSES.len() - 1);
-        self.requests[endpoint as usize][s].fetch_add(1, Ordering::Relaxed);
-        let ms = took.as_secs_f64() * 1000.0;
-        if let Some(b) = BUCKETS_MS.iter().position(|&le| ms <= le) {
-            self.latency_buckets[b].fetch_add(1, Ordering::Relaxed);
-        }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_us.fetch_add(
-            u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        self.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.name(),
+                status,
+            })
+            .inc();
+        self.latency.observe(took.as_secs_f64());
     }
 
     pub(crate) fn commands(&self, n: usize) {
-        self.commands.fetch_add(n as u64, Ordering::Relaxed);
+        self.commands.inc_by(n as u64);
     }
 
+    /// The text exposition, with `in_flight` read at scrape time.
     pub(crate) fn render(&self, in_flight: usize) -> String {
+        self.in_flight
+            .set(i64::try_from(in_flight).unwrap_or(i64::MAX));
         let mut out = String::with_capacity(2048);
-        out.push_str(
-            "# HELP gateway_requests_total HTTP requests by endpoint and status (0 = other).\n",
-        );
-        out.push_str("# TYPE gateway_requests_total counter\n");
-        for (e, name) in ENDPOINTS.iter().enumerate() {
-            for (s, status) in STATUSES.iter().enumerate() {
-                let n = self.requests[e][s].load(Ordering::Relaxed);
-                if n > 0 {
-                    let _ = writeln!(
-                        out,
-                        "gateway_requests_total{{endpoint=\"{name}\",status=\"{status}\"}} {n}"
-                    );
-                }
-            }
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
         }
-        let _ = writeln!(
-            out,
-            "# HELP gateway_commands_total Redis commands forwarded.\n# TYPE gateway_commands_total counter\ngateway_commands_total {}",
-            self.commands.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP gateway_in_flight Requests holding an in-flight slot.\n# TYPE gateway_in_flight gauge\ngateway_in_flight {in_flight}"
-        );
-        out.push_str(
-            "# HELP gateway_request_duration_seconds Request latency inside the gateway.\n",
-        );
-        out.push_str("# TYPE gateway_request_duration_seconds histogram\n");
-        let mut cumulative = 0;
-        for (b, le) in BUCKETS_MS.iter().enumerate() {
-            cumulative += self.latency_buckets[b].load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "gateway_request_duration_seconds_bucket{{le=\"{}\"}} {cumulative}",
-                le / 1000.0
-            );
-        }
-        let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "gateway_request_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let _ = writeln!(
-            out,
-            "gateway_request_duration_seconds_sum {}",
-            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "gateway_request_duration_seconds_count {count}");
         out
     }
 }

@@ -22,6 +22,16 @@ impl Endpoint {
             _ => Self::Other,
         }
     }
+
+    /// The `endpoint` label of the metrics.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Command => "command",
+            Self::Pipeline => "pipeline",
+            Self::MultiExec => "multi_exec",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// One command: the upper-cased name and its arguments as raw bytes.
