@@ -108,7 +108,7 @@ ensure_postgres() {
 # only; nothing else is touched), so repeated runs on one machine do not accumulate keys.
 clean_test_keys() {
   local p
-  for p in 'gwtest:*' 'et:*' 'e2e:*' 't-origin-*' 'bench:*' 'bench-*' 'conf:*'; do
+  for p in 'gwtest:*' 'et:*' 'e2e:*' 't-origin-*' 't-origin:*' 'bench:*' 'bench-*' 'conf:*'; do
     redis-cli -h 127.0.0.1 -p 6379 --scan --pattern "$p" \
       | xargs -r -n 500 redis-cli -h 127.0.0.1 -p 6379 unlink >/dev/null
   done

@@ -14,11 +14,7 @@ use redis::AsyncCommands as _;
 use upstash_rest::Client;
 use upstash_rest::ReqwestTransport;
 
-const TOKEN: &str = "engine-test-token";
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+use testkit::{redis_url, GATEWAY_TOKEN as TOKEN};
 
 /// One runtime and one gateway for the whole test binary (proptest cases are synchronous).
 fn runtime() -> &'static tokio::runtime::Runtime {
@@ -36,9 +32,7 @@ fn gateway_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         runtime().block_on(async {
-            let mut config = edgestock_gateway::Config::new(redis_url(), TOKEN);
-            config.listen = "127.0.0.1:0".into();
-            let gw = edgestock_gateway::spawn(config).await.unwrap();
+            let gw = testkit::gateway(&redis_url(), |_| {}).await;
             let url = gw.url();
             std::mem::forget(gw); // lives as long as the test binary
             url

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::repo_root;
-use crate::support::stack::Stack;
+use testkit::repo_root;
+use testkit::stack::Stack;
 
 #[tokio::test]
 async fn demo_page_shows_the_badge_reserves_counts_down_and_releases_in_chromium() {

@@ -1,7 +1,5 @@
 //! Black-box tests across the running stack.
 
-mod support;
-
 mod browser;
 mod contract;
 mod edge;

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::support::Worker;
+use testkit::Worker;
 
 #[tokio::test]
 async fn worker_placeholder_answers_in_miniflare() {

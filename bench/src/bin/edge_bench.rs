@@ -12,8 +12,7 @@
 //! share the cores), so the figures compare paths, not hardware.
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "../../../tests/api/support/mod.rs"]
-mod support;
+use testkit as support;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -3,12 +3,11 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::{Item, ReserveOutcome, ReserveRequest};
-use edgestock_gateway::{Config as GatewayConfig, Running};
+use edgestock_gateway::Running;
 use origin::config::Config;
 use origin::startup::Application;
 use origin::state::AppState;
@@ -18,33 +17,16 @@ use sqlx::PgPool;
 pub(crate) const API_KEY: &str = "test-api-key";
 pub(crate) const ADMIN_KEY: &str = "test-admin-key";
 pub(crate) const EDGE_SECRET: &str = "test-edge-secret";
-pub(crate) const GATEWAY_TOKEN: &str = "test-gateway-token";
+pub(crate) use testkit::{redis_url, GATEWAY_TOKEN};
 
-pub(crate) fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
-
-/// A per-test Redis key prefix.
+/// A per-test Redis key prefix (under `t-origin:`, which test runs clean up).
 pub(crate) fn unique_prefix() -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "t-origin-{nanos:x}-{}-{}:",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
+    testkit::prefix("t-origin")
 }
 
+/// A gateway listening on `listen` (tests that restart it need a fixed address).
 pub(crate) async fn spawn_gateway(listen: &str) -> Running {
-    edgestock_gateway::spawn(GatewayConfig {
-        listen: listen.into(),
-        ..GatewayConfig::new(redis_url(), GATEWAY_TOKEN)
-    })
-    .await
-    .expect("gateway starts")
+    testkit::gateway(&redis_url(), |c| c.listen = listen.into()).await
 }
 
 /// Configuration for a test app: fast background loops, short outbox head start.

@@ -3,7 +3,6 @@
 //! engine to seed and inspect Redis, and a stub origin that verifies signatures.
 
 use std::collections::HashMap;
-use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -15,7 +14,7 @@ use axum::response::IntoResponse;
 use edgestock_core::domain::Sku;
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::Engine;
-use edgestock_gateway::{spawn, Config, Running};
+use edgestock_gateway::Running;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
@@ -24,37 +23,19 @@ use upstash_rest::ReqwestTransport;
 
 use super::Worker;
 
-pub(crate) const GATEWAY_TOKEN: &str = "e2e-gateway-token";
-pub(crate) const TOKEN_SECRET: &str = "e2e-reservation-token-secret";
-pub(crate) const ORIGIN_SECRET: &str = "e2e-edge-origin-secret";
+pub const TOKEN_SECRET: &str = "e2e-reservation-token-secret";
+pub const ORIGIN_SECRET: &str = "e2e-edge-origin-secret";
 
-/// The shared Redis of the test run.
-pub(crate) fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-}
+pub use crate::{closed_port, gateway, redis_url, GATEWAY_TOKEN};
 
-/// A key prefix no other test uses.
-pub(crate) fn unique_prefix() -> String {
-    format!("e2e:{:016x}:", rand::random::<u64>())
-}
-
-/// A port nothing listens on (bound, then released).
-pub(crate) fn closed_port() -> u16 {
-    let l = StdListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// Starts a gateway in front of `redis`.
-pub(crate) async fn gateway(redis: &str, tweak: impl FnOnce(&mut Config)) -> Running {
-    let mut c = Config::new(redis, GATEWAY_TOKEN);
-    c.listen = "127.0.0.1:0".into();
-    tweak(&mut c);
-    spawn(c).await.expect("gateway starts")
+/// A key prefix no other test uses (under `e2e:`, which test runs clean up).
+pub fn unique_prefix() -> String {
+    crate::prefix("e2e")
 }
 
 /// The worker's bindings for a stack: the gateway, the origin, a key prefix, no edge cache;
 /// `extra` overrides any of them.
-pub(crate) fn worker_bindings(gateway: &str, origin: &str, prefix: &str, extra: &Value) -> Value {
+pub fn worker_bindings(gateway: &str, origin: &str, prefix: &str, extra: &Value) -> Value {
     let mut bindings = json!({
         "REDIS_REST_URL": gateway,
         "REDIS_REST_TOKEN": GATEWAY_TOKEN,
@@ -72,22 +53,23 @@ pub(crate) fn worker_bindings(gateway: &str, origin: &str, prefix: &str, extra: 
 }
 
 /// Gateway + worker + engine under one prefix.
-pub(crate) struct Stack {
+#[derive(Debug)]
+pub struct Stack {
     /// Kept alive for the stack's lifetime.
     _gateway: Running,
-    pub(crate) engine: Engine<ReqwestTransport>,
-    pub(crate) worker: Worker,
-    pub(crate) http: reqwest::Client,
+    pub engine: Engine<ReqwestTransport>,
+    pub worker: Worker,
+    pub http: reqwest::Client,
 }
 
 impl Stack {
     /// Against the shared Redis; `extra` bindings override the defaults.
-    pub(crate) async fn start(extra: Value) -> Self {
+    pub async fn start(extra: Value) -> Self {
         Self::start_on(&redis_url(), extra).await
     }
 
     /// Against the Redis at `redis`.
-    pub(crate) async fn start_on(redis: &str, extra: Value) -> Self {
+    pub async fn start_on(redis: &str, extra: Value) -> Self {
         let gateway = gateway(redis, |_| {}).await;
         let prefix = unique_prefix();
         let origin = format!("http://127.0.0.1:{}", closed_port());
@@ -105,12 +87,12 @@ impl Stack {
     }
 
     /// `path` on the worker.
-    pub(crate) fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         self.worker.url(path)
     }
 
     /// Sets a SKU's on-hand and low-stock threshold.
-    pub(crate) async fn seed(&self, sku: &str, on_hand: i64, low: i64) {
+    pub async fn seed(&self, sku: &str, on_hand: i64, low: i64) {
         self.engine
             .seed(&Sku::parse(sku).expect("valid sku"), on_hand, low)
             .await
@@ -119,18 +101,19 @@ impl Stack {
 }
 
 /// A redis-server of its own (exact command counts), killed on drop.
-pub(crate) struct PrivateRedis {
-    pub(crate) port: u16,
+#[derive(Debug)]
+pub struct PrivateRedis {
+    pub port: u16,
     child: Child,
 }
 
 impl PrivateRedis {
-    pub(crate) fn start() -> Self {
+    pub fn start() -> Self {
         Self::start_on(closed_port())
     }
 
     /// On a given port (a restart keeps the address).
-    pub(crate) fn start_on(port: u16) -> Self {
+    pub fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -147,7 +130,7 @@ impl PrivateRedis {
         me
     }
 
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
@@ -162,7 +145,7 @@ impl PrivateRedis {
 
     /// Calls per command from `INFO commandstats`, without `info` itself. Commands run inside
     /// scripts are counted too, so an unchanged map means Redis did no work at all.
-    pub(crate) fn command_calls(&self) -> HashMap<String, u64> {
+    pub fn command_calls(&self) -> HashMap<String, u64> {
         self.cli(&["INFO", "commandstats"])
             .lines()
             .filter_map(|l| {
@@ -188,16 +171,16 @@ impl Drop for PrivateRedis {
 
 /// What the stub origin saw.
 #[derive(Debug, Clone)]
-pub(crate) struct Seen {
-    pub(crate) path: String,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Value,
-    pub(crate) signature_ok: bool,
+pub struct Seen {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub signature_ok: bool,
 }
 
 /// How the stub origin answers.
 #[derive(Debug, Clone)]
-pub(crate) enum Mode {
+pub enum Mode {
     /// 201 order for confirm, 200 for cancel.
     Ok,
     /// This status and JSON body.
@@ -213,14 +196,15 @@ struct OriginState {
 }
 
 /// A tiny origin that checks the edge signature like the real one will.
-pub(crate) struct StubOrigin {
-    pub(crate) url: String,
+#[derive(Debug)]
+pub struct StubOrigin {
+    pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     mode: Arc<Mutex<Mode>>,
 }
 
 impl StubOrigin {
-    pub(crate) async fn start() -> Self {
+    pub async fn start() -> Self {
         let state = OriginState {
             seen: Arc::default(),
             mode: Arc::new(Mutex::new(Mode::Ok)),
@@ -240,17 +224,17 @@ impl StubOrigin {
         }
     }
 
-    pub(crate) fn set_mode(&self, m: Mode) {
+    pub fn set_mode(&self, m: Mode) {
         *self.mode.lock().expect("lock") = m;
     }
 
-    pub(crate) fn seen(&self) -> Vec<Seen> {
+    pub fn seen(&self) -> Vec<Seen> {
         self.seen.lock().expect("lock").clone()
     }
 }
 
 /// Lowercase hex HMAC-SHA256(secret, METHOD\nPATH\nTS\nBODY), computed independently of the edge.
-pub(crate) fn expected_signature(method: &str, path: &str, ts: &str, body: &[u8]) -> String {
+pub fn expected_signature(method: &str, path: &str, ts: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(ORIGIN_SECRET.as_bytes()).expect("key");
     mac.update(format!("{method}\n{path}\n{ts}\n").as_bytes());
     mac.update(body);

@@ -1,4 +1,14 @@
-//! Shared helpers for the black-box tests.
+//! Dev-only fixtures shared by the black-box tests (`tests/`) and the benchmarks (`bench/`):
+//! nothing in production depends on this crate.
+//!
+//! # Layout
+//! - this module: [`repo_root`], the built worker in Miniflare ([`Worker`]), and the reservation
+//!   token as the edge computes it ([`reservation_token`]);
+//! - the shared Redis, unique key prefixes, a closed port and a gateway in front of any Redis
+//!   (no edgestock dependency, so every crate's tests can use them);
+//! - `stack` (feature `stack`): a private redis-server, a stub origin, the worker's bindings and
+//!   the edge-in-front-of-the-gateway stack;
+//! - `full` (feature `full`): the whole stack (Postgres database, origin, gateway, worker).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -11,7 +21,7 @@ use tokio::process::{Child, ChildStdin, Command};
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The repository root (the parent of this crate's manifest directory).
-pub(crate) fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent directory")
@@ -23,7 +33,7 @@ pub(crate) fn repo_root() -> PathBuf {
 /// Dropping it closes Miniflare's stdin (the script then disposes workerd), waits briefly for a
 /// clean exit, and otherwise kills the node process (`kill_on_drop`).
 #[derive(Debug)]
-pub(crate) struct Worker {
+pub struct Worker {
     base_url: String,
     child: Child,
     stdin: Option<ChildStdin>,
@@ -31,12 +41,12 @@ pub(crate) struct Worker {
 
 impl Worker {
     /// Starts Miniflare with no extra bindings.
-    pub(crate) async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::start_with_bindings(&serde_json::json!({})).await
     }
 
     /// Starts Miniflare with `bindings` (a JSON object of vars and secrets).
-    pub(crate) async fn start_with_bindings(bindings: &serde_json::Value) -> Self {
+    pub async fn start_with_bindings(bindings: &serde_json::Value) -> Self {
         let root = repo_root();
         let script = root.join("edge/build/index.js");
         assert!(
@@ -99,12 +109,12 @@ impl Worker {
 
     /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).
     #[allow(dead_code)]
-    pub(crate) fn base_url(&self) -> &str {
+    pub fn base_url(&self) -> &str {
         &self.base_url
     }
 
     /// `path` (starting with `/`) resolved against the base URL.
-    pub(crate) fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
 }
@@ -126,5 +136,62 @@ impl Drop for Worker {
     }
 }
 
-pub(crate) mod full;
-pub(crate) mod stack;
+#[cfg(feature = "full")]
+pub mod full;
+#[cfg(feature = "stack")]
+pub mod stack;
+
+/// The token of the test gateways.
+pub const GATEWAY_TOKEN: &str = "e2e-gateway-token";
+
+/// The shared Redis of the test run.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A key prefix no other test uses: `<tag>:<random>:`. Test runs remove the keys of their
+/// own tags first (`scripts/lib.sh`), so pick one of those.
+pub fn prefix(tag: &str) -> String {
+    format!("{tag}:{:016x}:", rand::random::<u64>())
+}
+
+/// A port nothing listens on (bound, then released).
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Starts a gateway in front of `redis`.
+pub async fn gateway(
+    redis: &str,
+    tweak: impl FnOnce(&mut edgestock_gateway::Config),
+) -> edgestock_gateway::Running {
+    let mut c = edgestock_gateway::Config::new(redis, GATEWAY_TOKEN);
+    c.listen = "127.0.0.1:0".into();
+    tweak(&mut c);
+    edgestock_gateway::spawn(c).await.expect("gateway starts")
+}
+
+/// The reservation token of `id` under `secret`, computed as the edge does:
+/// `base64url(HMAC-SHA256(secret, "rsv:" + id))` without padding.
+pub fn reservation_token(secret: &str, id: &str) -> String {
+    use base64::Engine as _;
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    mac.update(format!("rsv:{id}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A known answer, so the helper cannot drift from the edge's scheme unnoticed.
+    #[test]
+    fn reservation_token_known_answer() {
+        assert_eq!(
+            reservation_token("secret", "0123456789abcdef0123456789abcdef"),
+            "dYVCEQ3Klzj-Y4qcNmS0UPVDpZ5mTi6SboWIHlgLTR4"
+        );
+    }
+}

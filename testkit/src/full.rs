@@ -14,8 +14,8 @@ use sqlx::{Connection, PgPool};
 use super::stack::{gateway, unique_prefix, worker_bindings, GATEWAY_TOKEN, ORIGIN_SECRET};
 use super::Worker;
 
-pub(crate) const ORIGIN_API_KEY: &str = "e2e-origin-api-key";
-pub(crate) const ADMIN_API_KEY: &str = "e2e-admin-api-key";
+pub const ORIGIN_API_KEY: &str = "e2e-origin-api-key";
+pub const ADMIN_API_KEY: &str = "e2e-admin-api-key";
 
 fn admin_url() -> String {
     std::env::var("DATABASE_URL")
@@ -72,24 +72,25 @@ async fn spawn_origin(vars: &HashMap<String, String>, pool: &PgPool) -> OriginHa
 }
 
 /// Everything running, one key prefix.
-pub(crate) struct FullStack {
+#[derive(Debug)]
+pub struct FullStack {
     _gateway: Running,
     origin_vars: HashMap<String, String>,
     /// The running origin's state (fault switches, metrics).
-    pub(crate) origin_state: AppState,
-    pub(crate) origin_url: String,
+    pub origin_state: AppState,
+    pub origin_url: String,
     origin_stop: Option<tokio::sync::oneshot::Sender<()>>,
     origin_task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pub(crate) worker: Worker,
-    pub(crate) pool: PgPool,
-    pub(crate) db_name: String,
-    pub(crate) prefix: String,
-    pub(crate) http: reqwest::Client,
+    pub worker: Worker,
+    pub pool: PgPool,
+    pub db_name: String,
+    pub prefix: String,
+    pub http: reqwest::Client,
 }
 
 impl FullStack {
     /// Starts it all against the Redis at `redis_url`; `edge` and `origin` override settings.
-    pub(crate) async fn start(redis_url: &str, edge: Value, origin: &[(&str, &str)]) -> Self {
+    pub async fn start(redis_url: &str, edge: Value, origin: &[(&str, &str)]) -> Self {
         let gateway = gateway(redis_url, |_| {}).await;
         let prefix = unique_prefix();
         let (db_name, pool) = fresh_database().await;
@@ -155,17 +156,17 @@ impl FullStack {
     }
 
     /// `path` on the edge.
-    pub(crate) fn edge(&self, path: &str) -> String {
+    pub fn edge(&self, path: &str) -> String {
         self.worker.url(path)
     }
 
     /// `path` on the origin.
-    pub(crate) fn origin(&self, path: &str) -> String {
+    pub fn origin(&self, path: &str) -> String {
         format!("{}{path}", self.origin_url)
     }
 
     /// Creates or updates a SKU through the origin's admin API (ledger first, then Redis).
-    pub(crate) async fn put_sku(&self, sku: &str, on_hand: i64, low: i64) {
+    pub async fn put_sku(&self, sku: &str, on_hand: i64, low: i64) {
         let res = self
             .http
             .put(self.origin(&format!("/v1/admin/skus/{sku}")))
@@ -183,7 +184,7 @@ impl FullStack {
     }
 
     /// The edge's view of one SKU.
-    pub(crate) async fn edge_stock(&self, sku: &str) -> Value {
+    pub async fn edge_stock(&self, sku: &str) -> Value {
         let res = self
             .http
             .get(self.edge(&format!("/v1/stock/{sku}")))
@@ -194,7 +195,7 @@ impl FullStack {
     }
 
     /// Polls `cond` every 100 ms until it holds, failing after 20 s.
-    pub(crate) async fn wait_until<F, Fut>(&self, what: &str, mut cond: F)
+    pub async fn wait_until<F, Fut>(&self, what: &str, mut cond: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
@@ -208,7 +209,7 @@ impl FullStack {
 
     /// Stops the origin as a crash would (its in-flight work is abandoned) and starts a new one on
     /// the same address, database and Redis prefix.
-    pub(crate) async fn restart_origin(&mut self) {
+    pub async fn restart_origin(&mut self) {
         if let Some(tx) = self.origin_stop.take() {
             let _ = tx.send(());
         }
@@ -223,7 +224,7 @@ impl FullStack {
     }
 
     /// Stops the origin (drains its workers) and drops the database.
-    pub(crate) async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(tx) = self.origin_stop.take() {
             let _ = tx.send(());
         }
