@@ -1,0 +1,331 @@
+//! Reserve, replay, rate limit, extend, release, pin and commit: each script's behaviour and
+//! error cases, and our SHA1 against `SCRIPT LOAD`.
+
+use super::*;
+
+#[test]
+fn our_sha1_is_what_script_load_returns_for_every_script() {
+    block(async {
+        let e = engine();
+        let mut direct = redis().await;
+        for s in edgestock_lua::ALL {
+            // Through the gateway (Upstash semantics): the SHA1 of the source as we send it.
+            assert_eq!(
+                e.client().script_load(s.source).await.unwrap(),
+                s.sha1(),
+                "{}",
+                s.name
+            );
+            // Straight to Redis, without the Upstash-only flag: Redis's SHA1 is plain SHA1.
+            let stripped = s.source.replacen(",allow-key-locking", "", 1).replacen(
+                "flags=allow-key-locking",
+                "flags=",
+                1,
+            );
+            let sha: String = redis::cmd("SCRIPT")
+                .arg("LOAD")
+                .arg(&stripped)
+                .query_async(&mut direct)
+                .await
+                .unwrap();
+            assert_eq!(sha, sha1_smol_hex(&stripped), "{}", s.name);
+        }
+    });
+}
+
+fn sha1_smol_hex(s: &str) -> String {
+    // Same digest the lua crate uses, computed independently of it.
+    let out = std::process::Command::new("sha1sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    match out {
+        Ok(mut child) => {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        }
+        Err(_) => edgestock_lua::Script::new("x", Box::leak(s.to_owned().into_boxed_str()))
+            .sha1()
+            .to_owned(),
+    }
+}
+
+#[test]
+fn reserve_is_all_or_nothing_and_reports_the_short_sku() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 5, 2).await.unwrap();
+        e.seed(&sku("B"), 1, 0).await.unwrap();
+        let out = e
+            .reserve(&request("r1", vec![item("A", 2), item("B", 2)], 10_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            out,
+            ReserveOutcome::Insufficient {
+                sku: "B".into(),
+                available: 1
+            }
+        );
+        assert_eq!(available(&e, "A").await, 5, "nothing held on A");
+        assert_eq!(
+            e.reservation("r1").await.unwrap(),
+            None,
+            "a failed reserve records nothing"
+        );
+
+        let ReserveOutcome::Held(h) = e
+            .reserve(&request("r2", vec![item("A", 2), item("B", 1)], 10_000))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((h.status.as_str(), h.replay), ("held", false));
+        assert_eq!(h.expires_ms - h.created_ms, 10_000);
+        assert_eq!(available(&e, "A").await, 3);
+        assert_eq!(available(&e, "B").await, 0);
+        let rec = e.reservation("r2").await.unwrap().unwrap();
+        assert_eq!(rec.items, vec![item("A", 2), item("B", 1)]);
+        assert_eq!(rec.max_expires_ms, h.created_ms + 60_000);
+
+        assert_eq!(
+            e.reserve(&request("r3", vec![item("NOPE", 1)], 10_000))
+                .await
+                .unwrap(),
+            ReserveOutcome::UnknownSku("NOPE".into())
+        );
+    });
+}
+
+#[test]
+fn idempotent_replay_and_key_reuse() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 5, 0).await.unwrap();
+        let req = request("idem", vec![item("A", 2)], 10_000);
+        let ReserveOutcome::Held(first) = e.reserve(&req).await.unwrap() else {
+            panic!()
+        };
+        let ReserveOutcome::Held(again) = e.reserve(&req).await.unwrap() else {
+            panic!()
+        };
+        assert!(again.replay);
+        assert_eq!(
+            (again.created_ms, again.expires_ms),
+            (first.created_ms, first.expires_ms)
+        );
+        assert_eq!(available(&e, "A").await, 3, "a replay holds nothing more");
+        let mut other = req.clone();
+        other.fingerprint = "another body".into();
+        assert_eq!(
+            e.reserve(&other).await.unwrap(),
+            ReserveOutcome::IdempotencyMismatch
+        );
+        assert_eq!(available(&e, "A").await, 3);
+    });
+}
+
+#[test]
+fn rate_limit_refuses_without_changing_anything() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 100, 0).await.unwrap();
+        let mut req = request("x", vec![item("A", 1)], 10_000);
+        req.rate_limit = Some(RateLimit {
+            subjects: vec!["ip:1".into(), "cart:c".into()],
+            limit: 3,
+            window_ms: 60_000,
+        });
+        for i in 0..3 {
+            req.id = format!("rl{i}");
+            assert!(matches!(
+                e.reserve(&req).await.unwrap(),
+                ReserveOutcome::Held(_)
+            ));
+        }
+        req.id = "rl3".into();
+        match e.reserve(&req).await.unwrap() {
+            ReserveOutcome::RateLimited { retry_after_ms } => {
+                assert!(retry_after_ms > 0 && retry_after_ms <= 60_000)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(available(&e, "A").await, 97);
+        // Another subject is not limited.
+        req.rate_limit.as_mut().unwrap().subjects = vec!["ip:2".into()];
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+    });
+}
+
+#[test]
+fn extend_is_capped_by_the_maximum_hold_time() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 5, 0).await.unwrap();
+        let mut req = request("ext", vec![item("A", 1)], 10_000);
+        req.max_hold_ms = 25_000;
+        let ReserveOutcome::Held(h) = e.reserve(&req).await.unwrap() else {
+            panic!()
+        };
+        match e.extend("ext", 10_000).await.unwrap() {
+            ExtendOutcome::Extended { expires_ms, .. } => {
+                assert_eq!(expires_ms, h.expires_ms + 10_000)
+            }
+            other => panic!("{other:?}"),
+        }
+        match e.extend("ext", 10_000).await.unwrap() {
+            ExtendOutcome::Extended {
+                expires_ms,
+                max_expires_ms,
+            } => assert_eq!(expires_ms, max_expires_ms),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            e.extend("ext", 10_000).await.unwrap(),
+            ExtendOutcome::AtLimit { .. }
+        ));
+        assert_eq!(
+            e.extend("missing", 1000).await.unwrap(),
+            ExtendOutcome::NotFound
+        );
+    });
+}
+
+#[test]
+fn release_is_idempotent_and_respects_confirming() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.reserve(&request("rel", vec![item("A", 4)], 10_000))
+            .await
+            .unwrap();
+        assert_eq!(available(&e, "A").await, 1);
+        assert_eq!(
+            e.release("rel", false).await.unwrap(),
+            ReleaseOutcome::Released {
+                status: ReservationStatus::Released,
+                changed: true
+            }
+        );
+        assert_eq!(
+            e.release("rel", false).await.unwrap(),
+            ReleaseOutcome::Released {
+                status: ReservationStatus::Released,
+                changed: false
+            }
+        );
+        assert_eq!(available(&e, "A").await, 5);
+
+        e.reserve(&request("pinned", vec![item("A", 2)], 10_000))
+            .await
+            .unwrap();
+        assert!(matches!(
+            e.pin("pinned", 30_000).await.unwrap().0,
+            PinOutcome::Pinned { .. }
+        ));
+        assert_eq!(
+            e.release("pinned", false).await.unwrap(),
+            ReleaseOutcome::Confirming
+        );
+        assert!(matches!(
+            e.release("pinned", true).await.unwrap(),
+            ReleaseOutcome::Released { changed: true, .. }
+        ));
+        assert_eq!(available(&e, "A").await, 5);
+        assert_eq!(
+            e.release("nope", false).await.unwrap(),
+            ReleaseOutcome::NotFound
+        );
+    });
+}
+
+#[test]
+fn pin_then_commit_and_every_retry_is_safe() {
+    block(async {
+        let mut e = engine();
+        e.seed(&sku("A"), 5, 1).await.unwrap();
+        let ReserveOutcome::Held(h) = e
+            .reserve(&request("c1", vec![item("A", 3)], 10_000))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let (pin, items) = e.pin("c1", 30_000).await.unwrap();
+        match pin {
+            PinOutcome::Pinned { expires_ms } => assert!(expires_ms >= h.now_ms + 30_000),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(items, vec![item("A", 3)]);
+        // The grace period outlives the original TTL.
+        e.set_clock_offset_ms(15_000);
+        assert_eq!(available(&e, "A").await, 2);
+        assert_eq!(
+            e.commit("c1", &items).await.unwrap(),
+            CommitOutcome::Committed
+        );
+        assert_eq!(
+            e.commit("c1", &items).await.unwrap(),
+            CommitOutcome::AlreadyCommitted
+        );
+        assert_eq!(e.pin("c1", 30_000).await.unwrap().0, PinOutcome::Committed);
+        assert_eq!(
+            e.release("c1", true).await.unwrap(),
+            ReleaseOutcome::Committed
+        );
+        let lvl = &e.stock(&[sku("A")]).await.unwrap()[0];
+        assert_eq!((lvl.on_hand, lvl.reserved), (2, 0));
+    });
+}
+
+#[test]
+fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_short() {
+    block(async {
+        let mut e = engine();
+        e.seed(&sku("A"), 3, 0).await.unwrap();
+        e.reserve(&request("late", vec![item("A", 2)], 1_000))
+            .await
+            .unwrap();
+        e.set_clock_offset_ms(5_000);
+        assert_eq!(
+            e.pin("late", 30_000).await.unwrap().0,
+            PinOutcome::Expired {
+                status: ReservationStatus::Expired
+            }
+        );
+        assert_eq!(available(&e, "A").await, 3);
+        // Late commit with units available: taken.
+        assert_eq!(
+            e.commit("late", &[item("A", 2)]).await.unwrap(),
+            CommitOutcome::Late
+        );
+        assert_eq!(available(&e, "A").await, 1);
+        // Late commit when short: nothing taken.
+        e.reserve(&request("late2", vec![item("A", 1)], 1_000))
+            .await
+            .unwrap();
+        e.set_clock_offset_ms(10_000);
+        e.reserve(&request("other", vec![item("A", 1)], 60_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.commit("late2", &[item("A", 1)]).await.unwrap(),
+            CommitOutcome::Short {
+                sku: "A".into(),
+                available: 0
+            }
+        );
+        let lvl = &e.stock(&[sku("A")]).await.unwrap()[0];
+        assert_eq!((lvl.on_hand, lvl.reserved), (1, 1));
+    });
+}

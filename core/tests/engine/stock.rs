@@ -1,0 +1,232 @@
+//! Adjust, seed, events, contention, expiry with no sweeper, the sweep, and input bounds.
+
+use super::*;
+
+#[test]
+fn adjust_is_idempotent_and_never_below_reserved_seed_keeps_holds() {
+    block(async {
+        let e = engine();
+        let a = sku("A");
+        assert_eq!(
+            e.adjust(&a, 10, "m1").await.unwrap(),
+            LevelOutcome::Applied {
+                on_hand: 10,
+                reserved: 0
+            }
+        );
+        assert_eq!(
+            e.adjust(&a, 10, "m1").await.unwrap(),
+            LevelOutcome::Duplicate {
+                on_hand: 10,
+                reserved: 0
+            }
+        );
+        e.reserve(&request("h", vec![item("A", 6)], 60_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.adjust(&a, -5, "m2").await.unwrap(),
+            LevelOutcome::BelowReserved {
+                on_hand: 10,
+                reserved: 6
+            }
+        );
+        assert_eq!(
+            e.adjust(&a, -4, "m3").await.unwrap(),
+            LevelOutcome::Applied {
+                on_hand: 6,
+                reserved: 6
+            }
+        );
+        assert_eq!(
+            e.seed(&a, 20, 3).await.unwrap(),
+            LevelOutcome::Applied {
+                on_hand: 20,
+                reserved: 6
+            }
+        );
+        assert_eq!(available(&e, "A").await, 14, "seed kept the live hold");
+        assert_eq!(
+            e.seed(&a, 2, 3).await.unwrap(),
+            LevelOutcome::BelowReserved {
+                on_hand: 6,
+                reserved: 6
+            }
+        );
+    });
+}
+
+#[test]
+fn events_cover_the_hold_lifecycle_and_level_transitions() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 3, 1).await.unwrap();
+        e.reserve(&request("ev", vec![item("A", 2)], 30_000))
+            .await
+            .unwrap(); // 1 left: low
+        e.reserve(&request("ev2", vec![item("A", 1)], 60_000))
+            .await
+            .unwrap(); // 0 left: sold out
+        e.release("ev2", false).await.unwrap(); // back in stock
+        let ext = e.extend("ev", 1000).await.unwrap();
+        assert!(matches!(ext, ExtendOutcome::Extended { .. }), "{ext:?}");
+        let evs = e.events_after("0", 100).await.unwrap();
+        let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
+        for k in [
+            "stock_adjusted",
+            "hold_created",
+            "low_stock",
+            "sold_out",
+            "hold_released",
+            "back_in_stock",
+            "hold_extended",
+        ] {
+            assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+        }
+        let created = evs.iter().find(|e| e.kind == "hold_created").unwrap();
+        assert_eq!(
+            (
+                created.sku.as_str(),
+                created.reservation_id.as_str(),
+                created.qty
+            ),
+            ("A", "ev", 2)
+        );
+        let after = e.events_after(&evs[2].id, 100).await.unwrap();
+        assert_eq!(after.len(), evs.len() - 3);
+    });
+}
+
+#[test]
+fn contention_200_concurrent_reserves_for_37_units_through_the_gateway() {
+    block(async {
+        let e = std::sync::Arc::new(engine());
+        e.seed(&sku("HOT"), 37, 5).await.unwrap();
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let e = e.clone();
+                tokio::spawn(async move {
+                    e.reserve(&request(&format!("c{i}"), vec![item("HOT", 1)], 60_000))
+                        .await
+                })
+            })
+            .collect();
+        let (mut won, mut short) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap().unwrap() {
+                ReserveOutcome::Held(_) => won += 1,
+                ReserveOutcome::Insufficient { available, .. } => {
+                    assert_eq!(available, 0);
+                    short += 1
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((won, short), (37, 163));
+        let lvl = &e.stock(&[sku("HOT")]).await.unwrap()[0];
+        assert_eq!((lvl.on_hand, lvl.reserved, lvl.available()), (37, 37, 0));
+    });
+}
+
+#[test]
+fn one_second_holds_come_back_on_the_next_read_and_write_without_a_sweeper() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 2, 0).await.unwrap();
+        e.reserve(&request("t1", vec![item("A", 2)], 1_000))
+            .await
+            .unwrap();
+        assert_eq!(available(&e, "A").await, 0);
+        tokio::time::sleep(Duration::from_millis(1_100)).await;
+        assert_eq!(
+            available(&e, "A").await,
+            2,
+            "the read excludes the expired hold"
+        );
+        let mut r = redis().await;
+        let raw: i64 = r.hget(e.keys().stock("A"), "reserved").await.unwrap();
+        assert_eq!(raw, 2, "the read-only script wrote nothing");
+        assert!(matches!(
+            e.reserve(&request("t2", vec![item("A", 2)], 60_000))
+                .await
+                .unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+        let raw: i64 = r.hget(e.keys().stock("A"), "reserved").await.unwrap();
+        assert_eq!(raw, 2, "the write reaped the expired hold before holding");
+        assert_eq!(
+            e.reservation("t1").await.unwrap().unwrap().status,
+            "expired"
+        );
+    });
+}
+
+#[test]
+fn sweep_reaps_untouched_skus_through_the_index() {
+    block(async {
+        let mut e = engine();
+        for s in ["S1", "S2", "S3"] {
+            e.seed(&sku(s), 5, 0).await.unwrap();
+            e.reserve(&request(&format!("sw{s}"), vec![item(s, 2)], 1_000))
+                .await
+                .unwrap();
+        }
+        e.reserve(&request("swlong", vec![item("S3", 1)], 600_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            e.sweep(100).await.unwrap(),
+            SweepReport::default(),
+            "nothing due yet"
+        );
+        e.set_clock_offset_ms(5_000);
+        assert_eq!(
+            e.sweep(100).await.unwrap(),
+            SweepReport {
+                skus: 3,
+                units_reaped: 6
+            }
+        );
+        let mut r = redis().await;
+        for s in ["S1", "S2"] {
+            let reserved: i64 = r.hget(e.keys().stock(s), "reserved").await.unwrap();
+            assert_eq!(reserved, 0);
+        }
+        let idx: Vec<String> = r.zrange(e.keys().sweep_index(), 0, -1).await.unwrap();
+        assert_eq!(
+            idx,
+            vec!["S3".to_owned()],
+            "only the SKU with a live hold stays indexed"
+        );
+        assert_eq!(e.sweep(100).await.unwrap(), SweepReport::default());
+    });
+}
+
+#[test]
+fn scripts_bound_their_own_input() {
+    block(async {
+        let e = engine();
+        // The typed wrapper refuses first; the script refuses on its own too.
+        let many: Vec<Sku> = (0..101).map(|i| sku(&format!("S{i}"))).collect();
+        assert!(e.stock(&many).await.is_err());
+        let keys: Vec<String> = (0..202)
+            .map(|i| format!("{}k{i}", e.keys().prefix()))
+            .collect();
+        let err = e
+            .client()
+            .eval(
+                edgestock_core::scripts::rest_script(&edgestock_lua::STOCK_READ),
+                &keys,
+                &["0".into()],
+                true,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, upstash_rest::Error::Redis(m) if m.contains("1..100")),
+            "{err:?}"
+        );
+        let items: Vec<Item> = (0..51).map(|i| item(&format!("S{i}"), 1)).collect();
+        assert!(e.commit("too-many", &items).await.is_err());
+    });
+}
