@@ -6,9 +6,7 @@
 //!   token as the edge computes it ([`reservation_token`]);
 //! - the shared Redis, unique key prefixes, a closed port and a gateway in front of any Redis
 //!   (no edgestock dependency, so every crate's tests can use them);
-//! - `stack` (feature `stack`): a private redis-server, a stub origin, the worker's bindings and
-//!   the edge-in-front-of-the-gateway stack;
-//! - `full` (feature `full`): the whole stack (Postgres database, origin, gateway, worker).
+//! - the running stacks (edge, full) live in `testkit-stack`, which depends on core and the origin.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -135,11 +133,6 @@ impl Drop for Worker {
         let _ = self.child.start_kill();
     }
 }
-
-#[cfg(feature = "full")]
-pub mod full;
-#[cfg(feature = "stack")]
-pub mod stack;
 
 /// The token of the test gateways.
 pub const GATEWAY_TOKEN: &str = "e2e-gateway-token";

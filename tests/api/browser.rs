@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use testkit::repo_root;
-use testkit::stack::Stack;
+use testkit_stack::stack::Stack;
 
 #[tokio::test]
 async fn demo_page_shows_the_badge_reserves_counts_down_and_releases_in_chromium() {

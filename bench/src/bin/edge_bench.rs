@@ -12,7 +12,7 @@
 //! share the cores), so the figures compare paths, not hardware.
 
 #[allow(dead_code, unreachable_pub)]
-use testkit as support;
+use testkit_stack as support;
 
 use std::collections::HashMap;
 use std::future::Future;

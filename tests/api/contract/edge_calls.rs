@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::probe::{token, Edge, Probe, GHOST};
 use super::{hold, reserve};
-use testkit::full::FullStack;
+use testkit_stack::full::FullStack;
 
 pub(super) async fn run(s: &FullStack, p: &mut Probe) {
     let http = &s.http;

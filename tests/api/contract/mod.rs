@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 use serde_json::{json, Value};
 
 use probe::{spec, token, Answer, Edge, Origin, Probe};
-use testkit::full::FullStack;
-use testkit::stack::redis_url;
+use testkit_stack::full::FullStack;
+use testkit_stack::stack::redis_url;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_specs_match_the_running_services() {

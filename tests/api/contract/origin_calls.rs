@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::hold;
 use super::probe::{signed, Origin, Probe, GHOST};
-use testkit::full::{FullStack, ADMIN_API_KEY, ORIGIN_API_KEY};
+use testkit_stack::full::{FullStack, ADMIN_API_KEY, ORIGIN_API_KEY};
 
 pub(super) async fn run(s: &FullStack, p: &mut Probe) {
     let http = &s.http;

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::Sha256;
 
-use testkit::stack::{ORIGIN_SECRET, TOKEN_SECRET};
+use testkit_stack::stack::{ORIGIN_SECRET, TOKEN_SECRET};
 
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",

@@ -10,10 +10,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use testkit::stack::{
+use testkit::Worker;
+use testkit_stack::stack::{
     closed_port, gateway, Mode, PrivateRedis, Stack, StubOrigin, GATEWAY_TOKEN, TOKEN_SECRET,
 };
-use testkit::Worker;
 
 type Answer = (StatusCode, HeaderMap, Value);
 

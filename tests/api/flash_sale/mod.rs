@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use testkit::full::{FullStack, ADMIN_API_KEY};
-use testkit::stack::{redis_url, PrivateRedis};
+use testkit_stack::full::{FullStack, ADMIN_API_KEY};
+use testkit_stack::stack::{redis_url, PrivateRedis};
 
 /// Long enough for 30 confirms and 10 releases on a loaded CI machine, short enough to wait out.
 const HOLD_SECONDS: u64 = 15;

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use sqlx::{Connection, PgPool};
 
 use super::stack::{gateway, unique_prefix, worker_bindings, GATEWAY_TOKEN, ORIGIN_SECRET};
-use super::Worker;
+use testkit::Worker;
 
 pub const ORIGIN_API_KEY: &str = "e2e-origin-api-key";
 pub const ADMIN_API_KEY: &str = "e2e-admin-api-key";

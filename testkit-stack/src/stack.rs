@@ -21,16 +21,16 @@ use sha2::Sha256;
 use upstash_rest::Client;
 use upstash_rest::ReqwestTransport;
 
-use super::Worker;
+use testkit::Worker;
 
 pub const TOKEN_SECRET: &str = "e2e-reservation-token-secret";
 pub const ORIGIN_SECRET: &str = "e2e-edge-origin-secret";
 
-pub use crate::{closed_port, gateway, redis_url, GATEWAY_TOKEN};
+pub use testkit::{closed_port, gateway, redis_url, GATEWAY_TOKEN};
 
 /// A key prefix no other test uses (under `e2e:`, which test runs clean up).
 pub fn unique_prefix() -> String {
-    crate::prefix("e2e")
+    testkit::prefix("e2e")
 }
 
 /// The worker's bindings for a stack: the gateway, the origin, a key prefix, no edge cache;
