@@ -308,51 +308,109 @@ mod tests {
         assert_ne!(a.fingerprint, c.fingerprint);
     }
 
+    /// THE bad-input table of the reserve body: every malformed or invalid body we know of,
+    /// with its exact status and code. End-to-end tests keep one representative per code.
     #[test]
     fn syntax_errors_are_400_and_value_errors_422() {
-        assert_eq!(err("{").status(), 400);
-        assert_eq!(err("").status(), 400);
-        assert_eq!(err("nope").status(), 400);
-        for (body, code) in [
-            (r#"{"items":[]}"#, "invalid_request"),
-            (r#"{}"#, "invalid_request"),
-            (r#"{"items":[{"sku":"A","qty":0}]}"#, "invalid_quantity"),
-            (r#"{"items":[{"sku":"A","qty":-1}]}"#, "invalid_quantity"),
-            (r#"{"items":[{"sku":"A","qty":11}]}"#, "invalid_quantity"),
-            (r#"{"items":[{"sku":"A","qty":1.5}]}"#, "invalid_request"),
-            (r#"{"items":[{"sku":"A","qty":"1"}]}"#, "invalid_request"),
-            (r#"{"items":[{"sku":"a b","qty":1}]}"#, "invalid_sku"),
-            (r#"{"items":[{"sku":"","qty":1}]}"#, "invalid_sku"),
+        let table: &[(&str, u16, &str)] = &[
+            ("{", 400, "malformed_json"),
+            ("", 400, "malformed_json"),
+            ("nope", 400, "malformed_json"),
+            (
+                r#"{"items":[{"sku":"A","qty":1e309}]}"#,
+                400,
+                "malformed_json",
+            ),
+            (r#"{"items":[]}"#, 422, "invalid_request"),
+            (r#"{}"#, 422, "invalid_request"),
+            (r#"[1]"#, 422, "invalid_request"),
+            ("[]", 422, "invalid_request"),
+            ("null", 422, "invalid_request"),
+            (r#""items""#, 422, "invalid_request"),
+            (r#"{"items":"A"}"#, 422, "invalid_request"),
+            (
+                r#"{"items":[{"sku":"A","qty":0}]}"#,
+                422,
+                "invalid_quantity",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":-1}]}"#,
+                422,
+                "invalid_quantity",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":11}]}"#,
+                422,
+                "invalid_quantity",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":1.5}]}"#,
+                422,
+                "invalid_request",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":"1"}]}"#,
+                422,
+                "invalid_request",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":99999999999999999999}]}"#,
+                422,
+                "invalid_request",
+            ),
+            (r#"{"items":[{"sku":"a b","qty":1}]}"#, 422, "invalid_sku"),
+            (r#"{"items":[{"sku":"","qty":1}]}"#, 422, "invalid_sku"),
+            (
+                r#"{"items":[{"sku":"../../etc","qty":1}]}"#,
+                422,
+                "invalid_sku",
+            ),
             (
                 r#"{"items":[{"sku":"A","qty":1},{"sku":"A","qty":2}]}"#,
+                422,
                 "duplicate_sku",
             ),
             (
                 r#"{"items":[{"sku":"A","qty":1}],"extra":1}"#,
+                422,
+                "invalid_request",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":1}],"admin":true}"#,
+                422,
                 "invalid_request",
             ),
             (
                 r#"{"items":[{"sku":"A","qty":1,"price":3}]}"#,
+                422,
                 "invalid_request",
             ),
             (
                 r#"{"items":[{"sku":"A","qty":1}],"ttl_seconds":0}"#,
+                422,
+                "invalid_ttl",
+            ),
+            (
+                r#"{"items":[{"sku":"A","qty":1}],"ttl_seconds":-5}"#,
+                422,
                 "invalid_ttl",
             ),
             (
                 r#"{"items":[{"sku":"A","qty":1}],"ttl_seconds":901}"#,
+                422,
                 "invalid_ttl",
             ),
             (
                 r#"{"items":[{"sku":"A","qty":1}],"cart_id":"a{b}"}"#,
+                422,
                 "invalid_request",
             ),
-            (r#"[1]"#, "invalid_request"),
-        ] {
+        ];
+        for &(body, status, code) in table {
             let e = err(body);
             assert_eq!(
                 (e.status(), e.code.as_str()),
-                (422, code),
+                (status, code),
                 "{body}: {}",
                 e.message
             );
