@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 documents of both APIs, generated from the types of this crate.
 //!
 //! The edge's handlers run in a Cloudflare Worker, not axum, so its operations are declared on
-//! the documentation-only functions below; the origin's likewise, next to them, so both
-//! documents come from one place. `openapi/edge.json` and `openapi/origin.json` are these
+//! the documentation-only functions below. The origin's are declared on its axum handlers
+//! (utoipa-axum); this crate gives that document its info and schemas ([`origin_base`]). `openapi/edge.json` and `openapi/origin.json` are these
 //! documents, checked in: the golden test in `tests/openapi.rs` fails when they drift
 //! (`UPDATE_OPENAPI=1 cargo test -p edgestock-api --test openapi` rewrites them).
 
@@ -16,8 +16,9 @@ pub fn edge() -> utoipa::openapi::OpenApi {
     EdgeDoc::openapi()
 }
 
-/// The origin API document.
-pub fn origin() -> utoipa::openapi::OpenApi {
+/// The origin API document's info, schemas and security schemes; its operations are declared on
+/// the origin's axum handlers (utoipa-axum) and merged by `origin::http::openapi()`.
+pub fn origin_base() -> utoipa::openapi::OpenApi {
     OriginDoc::openapi()
 }
 
@@ -81,12 +82,6 @@ struct EdgeDoc;
         title = "edgestock origin API",
         description = "The backend-facing API of the edgestock origin: orders, the stock ledger, seeding and reconcile. Backend calls carry `Authorization: Bearer <ORIGIN_API_KEY>` or the edge's signature; admin calls `Bearer <ADMIN_API_KEY>`. Errors are `{\"error\": {\"code\", \"message\", ...details}}`; a 503 carries `Retry-After: 1`.",
         license(name = "Apache-2.0")
-    ),
-    paths(
-        origin_paths::health, origin_paths::ready, origin_paths::metrics,
-        origin_paths::create_order, origin_paths::get_order, origin_paths::cancel_order,
-        origin_paths::cancel_reservation, origin_paths::put_sku, origin_paths::create_adjustment,
-        origin_paths::seed, origin_paths::reconcile, origin_paths::events
     ),
     components(schemas(
         ErrorBody, ApiError, ErrorCode, ErrorDetails, origin::Health, origin::Readiness,
@@ -296,121 +291,4 @@ mod edge_paths {
                 headers(("Allow" = String, description = "The methods of the path"))),
             (status = 403, description = "`cors_origin_denied`", body = ErrorBody)))]
     fn preflight_cancel() {}
-}
-
-/// Documentation-only declarations of the origin's operations.
-#[allow(dead_code)]
-mod origin_paths {
-    use crate::{origin, ErrorBody};
-
-    /// Liveness.
-    #[utoipa::path(get, path = "/healthz", tag = "ops",
-        responses((status = 200, description = "Alive", body = origin::Health)))]
-    fn health() {}
-
-    /// Readiness: Postgres and Redis reachable.
-    #[utoipa::path(get, path = "/readyz", tag = "ops",
-        responses((status = 200, description = "Ready", body = origin::Readiness),
-                  (status = 503, description = "Not ready", body = origin::Readiness)))]
-    fn ready() {}
-
-    /// Prometheus text exposition.
-    #[utoipa::path(get, path = "/metrics", tag = "ops",
-        responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
-    fn metrics() {}
-
-    /// Confirm a held reservation into an order.
-    #[utoipa::path(post, path = "/v1/orders", tag = "orders",
-        params(("Idempotency-Key" = Option<String>, Header)),
-        security(("originApiKey" = []), ("edgeSignature" = [])),
-        request_body = origin::CreateOrder,
-        responses(
-            (status = 201, description = "Order created and applied in Redis", body = origin::Order),
-            (status = 200, description = "The order an earlier confirm created", body = origin::Order),
-            (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = origin::Order),
-            (status = 400, description = "`bad_request`", body = ErrorBody),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 404, description = "`not_found`", body = ErrorBody),
-            (status = 409, description = "`reservation_expired`, `reservation_committed`", body = ErrorBody),
-            (status = 422, description = "`invalid_body`, `idempotency_key_mismatch`", body = ErrorBody),
-            (status = 503, description = "`unavailable`", body = ErrorBody)))]
-    fn create_order() {}
-
-    /// An order with its items and status.
-    #[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
-        params(("id" = String, Path)), security(("originApiKey" = [])),
-        responses(
-            (status = 200, description = "The order", body = origin::Order),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 404, description = "`not_found`", body = ErrorBody)))]
-    fn get_order() {}
-
-    /// Cancel an order; a confirmed one is restocked through the ledger; idempotent.
-    #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
-        params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
-        responses(
-            (status = 200, description = "Cancelled", body = origin::Order),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 404, description = "`not_found`", body = ErrorBody)))]
-    fn cancel_order() {}
-
-    /// Release a hold, or cancel its order if one exists.
-    #[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "orders",
-        params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
-        responses(
-            (status = 200, description = "Cancelled order or released hold", body = origin::CancelResult),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 404, description = "`not_found`", body = ErrorBody),
-            (status = 409, description = "`reservation_committed`", body = ErrorBody)))]
-    fn cancel_reservation() {}
-
-    /// Create or update a SKU; an on-hand change is a ledger adjustment.
-    #[utoipa::path(put, path = "/v1/admin/skus/{sku}", tag = "admin",
-        params(("sku" = String, Path)), security(("adminApiKey" = [])),
-        request_body = origin::PutSku,
-        responses(
-            (status = 201, description = "Created", body = origin::SkuView),
-            (status = 200, description = "Updated", body = origin::SkuView),
-            (status = 400, description = "`bad_request`", body = ErrorBody),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 413, description = "`body_too_large`", body = ErrorBody),
-            (status = 422, description = "`invalid_sku`, `invalid_body`", body = ErrorBody)))]
-    fn put_sku() {}
-
-    /// Restock, return or shrinkage; idempotent by `movement_id`.
-    #[utoipa::path(post, path = "/v1/admin/skus/{sku}/adjustments", tag = "admin",
-        params(("sku" = String, Path)), security(("adminApiKey" = [])),
-        request_body = origin::CreateAdjustment,
-        responses(
-            (status = 201, description = "Applied", body = origin::Adjustment),
-            (status = 200, description = "Replay of the same movement", body = origin::Adjustment),
-            (status = 401, description = "`unauthorized`", body = ErrorBody),
-            (status = 404, description = "`not_found`", body = ErrorBody),
-            (status = 422, description = "`invalid_body`, `movement_id_reused`", body = ErrorBody)))]
-    fn create_adjustment() {}
-
-    /// Load Redis from the ledger (every SKU).
-    #[utoipa::path(post, path = "/v1/admin/seed", tag = "admin", security(("adminApiKey" = [])),
-        responses((status = 200, description = "Seeded", body = origin::SeedResult),
-                  (status = 401, description = "`unauthorized`", body = ErrorBody)))]
-    fn seed() {}
-
-    /// Drift per SKU between the ledger and Redis; `repair=true` reseeds.
-    #[utoipa::path(get, path = "/v1/admin/reconcile", tag = "admin", security(("adminApiKey" = [])),
-        params(("repair" = Option<bool>, Query), ("sku" = Option<String>, Query)),
-        responses((status = 200, description = "The comparison", body = origin::Reconcile),
-                  (status = 400, description = "`bad_request`", body = ErrorBody),
-                  (status = 401, description = "`unauthorized`", body = ErrorBody),
-                  (status = 422, description = "`invalid_query`", body = ErrorBody)))]
-    fn reconcile() {}
-
-    /// The audit trail, newest first.
-    #[utoipa::path(get, path = "/v1/events", tag = "admin", security(("adminApiKey" = [])),
-        params(("sku" = Option<String>, Query), ("limit" = Option<u32>, Query),
-               ("before" = Option<String>, Query)),
-        responses((status = 200, description = "A page", body = origin::Events),
-                  (status = 400, description = "`bad_request`", body = ErrorBody),
-                  (status = 401, description = "`unauthorized`", body = ErrorBody),
-                  (status = 422, description = "`invalid_query`", body = ErrorBody)))]
-    fn events() {}
 }

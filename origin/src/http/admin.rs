@@ -5,14 +5,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use edgestock_api::origin::{
     self as api, CreateAdjustment, PutSku, Reconcile, RedisApply, SeedResult, SkuView,
 };
 use edgestock_api::ErrorCode;
 use edgestock_core::domain::Sku;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{Error, Result};
 use super::orders::parse_json;
@@ -21,12 +22,12 @@ use crate::domain::seed;
 use crate::domain::stock::{self, Adjusted, Adjustment, RedisState, SkuSpec};
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/admin/skus/{sku}", put(put_sku))
-        .route("/v1/admin/skus/{sku}/adjustments", post(create_adjustment))
-        .route("/v1/admin/seed", post(seed_redis))
-        .route("/v1/admin/reconcile", get(reconcile))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_sku))
+        .routes(routes!(create_adjustment))
+        .routes(routes!(seed_redis))
+        .routes(routes!(reconcile))
 }
 
 const MAX_UNITS: i64 = 1_000_000_000;
@@ -56,6 +57,16 @@ fn wire_kind(k: MovementKind) -> api::MovementKind {
 }
 
 /// Creates or updates a SKU; `on_hand` becomes a ledger movement for the difference.
+#[utoipa::path(put, path = "/v1/admin/skus/{sku}", tag = "admin",
+    params(("sku" = String, Path)), security(("adminApiKey" = [])),
+    request_body = edgestock_api::origin::PutSku,
+    responses(
+        (status = 201, description = "Created", body = edgestock_api::origin::SkuView),
+        (status = 200, description = "Updated", body = edgestock_api::origin::SkuView),
+        (status = 400, description = "`bad_request`", body = edgestock_api::ErrorBody),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 413, description = "`body_too_large`", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`invalid_sku`, `invalid_body`", body = edgestock_api::ErrorBody)))]
 async fn put_sku(
     State(state): State<AppState>,
     Path(sku): Path<String>,
@@ -100,6 +111,15 @@ async fn put_sku(
 }
 
 /// Appends a restock, return or correction; idempotent by `movement_id` (201, then 200).
+#[utoipa::path(post, path = "/v1/admin/skus/{sku}/adjustments", tag = "admin",
+    params(("sku" = String, Path)), security(("adminApiKey" = [])),
+    request_body = edgestock_api::origin::CreateAdjustment,
+    responses(
+        (status = 201, description = "Applied", body = edgestock_api::origin::Adjustment),
+        (status = 200, description = "Replay of the same movement", body = edgestock_api::origin::Adjustment),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`invalid_body`, `movement_id_reused`", body = edgestock_api::ErrorBody)))]
 async fn create_adjustment(
     State(state): State<AppState>,
     Path(sku): Path<String>,
@@ -147,6 +167,9 @@ async fn create_adjustment(
 }
 
 /// Loads every SKU into Redis from the ledger (see [`crate::domain::seed`] for the rule).
+#[utoipa::path(post, path = "/v1/admin/seed", tag = "admin", security(("adminApiKey" = [])),
+    responses((status = 200, description = "Seeded", body = edgestock_api::origin::SeedResult),
+              (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody)))]
 async fn seed_redis(State(state): State<AppState>) -> Result<Response> {
     let skus = seed::seed_all(&state).await?;
     Ok(Json(SeedResult {
@@ -164,6 +187,12 @@ struct ReconcileQuery {
 }
 
 /// Reports drift between the ledger and Redis; `?repair=true` reseeds drifting SKUs.
+#[utoipa::path(get, path = "/v1/admin/reconcile", tag = "admin", security(("adminApiKey" = [])),
+    params(("repair" = Option<bool>, Query), ("sku" = Option<String>, Query)),
+    responses((status = 200, description = "The comparison", body = edgestock_api::origin::Reconcile),
+              (status = 400, description = "`bad_request`", body = edgestock_api::ErrorBody),
+              (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+              (status = 422, description = "`invalid_query`", body = edgestock_api::ErrorBody)))]
 async fn reconcile(
     State(state): State<AppState>,
     Query(q): Query<ReconcileQuery>,

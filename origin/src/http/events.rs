@@ -3,18 +3,19 @@
 
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use edgestock_api::origin::{AuditEntry, Events};
 use edgestock_api::ErrorCode;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{Error, Result};
 use crate::domain::events::{audit_trail, Cursor};
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/events", get(list_events))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list_events))
 }
 
 #[derive(Debug, Deserialize)]
@@ -25,6 +26,13 @@ struct EventsQuery {
 }
 
 /// One page of the audit trail.
+#[utoipa::path(get, path = "/v1/events", tag = "admin", security(("adminApiKey" = [])),
+    params(("sku" = Option<String>, Query), ("limit" = Option<u32>, Query),
+           ("before" = Option<String>, Query)),
+    responses((status = 200, description = "A page", body = edgestock_api::origin::Events),
+              (status = 400, description = "`bad_request`", body = edgestock_api::ErrorBody),
+              (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+              (status = 422, description = "`invalid_query`", body = edgestock_api::ErrorBody)))]
 async fn list_events(
     State(state): State<AppState>,
     Query(q): Query<EventsQuery>,

@@ -20,26 +20,36 @@ mod events;
 mod ops;
 mod orders;
 
+/// The OpenAPI document of this API: the operations come from the handlers' own
+/// `#[utoipa::path]` declarations (utoipa-axum), the schemas and the document's info from
+/// `edgestock-api`. `openapi/origin.json` is this document (a golden test checks it).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, paths) = orders::router()
+        .merge(admin::router())
+        .merge(events::router())
+        .merge(ops::router())
+        .split_for_parts();
+    let mut doc = edgestock_api::openapi::origin_base();
+    doc.merge(paths);
+    doc
+}
+
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole application: API routes, auth, metrics, tracing, timeouts and body limits.
 pub fn app(state: AppState) -> Router {
-    let backend = orders::router().route_layer(middleware::from_fn_with_state(
+    let backend = Router::from(orders::router()).route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_backend,
     ));
-    let admin =
-        admin::router()
-            .merge(events::router())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_admin,
-            ));
+    let admin = Router::from(admin::router().merge(events::router())).route_layer(
+        middleware::from_fn_with_state(state.clone(), auth::require_admin),
+    );
     Router::new()
         .merge(backend)
         .merge(admin)
-        .merge(ops::router())
+        .merge(Router::from(ops::router()))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_metrics,
@@ -123,4 +133,27 @@ async fn record_metrics(State(state): State<AppState>, req: Request, next: Next)
         started.elapsed().as_secs_f64(),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    /// Golden file: `openapi/origin.json` is exactly what the handlers' declarations and the
+    /// `edgestock-api` types generate. Regenerate with
+    /// `UPDATE_OPENAPI=1 cargo test -p origin --lib openapi`.
+    #[test]
+    fn the_checked_in_openapi_document_is_what_the_code_generates() {
+        let generated = edgestock_api::openapi::to_json(&super::openapi());
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/origin.json");
+        if std::env::var_os("UPDATE_OPENAPI").is_some() {
+            std::fs::write(&path, &generated).expect("write the golden file");
+            return;
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            on_disk == generated,
+            "{} differs from what the code generates; run \
+             `UPDATE_OPENAPI=1 cargo test -p origin --lib openapi` and commit the result",
+            path.display()
+        );
+    }
 }

@@ -6,10 +6,11 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::MAX_STOCK_READ;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::metrics::Gauges;
 use crate::state::AppState;
@@ -17,14 +18,16 @@ use crate::state::AppState;
 /// Most SKUs exported as `origin_stock_available`.
 const MAX_SKUS_EXPORTED: i64 = 1000;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "ops",
+    responses((status = 200, description = "Alive", body = edgestock_api::origin::Health)))]
 async fn healthz() -> Response {
     Json(Health {
         status: "ok".to_owned(),
@@ -41,6 +44,9 @@ async fn db_ok(state: &AppState) -> bool {
 }
 
 /// Readiness: Postgres and Redis both reachable.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, description = "Ready", body = edgestock_api::origin::Readiness),
+              (status = 503, description = "Not ready", body = edgestock_api::origin::Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
     let (db, redis) = tokio::join!(db_ok(&state), state.redis.client().ping());
     let redis = redis.is_ok();
@@ -110,6 +116,8 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// Prometheus text. A scraper that asks for OpenMetrics (Prometheus does) gets that content type,
 /// under which the `counter` types of `_total` series are understood; anyone else gets the body
 /// under the classic `text/plain; version=0.0.4`.
+#[utoipa::path(get, path = "/metrics", tag = "ops",
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let g = gauges(&state).await;
     let wants_openmetrics = headers

@@ -5,10 +5,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use edgestock_api::origin::{self as api, CreateOrder};
 use edgestock_api::ErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -18,12 +19,12 @@ use crate::domain::lifecycle::OrderStatus;
 use crate::domain::orders;
 use crate::state::AppState;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/orders", post(create_order))
-        .route("/v1/orders/{id}", get(get_order))
-        .route("/v1/orders/{id}/cancel", post(cancel_order))
-        .route("/v1/reservations/{id}/cancel", post(cancel_reservation))
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(cancel_reservation))
 }
 
 /// The wire form of an order.
@@ -80,6 +81,20 @@ fn short_text(name: &str, v: Option<String>) -> Result<Option<String>> {
 
 /// Confirms a held reservation into an order (201; 200 with the same order on a retry; 202
 /// when recorded but Redis could not be updated yet, which the outbox finishes).
+#[utoipa::path(post, path = "/v1/orders", tag = "orders",
+    params(("Idempotency-Key" = Option<String>, Header)),
+    security(("originApiKey" = []), ("edgeSignature" = [])),
+    request_body = edgestock_api::origin::CreateOrder,
+    responses(
+        (status = 201, description = "Order created and applied in Redis", body = edgestock_api::origin::Order),
+        (status = 200, description = "The order an earlier confirm created", body = edgestock_api::origin::Order),
+        (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = edgestock_api::origin::Order),
+        (status = 400, description = "`bad_request`", body = edgestock_api::ErrorBody),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
+        (status = 409, description = "`reservation_expired`, `reservation_committed`", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`invalid_body`, `idempotency_key_mismatch`", body = edgestock_api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = edgestock_api::ErrorBody)))]
 async fn create_order(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -124,6 +139,12 @@ fn order_id(s: &str) -> Result<Uuid> {
 }
 
 /// The order with its items and status.
+#[utoipa::path(get, path = "/v1/orders/{id}", tag = "orders",
+    params(("id" = String, Path)), security(("originApiKey" = [])),
+    responses(
+        (status = 200, description = "The order", body = edgestock_api::origin::Order),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody)))]
 async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let order = orders::by_id(&state.db, order_id(&id)?)
         .await?
@@ -132,12 +153,25 @@ async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Res
 }
 
 /// Cancels an order; its units go back through the ledger. Idempotent.
+#[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = edgestock_api::origin::Order),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody)))]
 async fn cancel_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
     let order = cancel::cancel_order(&state, order_id(&id)?).await?;
     Ok(Json(wire(order)).into_response())
 }
 
 /// Cancels a reservation (edge-forwarded): releases its hold, or cancels its order if it has one.
+#[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "orders",
+    params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+    responses(
+        (status = 200, description = "Cancelled order or released hold", body = edgestock_api::origin::CancelResult),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
+        (status = 409, description = "`reservation_committed`", body = edgestock_api::ErrorBody)))]
 async fn cancel_reservation(
     State(state): State<AppState>,
     Path(id): Path<String>,

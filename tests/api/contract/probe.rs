@@ -44,7 +44,7 @@ impl Api {
 pub(crate) fn spec(api: Api) -> Value {
     let doc = match api {
         Edge => edgestock_api::openapi::edge(),
-        Origin => edgestock_api::openapi::origin(),
+        Origin => origin::http::openapi(),
     };
     serde_json::from_str(&edgestock_api::openapi::to_json(&doc)).expect("the document is JSON")
 }
