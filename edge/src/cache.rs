@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::platform::ApiResponse;
+use crate::platform::{ApiResponse, ResponseExt};
 
 /// Most entries kept; a full cache drops its expired entries, then everything if still full.
 pub const MAX_ENTRIES: usize = 1024;

@@ -15,7 +15,9 @@ use worker::{
 
 use crate::cache::MemoryCache;
 use crate::config::Config;
-use crate::platform::{ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
+use crate::platform::{
+    ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, ResponseExt,
+};
 use crate::router;
 use crate::validate::check_body_size;
 use edgestock_api::{ApiError, ErrorCode};
@@ -51,14 +53,12 @@ impl Platform for Runtime {
             return Some(hit);
         }
         let mut resp = Cache::default().get(key, true).await.ok()??;
-        let status = resp.status_code();
-        let headers = resp.headers().entries().collect();
-        let body = resp.bytes().await.ok()?;
-        Some(ApiResponse {
-            status,
-            headers,
-            body,
-        })
+        let mut hit = ApiResponse::bytes(resp.status_code(), "application/json", Vec::new());
+        for (k, v) in resp.headers().entries() {
+            hit.set_header(&k, &v);
+        }
+        *hit.body_mut() = resp.bytes().await.ok()?;
+        Some(hit)
     }
 
     async fn cache_put(&self, key: &str, resp: &ApiResponse) {
@@ -118,15 +118,17 @@ fn random_bytes() -> [u8; 16] {
 
 fn to_worker(r: &ApiResponse) -> Result<Response> {
     let headers = Headers::new();
-    for (k, v) in &r.headers {
-        headers.append(k, v)?;
+    for (k, v) in r.headers() {
+        if let Ok(v) = v.to_str() {
+            headers.append(k.as_str(), v)?;
+        }
     }
-    let resp = if r.body.is_empty() {
+    let resp = if r.body().is_empty() {
         Response::empty()?
     } else {
-        Response::from_bytes(r.body.clone())?
+        Response::from_bytes(r.body().clone())?
     };
-    Ok(resp.with_status(r.status).with_headers(headers))
+    Ok(resp.with_status(r.code()).with_headers(headers))
 }
 
 fn config(env: &Env) -> std::result::Result<Config, ApiError> {
@@ -169,14 +171,14 @@ async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
             .await
             .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("cannot read body: {e}")))?
     };
-    Ok(ApiRequest {
-        method,
-        url_origin: url.origin().ascii_serialization(),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or("").to_owned(),
-        headers,
-        body,
-    })
+    let mut api = http::Request::builder()
+        .method(method.as_str())
+        .uri(url.as_str());
+    for (k, v) in &headers {
+        api = api.header(k.as_str(), v.as_str());
+    }
+    api.body(body)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.to_string()))
 }
 
 #[event(fetch)]

@@ -10,67 +10,86 @@ use upstash_rest::{Transport, TransportError};
 
 use edgestock_api::ApiError;
 
-/// An incoming request, reduced to what the handlers need.
-#[derive(Debug, Clone, Default)]
-pub struct ApiRequest {
-    /// `GET`, `POST`, ...
-    pub method: String,
+/// An incoming request: the `http` crate's, with the body read into memory. The worker glue
+/// builds it from the Workers request (absolute URI, lowercase header names).
+pub type ApiRequest = http::Request<Vec<u8>>;
+
+/// An outgoing response: the `http` crate's, with the body in memory (empty for 204/304).
+pub type ApiResponse = http::Response<Vec<u8>>;
+
+/// What the handlers read of a request.
+pub trait RequestExt {
+    /// First value of header `name`, if it is text.
+    fn header(&self, name: &str) -> Option<&str>;
     /// `scheme://host[:port]` of the request URL (cache keys).
-    pub url_origin: String,
-    /// Path, not decoded.
-    pub path: String,
-    /// Query string without `?`, not decoded.
-    pub query: String,
-    /// Headers with lowercase names.
-    pub headers: Vec<(String, String)>,
-    /// Raw body (empty for GET).
-    pub body: Vec<u8>,
+    fn url_origin(&self) -> String;
+    /// The query string without `?`, not decoded.
+    fn query_str(&self) -> &str;
 }
 
-impl ApiRequest {
-    /// First value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+impl RequestExt for ApiRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn url_origin(&self) -> String {
+        let uri = self.uri();
+        match (uri.scheme_str(), uri.authority()) {
+            (Some(s), Some(a)) => format!("{s}://{a}"),
+            _ => String::new(),
+        }
+    }
+
+    fn query_str(&self) -> &str {
+        self.uri().query().unwrap_or("")
     }
 }
 
-/// An outgoing response.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ApiResponse {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers (lowercase names).
-    pub headers: Vec<(String, String)>,
-    /// Body; empty for 204/304.
-    pub body: Vec<u8>,
+/// Building and reading responses.
+pub trait ResponseExt: Sized {
+    /// A JSON response of a typed body.
+    fn json<T: Serialize>(status: u16, body: &T) -> Self;
+    /// A response with a body of `content_type`.
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self;
+    /// A response without a body.
+    fn empty(status: u16) -> Self;
+    /// An error response in the one error shape.
+    fn error(e: &ApiError) -> Self;
+    /// An error response with a status other than its code's (an origin answer passed through).
+    fn error_with_status(status: u16, e: &ApiError) -> Self;
+    /// The status as a number.
+    fn code(&self) -> u16;
+    /// First value of header `name`, if it is text.
+    fn header(&self, name: &str) -> Option<&str>;
+    /// Sets header `name`, replacing earlier values (an invalid name or value is skipped).
+    fn set_header(&mut self, name: &str, value: &str);
 }
 
-impl ApiResponse {
-    /// A JSON response of a typed body.
-    pub fn json<T: Serialize>(status: u16, body: &T) -> Self {
+impl ResponseExt for ApiResponse {
+    fn json<T: Serialize>(status: u16, body: &T) -> Self {
         let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
         Self::bytes(status, "application/json", bytes)
     }
 
-    /// A response with a body of `content_type`.
-    pub fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body,
-        }
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        let mut r = Self::empty(status);
+        *r.body_mut() = body;
+        r.set_header("content-type", content_type);
+        r
     }
 
-    /// An error response in the one error shape.
-    pub fn error(e: &ApiError) -> Self {
+    fn empty(status: u16) -> Self {
+        let mut r = http::Response::new(Vec::new());
+        *r.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+        r
+    }
+
+    fn error(e: &ApiError) -> Self {
         Self::error_with_status(e.status(), e)
     }
 
-    /// An error response with a status other than its code's (an origin answer passed through).
-    pub fn error_with_status(status: u16, e: &ApiError) -> Self {
+    fn error_with_status(status: u16, e: &ApiError) -> Self {
         let mut r = Self::json(status, &e.body());
         if let Some(s) = e.retry_after() {
             r.set_header("retry-after", &s.to_string());
@@ -78,18 +97,21 @@ impl ApiResponse {
         r
     }
 
-    /// First value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+    fn code(&self) -> u16 {
+        self.status().as_u16()
     }
 
-    /// Sets header `name` (lowercase), replacing earlier values.
-    pub fn set_header(&mut self, name: &str, value: &str) {
-        self.headers.retain(|(k, _)| k != name);
-        self.headers.push((name.to_owned(), value.to_owned()));
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn set_header(&mut self, name: &str, value: &str) {
+        if let (Ok(n), Ok(v)) = (
+            http::header::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            self.headers_mut().insert(n, v);
+        }
     }
 }
 

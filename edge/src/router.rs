@@ -5,7 +5,7 @@
 use edgestock_api::{edge, ApiError, ErrorCode};
 
 use crate::config::Config;
-use crate::platform::{ApiRequest, ApiResponse, Platform};
+use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 use crate::routes::{origin, reservations, stock};
 use crate::validate;
 
@@ -98,11 +98,11 @@ pub async fn handle<P: Platform>(
     cfg: &Result<Config, ApiError>,
     req: &ApiRequest,
 ) -> ApiResponse {
-    let method = req.method.to_ascii_uppercase();
-    let Some(route) = Route::parse(&req.path) else {
+    let method = req.method().as_str().to_ascii_uppercase();
+    let Some(route) = Route::parse(req.uri().path()) else {
         return ApiResponse::error(&ApiError::new(
             ErrorCode::NotFound,
-            format!("no route for {method} {}", req.path),
+            format!("no route for {method} {}", req.uri().path()),
         ));
     };
     let mut resp = if method == "OPTIONS" {
@@ -110,7 +110,7 @@ pub async fn handle<P: Platform>(
     } else if !route.methods().contains(&method.as_str()) {
         let mut r = ApiResponse::error(&ApiError::new(
             ErrorCode::MethodNotAllowed,
-            format!("method {method} not allowed for {}", req.path),
+            format!("method {method} not allowed for {}", req.uri().path()),
         ));
         r.set_header("allow", &allow(route));
         r
@@ -148,10 +148,7 @@ fn cors(cfg: &Config, req: &ApiRequest, resp: &mut ApiResponse) {
 }
 
 fn preflight(cfg: &Result<Config, ApiError>, req: &ApiRequest, route: Route<'_>) -> ApiResponse {
-    let mut r = ApiResponse {
-        status: 204,
-        ..ApiResponse::default()
-    };
+    let mut r = ApiResponse::empty(204);
     r.set_header("allow", &allow(route));
     let Some(origin) = req.header("origin") else {
         return r;
@@ -186,14 +183,14 @@ async fn dispatch<P: Platform>(
         _ => {}
     }
     let cfg = cfg.as_ref().map_err(Clone::clone)?;
-    validate::check_body_size(req.body.len())?;
+    validate::check_body_size(req.body().len())?;
     match (route, method) {
         (Route::StockOne(sku), _) => {
             let sku = validate::sku(sku)?;
             stock::read(p, cfg, req, vec![sku], true).await
         }
         (Route::StockMany, _) => {
-            let skus = validate::stock_query(&req.query)?;
+            let skus = validate::stock_query(req.query_str())?;
             stock::read(p, cfg, req, skus, false).await
         }
         (Route::Reservations, _) => reservations::reserve(p, cfg, req).await,

@@ -17,7 +17,7 @@ use upstash_rest::Client;
 use crate::config::Config;
 use crate::crypto;
 use crate::error::{redis_failure, reservation_not_found};
-use crate::platform::{ApiRequest, Platform};
+use crate::platform::{ApiRequest, Platform, RequestExt};
 
 pub(crate) fn engine<P: Platform>(p: &P, cfg: &Config) -> Result<Engine<P::Redis>, ApiError> {
     let r = cfg.redis()?;

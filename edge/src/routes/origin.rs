@@ -15,7 +15,9 @@ use upstash_rest::TransportError;
 use super::authorize;
 use crate::config::Config;
 use crate::crypto;
-use crate::platform::{ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform};
+use crate::platform::{
+    ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, RequestExt, ResponseExt,
+};
 use crate::validate;
 
 /// The path part of a base URL (`http://h:1/api/` → `/api`), for signing.
@@ -138,10 +140,10 @@ fn optional_json_body<T>(req: &ApiRequest) -> Result<T, ApiError>
 where
     T: serde::de::DeserializeOwned + Default + serde::Serialize,
 {
-    if !req.body.iter().all(u8::is_ascii_whitespace) {
+    if !req.body().iter().all(u8::is_ascii_whitespace) {
         validate::check_json_content_type(req.header("content-type"))?;
     }
-    validate::optional_body(&req.body)
+    validate::optional_body(req.body())
 }
 
 pub(crate) async fn confirm<P: Platform>(

@@ -14,7 +14,7 @@ use super::{authorize, engine, items, redis_err};
 use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
 use crate::crypto;
 use crate::error::{reservation_not_found, retry_after_seconds, unknown_sku};
-use crate::platform::{ApiRequest, ApiResponse, Platform};
+use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 use crate::time::rfc3339_ms;
 use crate::validate;
 
@@ -29,7 +29,7 @@ pub(crate) async fn reserve<P: Platform>(
     req: &ApiRequest,
 ) -> Result<ApiResponse, ApiError> {
     validate::check_json_content_type(req.header("content-type"))?;
-    let r = validate::reserve(&req.body, cfg)?;
+    let r = validate::reserve(req.body(), cfg)?;
     let secret = cfg.token_secret()?;
     let engine = engine(p, cfg)?;
     let id = match req.header("idempotency-key") {
@@ -154,7 +154,7 @@ pub(crate) async fn extend<P: Platform>(
 ) -> Result<ApiResponse, ApiError> {
     authorize(cfg, req, id)?;
     validate::check_json_content_type(req.header("content-type"))?;
-    let seconds = validate::extend(&req.body, cfg)?;
+    let seconds = validate::extend(req.body(), cfg)?;
     let outcome = engine(p, cfg)?
         .extend(id, u64::from(seconds) * 1000)
         .await

@@ -9,7 +9,7 @@ use crate::badge;
 use crate::config::Config;
 use crate::crypto;
 use crate::error::unknown_sku;
-use crate::platform::{ApiRequest, ApiResponse, Platform};
+use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 
 /// The cache key of a stock read: the request origin, the normalised SKU list and the key prefix
 /// (tenants sharing a zone never share entries).
@@ -39,10 +39,7 @@ fn not_modified(req: &ApiRequest, resp: ApiResponse) -> ApiResponse {
     if !crypto::if_none_match(req.header("if-none-match"), etag) {
         return resp;
     }
-    let mut r = ApiResponse {
-        status: 304,
-        ..ApiResponse::default()
-    };
+    let mut r = ApiResponse::empty(304);
     for name in ["etag", "cache-control", "x-edgestock-cache"] {
         if let Some(v) = resp.header(name) {
             r.set_header(name, v);
@@ -59,7 +56,7 @@ pub(crate) async fn read<P: Platform>(
     single: bool,
 ) -> Result<ApiResponse, ApiError> {
     let names: Vec<&str> = skus.iter().map(|s| s.as_str()).collect();
-    let key = stock_cache_key(&req.url_origin, &cfg.redis_key_prefix, &names, single);
+    let key = stock_cache_key(&req.url_origin(), &cfg.redis_key_prefix, &names, single);
     let cached = cfg.stock_cache_seconds > 0;
     if cached {
         if let Some(mut hit) = p.cache_get(&key).await {
@@ -85,7 +82,7 @@ pub(crate) async fn read<P: Platform>(
     }
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     let mut resp = ApiResponse::bytes(200, "application/json", bytes);
-    resp.set_header("etag", &crypto::etag(&resp.body));
+    resp.set_header("etag", &crypto::etag(resp.body()));
     resp.set_header(
         "cache-control",
         &badge::cache_control(cfg.stock_cache_seconds),

@@ -11,6 +11,7 @@ use upstash_rest::{HttpRequest, HttpResponse, Transport, TransportError};
 
 use super::*;
 use crate::crypto;
+use crate::platform::ResponseExt;
 use crate::platform::{OriginRequest, OriginResponse};
 use crate::routes::origin::{base_path, map_origin};
 use crate::routes::stock::stock_cache_key;
@@ -110,32 +111,29 @@ fn cfg() -> Result<Config, ApiError> {
 }
 
 fn req(method: &str, path_and_query: &str) -> ApiRequest {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    ApiRequest {
-        method: method.into(),
-        url_origin: "http://edge".into(),
-        path: path.into(),
-        query: query.into(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    }
+    http::Request::builder()
+        .method(method)
+        .uri(format!("http://edge{path_and_query}"))
+        .body(Vec::new())
+        .expect("a valid test request")
 }
 
 fn with_header(mut r: ApiRequest, k: &str, v: &str) -> ApiRequest {
-    r.headers.push((k.into(), v.into()));
+    r.headers_mut().append(
+        http::header::HeaderName::from_bytes(k.as_bytes()).expect("header name"),
+        http::HeaderValue::from_str(v).expect("header value"),
+    );
     r
 }
 
 fn with_json(r: ApiRequest, body: &str) -> ApiRequest {
     let mut r = with_header(r, "content-type", "application/json");
-    r.body = body.as_bytes().to_vec();
+    *r.body_mut() = body.as_bytes().to_vec();
     r
 }
 
 fn json_of(r: &ApiResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+    serde_json::from_slice(r.body()).unwrap_or(Value::Null)
 }
 
 fn run(p: &Fake, cfg: &Result<Config, ApiError>, r: &ApiRequest) -> ApiResponse {

@@ -26,7 +26,7 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
     );
     let c = cfg_with(&[("ORIGIN_URL", "http://origin:8080/base/")]);
     let r = run(&p, &c, &rq);
-    assert_eq!(r.status, 201);
+    assert_eq!(r.code(), 201);
     assert_eq!(json_of(&r)["order_id"], "o1");
     let sent = p.0.borrow().origin_sent[0].clone();
     assert_eq!(sent.url, "http://origin:8080/base/v1/orders");
@@ -78,7 +78,7 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
         }));
         let r = run(&p, &c, &rq);
         assert_eq!(
-            (r.status, json_of(&r)["error"]["code"].as_str()),
+            (r.code(), json_of(&r)["error"]["code"].as_str()),
             (status, Some(code))
         );
     }
@@ -100,7 +100,7 @@ fn cancel_forwards_to_the_origin_cancel_route() {
         &auth,
     );
     let r = run(&p, &cfg(), &rq);
-    assert_eq!(r.status, 200);
+    assert_eq!(r.code(), 200);
     let sent = p.0.borrow().origin_sent[0].clone();
     assert_eq!(
         sent.url,
@@ -135,23 +135,23 @@ fn origin_errors_speak_the_edges_vocabulary() {
     };
     let r = reply(404, "not_found");
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].clone()),
+        (r.code(), json_of(&r)["error"]["code"].clone()),
         (404, json!("reservation_not_found"))
     );
     let r = reply(422, "idempotency_key_mismatch");
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].clone()),
+        (r.code(), json_of(&r)["error"]["code"].clone()),
         (422, json!("idempotency_key_reused"))
     );
     // A refused signature is the deployment's fault, not the shopper's credentials.
     let r = reply(401, "unauthorized");
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].clone()),
+        (r.code(), json_of(&r)["error"]["code"].clone()),
         (502, json!("origin_error"))
     );
     let r = reply(409, "reservation_expired");
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].clone()),
+        (r.code(), json_of(&r)["error"]["code"].clone()),
         (409, json!("reservation_expired"))
     );
 }

@@ -25,7 +25,7 @@ fn reserve_success_replay_and_errors() {
         "203.0.113.9",
     );
     let r = run(&p, &cfg(), &rq);
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.code(), 201, "{}", String::from_utf8_lossy(r.body()));
     let b = json_of(&r);
     assert_eq!(b["reservation_id"], id.as_str());
     assert_eq!(
@@ -55,7 +55,7 @@ fn reserve_success_replay_and_errors() {
         ),
     );
     let r2 = run(&p, &cfg(), &rq);
-    assert_eq!(r2.status, 200);
+    assert_eq!(r2.code(), 200);
     assert_eq!(r2.header("idempotency-replayed"), Some("true"));
     assert_eq!(json_of(&r2), b);
 
@@ -88,7 +88,7 @@ fn reserve_success_replay_and_errors() {
         p.redis(200, &reply);
         let r = run(&p, &cfg(), &rq);
         assert_eq!(
-            (r.status, json_of(&r)["error"]["code"].as_str()),
+            (r.code(), json_of(&r)["error"]["code"].as_str()),
             (status, Some(code))
         );
         if status == 409 {
@@ -105,7 +105,7 @@ fn reserve_success_replay_and_errors() {
 fn rejected_reserves_never_reach_redis() {
     let p = Fake::default();
     let mut too_big = reserve_req("{}");
-    too_big.body = vec![b' '; 16 * 1024 + 1];
+    *too_big.body_mut() = vec![b' '; 16 * 1024 + 1];
     for (rq, status) in [
         (reserve_req("{"), 400),
         (reserve_req(r#"{"items":[{"sku":"A","qty":0}]}"#), 422),
@@ -113,8 +113,9 @@ fn rejected_reserves_never_reach_redis() {
         (
             {
                 let mut r = req("POST", "/v1/reservations");
-                r.headers.push(("content-type".into(), "text/plain".into()));
-                r.body = br#"{"items":[{"sku":"A","qty":1}]}"#.to_vec();
+                r.headers_mut()
+                    .insert("content-type", http::HeaderValue::from_static("text/plain"));
+                *r.body_mut() = br#"{"items":[{"sku":"A","qty":1}]}"#.to_vec();
                 r
             },
             415,
@@ -129,7 +130,7 @@ fn rejected_reserves_never_reach_redis() {
         ),
     ] {
         let r = run(&p, &cfg(), &rq);
-        assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.code(), status, "{}", String::from_utf8_lossy(r.body()));
     }
     assert!(p.sent().is_empty());
 }
@@ -140,7 +141,7 @@ fn reservation_routes_check_the_token_before_redis() {
     let id = "0123456789abcdef0123456789abcdef";
     let r = run(&p, &cfg(), &req("GET", &format!("/v1/reservations/{id}")));
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].as_str()),
+        (r.code(), json_of(&r)["error"]["code"].as_str()),
         (401, Some("missing_token"))
     );
     let r = run(
@@ -153,7 +154,7 @@ fn reservation_routes_check_the_token_before_redis() {
         ),
     );
     assert_eq!(
-        (r.status, json_of(&r)["error"]["code"].as_str()),
+        (r.code(), json_of(&r)["error"]["code"].as_str()),
         (403, Some("invalid_token"))
     );
     assert!(p.sent().is_empty());
@@ -169,6 +170,6 @@ fn reservation_routes_check_the_token_before_redis() {
             &auth,
         ),
     );
-    assert_eq!(r.status, 404);
+    assert_eq!(r.code(), 404);
     assert_eq!(json_of(&r)["error"]["code"], "reservation_not_found");
 }
