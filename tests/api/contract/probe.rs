@@ -6,15 +6,13 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use edgestock_api::{edge as e, origin as o, ErrorBody};
-use hmac::{Hmac, Mac};
+
 use reqwest::header::HeaderMap;
 use reqwest::RequestBuilder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use sha2::Sha256;
 
 use testkit_stack::stack::{ORIGIN_SECRET, TOKEN_SECRET};
 
@@ -365,9 +363,7 @@ impl Probe {
 
 /// The reservation token of `id`, computed like the edge does.
 pub(crate) fn token(id: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(TOKEN_SECRET.as_bytes()).expect("key");
-    mac.update(format!("rsv:{id}").as_bytes());
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    testkit::reservation_token(TOKEN_SECRET, id)
 }
 
 /// Adds the edge's signature headers for `method path body`.

@@ -3,12 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use reqwest::header::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use sha2::Sha256;
 
 use testkit::Worker;
 use testkit_stack::stack::{
