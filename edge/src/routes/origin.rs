@@ -9,6 +9,7 @@ use edgestock_api::edge::{CancelRequest, ConfirmRequest};
 use edgestock_api::origin::CreateOrder;
 use edgestock_api::{ApiError, ErrorBody, ErrorCode};
 use edgestock_core::signing;
+use serde::Deserialize;
 use serde_json::Value;
 use upstash_rest::TransportError;
 
@@ -78,6 +79,23 @@ fn origin_error(status: u16, mut e: ApiError) -> ApiResponse {
     ApiResponse::error_with_status(status, &e)
 }
 
+/// An origin error that is not in our shape: wrapped as `origin_error`, the origin's own status
+/// kept (a 500 stays a 500).
+fn foreign_error(status: u16, v: &Value) -> ApiResponse {
+    let message = v["error"]
+        .as_str()
+        .or_else(|| v["error"]["message"].as_str())
+        .or_else(|| v["message"].as_str())
+        .map_or_else(
+            || format!("the origin answered HTTP {status}"),
+            str::to_owned,
+        );
+    ApiResponse::error_with_status(
+        status,
+        &ApiError::new(ErrorCode::OriginError, message).with(|d| d.origin_status = Some(status)),
+    )
+}
+
 /// Our answer to what the origin answered (or failing to).
 pub fn map_origin(result: Result<OriginResponse, TransportError>) -> ApiResponse {
     let o = match result {
@@ -102,26 +120,12 @@ pub fn map_origin(result: Result<OriginResponse, TransportError>) -> ApiResponse
         }
     };
     let parsed: Option<Value> = serde_json::from_slice(&o.body).ok();
-    let typed_error = serde_json::from_slice::<ErrorBody>(&o.body).ok();
-    let mut resp = match (parsed, typed_error) {
-        (Some(v), _) if (200..300).contains(&o.status) => ApiResponse::json(o.status, &v),
-        (Some(_), Some(e)) if (400..600).contains(&o.status) => origin_error(o.status, e.error),
-        (Some(v), _) if (400..600).contains(&o.status) => {
-            let message = v["error"]
-                .as_str()
-                .or_else(|| v["error"]["message"].as_str())
-                .or_else(|| v["message"].as_str())
-                .map_or_else(
-                    || format!("the origin answered HTTP {}", o.status),
-                    str::to_owned,
-                );
-            // The origin's own status is kept: a 500 stays a 500.
-            ApiResponse::error_with_status(
-                o.status,
-                &ApiError::new(ErrorCode::OriginError, message)
-                    .with(|d| d.origin_status = Some(o.status)),
-            )
-        }
+    let mut resp = match parsed {
+        Some(v) if (200..300).contains(&o.status) => ApiResponse::json(o.status, &v),
+        Some(v) if (400..600).contains(&o.status) => match ErrorBody::deserialize(&v) {
+            Ok(e) => origin_error(o.status, e.error),
+            Err(_) => foreign_error(o.status, &v),
+        },
         _ => ApiResponse::error(
             &ApiError::new(
                 ErrorCode::OriginError,
