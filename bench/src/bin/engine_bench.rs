@@ -9,35 +9,18 @@
 //! ```
 //! Bounded: a fixed number of calls per phase, and every phase has a deadline.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use edgestock_core::keys::Keys;
 use redis::aio::MultiplexedConnection;
+use testkit_stack::stack::PrivateRedis;
 
 const SKUS: usize = 10_000;
 const CALLS: usize = 20_000;
 const CONNECTIONS: usize = 50;
 const PHASE_DEADLINE: Duration = Duration::from_secs(120);
-
-struct PrivateRedis(Child);
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The script as vanilla Redis accepts it (Upstash's flag stripped, as the gateway does).
 fn stripped(src: &str) -> String {
@@ -182,27 +165,8 @@ async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds:
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("edgestock-bench-{port}"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-        ])
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (scripts/test.sh installs it)");
-    let _redis = PrivateRedis(child);
-    let url = format!("redis://127.0.0.1:{port}");
+    let redis_server = PrivateRedis::start();
+    let url = redis_server.url();
     let client = redis::Client::open(url.as_str()).unwrap();
     let mut conn = loop {
         match client.get_multiplexed_async_connection().await {
@@ -241,7 +205,7 @@ async fn main() {
     } else {
         &[10_000, 1_000_000]
     };
-    println!("Redis {version}, private instance on 127.0.0.1:{port}; {SKUS} SKUs; {CALLS} calls per phase at {CONNECTIONS} connections");
+    println!("Redis {version}, private instance at {url}; {SKUS} SKUs; {CALLS} calls per phase at {CONNECTIONS} connections");
     println!("| live holds | reserve µs/call | stock_read µs/call | commit µs/call | reserve calls/s (50 conns) | used memory |");
     println!("|---:|---:|---:|---:|---:|---:|");
     for &holds in sizes {
@@ -331,5 +295,4 @@ async fn main() {
         let mem = info_field(&mut conn, "memory", "used_memory_human").await;
         println!("| {holds} | {reserve_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
