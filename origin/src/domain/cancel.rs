@@ -3,7 +3,6 @@
 //! Redis depends on the order's status: see [`CancelPlan`] in [`super::lifecycle`].
 
 use edgestock_core::scripts::ReleaseOutcome;
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -93,8 +92,7 @@ pub async fn cancel_order(state: &AppState, id: Uuid) -> Result<Order> {
 }
 
 /// Result of cancelling a reservation.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum Cancelled {
     /// It had an order, which was cancelled.
     Order(Order),

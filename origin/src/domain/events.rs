@@ -3,7 +3,6 @@
 //! turns), and a stream id is unique in the table. The copier must keep up with the stream's
 //! `MAXLEN ~ 100000` cap; events trimmed before being copied are lost to the audit trail.
 
-use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::sync::watch;
 
@@ -93,12 +92,11 @@ pub async fn run_copier(state: AppState, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// One audit trail entry: a hold event copied from Redis or a ledger movement.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct AuditEntry {
     /// `hold` (from the Redis stream, or raised by the origin) or `ledger` (a stock movement).
     pub source: String,
     /// Row id within its source.
-    #[serde(skip)]
     pub id: i64,
     /// Event type or movement kind.
     pub kind: String,
@@ -113,7 +111,6 @@ pub struct AuditEntry {
     /// Units (signed for movements).
     pub qty: i64,
     /// When.
-    #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
 }
 

@@ -1,14 +1,12 @@
 //! The append-only stock ledger (`stock_movements`) and SKUs. On-hand is the sum of a SKU's
 //! movements; nothing here updates or deletes a movement.
 
-use serde::Serialize;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 /// `movement_kind` in Postgres.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "movement_kind", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
 pub enum MovementKind {
     /// First stock of a new SKU.
     Initial,
@@ -82,7 +80,7 @@ pub async fn append(tx: &mut Transaction<'_, Postgres>, m: &NewMovement<'_>) -> 
 }
 
 /// An existing movement, as stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Movement {
     /// Idempotency id.
     pub movement_id: String,
@@ -95,7 +93,6 @@ pub struct Movement {
     /// Free text.
     pub reason: Option<String>,
     /// The outbox row bringing it to Redis.
-    #[serde(skip)]
     pub outbox_id: Option<i64>,
 }
 
@@ -115,7 +112,7 @@ pub async fn find(db: impl PgExecutor<'_>, movement_id: &str) -> sqlx::Result<Op
 }
 
 /// A SKU with its ledger totals.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct SkuLevel {
     /// The SKU.
     pub sku: String,

@@ -23,16 +23,14 @@
 //! | `NEEDS_ATTENTION` | none: Redis never took the units |
 //! | `CANCELLED` | nothing (idempotent) |
 
-use serde::Serialize;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
 
 /// `order_status` in Postgres.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, sqlx::Type)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "order_status", rename_all = "SCREAMING_SNAKE_CASE")]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     /// Recorded; its Redis commit is not applied yet (outbox pending).
     Pending,

@@ -1,6 +1,5 @@
 //! Orders and their items: the rows the confirm protocol inserts and the view the API returns.
 
-use serde::Serialize;
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -8,7 +7,7 @@ use uuid::Uuid;
 use super::lifecycle::OrderStatus;
 
 /// One order line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItem {
     /// The SKU.
     pub sku: String,
@@ -16,8 +15,8 @@ pub struct OrderItem {
     pub qty: i32,
 }
 
-/// An order as the API returns it.
-#[derive(Debug, Clone, Serialize)]
+/// An order as Postgres records it (`http/` turns it into the wire `edgestock_api::origin::Order`).
+#[derive(Debug, Clone)]
 pub struct Order {
     /// Order id.
     pub order_id: Uuid,
@@ -32,13 +31,10 @@ pub struct Order {
     /// Lines.
     pub items: Vec<OrderItem>,
     /// Creation time.
-    #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     /// The Idempotency-Key it was created with.
-    #[serde(skip)]
     pub idempotency_key: Option<String>,
     /// The outbox row applying its commit.
-    #[serde(skip)]
     pub commit_outbox_id: i64,
 }
 
