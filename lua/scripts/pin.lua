@@ -1,16 +1,25 @@
--- pin: first step of confirm (docs/design.md#confirm-protocol). A live hold becomes 'confirming' and its expiry is
--- pushed to at least now + grace, so it cannot expire while the origin records the order.
-local rsv_key  = KEYS[1]              -- rsv:{rid}
-local events   = KEYS[2]              -- events stream
+-- pin: first step of placing an order or confirming a held reservation (docs/design.md, the
+-- lifecycle). A live hold becomes 'confirming' with a payment deadline fixed here, once:
+--   deadline = min(now + window, max_expires + window)   (max_expires = created + MAX_HOLD)
+-- and its holds stay until deadline + grace, so Redis never frees units Postgres may still
+-- confirm. A reservation already 'confirming' keeps the deadline of its first pin: pinning again
+-- never pushes anything out, so no sequence of calls keeps a hold past
+-- created + MAX_HOLD + window + grace. The expiry the hold had is kept so `unpin` can undo this.
+local rsv_key   = KEYS[1]             -- rsv:{rid}
+local events    = KEYS[2]             -- events stream
 -- then for item i (in the record's order): KEYS[2+2i-1] = stock:{sku_i}, KEYS[2+2i] = holds:{sku_i}
-local rid      = ARGV[1]              -- reservation id
-local grace_ms = tonumber(ARGV[2])    -- how long the origin gets to record and commit
-local offset   = ARGV[3]              -- clock offset in ms (tests only)
-local n_items  = tonumber(ARGV[4])    -- number of items; ARGV[5 ..] = sku_1, qty_1, ...
+local rid       = ARGV[1]             -- reservation id
+local window_ms = tonumber(ARGV[2])   -- payment window (0: a backend confirm of a held reservation)
+local grace_ms  = tonumber(ARGV[3])   -- how long past the deadline Redis keeps the units
+local offset    = ARGV[4]             -- clock offset in ms (tests only)
+local n_items   = tonumber(ARGV[5])   -- number of items; ARGV[6 ..] = sku_1, qty_1, ...
 
 local now = clock(offset)
-local r, items, refusal = load_declared(rsv_key, n_items, 5)
+local r, items, refusal = load_declared(rsv_key, n_items, 6)
 if refusal then return refusal end
+if not window_ms or window_ms < 0 or not grace_ms or grace_ms < 0 then
+  return { 'bad_request', 'window and grace must be non-negative' }
+end
 local status, expires = r.status, r.expires
 if status == 'committed' then return { 'committed' } end
 if status == 'released' or status == 'expired' then return { 'expired', status } end
@@ -20,11 +29,17 @@ if expires <= now or not all_held(rid, items, 2) then
   save_rsv(rsv_key, r, RETENTION_MS)
   return { 'expired', 'expired' }
 end
-local new_expires = math.max(expires, now + grace_ms)
+if status == 'confirming' then
+  return { 'ok', r.deadline, expires, now, 1 }
+end
+local deadline = math.min(now + window_ms, r.max_expires + window_ms)
+local new_expires = math.max(expires, deadline + grace_ms)
 for i, it in ipairs(items) do
   redis.call('ZADD', KEYS[2 + 2 * i], 'XX', new_expires, rid .. '|' .. it.qty)
 end
 r.status = 'confirming'
+r.held_expires = expires
+r.deadline = deadline
 r.expires = new_expires
 save_rsv(rsv_key, r, new_expires - now + RETENTION_MS)
-return { 'ok', new_expires, now }
+return { 'ok', deadline, new_expires, now, 0 }

@@ -3,8 +3,10 @@
 -- Data model (docs/design.md#redis-data-model, with the held quantity folded into the zset member):
 --   stock:{sku}  hash  on_hand, reserved, sold, low
 --   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
---   rsv:{rid}    string "status;created;expires;max_expires;fp;items;owner" with items
---                "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis can keep)
+--   rsv:{rid}    string "status;created;expires;max_expires;fp;items;held_expires;deadline;owner"
+--                with items "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis
+--                can keep); held_expires and deadline are set by a pin (0 otherwise): the expiry to
+--                go back to if the pin is undone, and the payment deadline the pin fixed
 --   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
 
 local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end
@@ -80,20 +82,28 @@ local function load_stock(stock)
   return s
 end
 
--- Reads a reservation record; nil when absent.
+-- Reads a reservation record; nil when absent. Records written before pins kept held_expires
+-- and deadline (seven fields) read with both at 0.
 local function load_rsv(key)
   local v = redis.call('GET', key)
   if not v then return nil end
-  local status, created, expires, max_expires, fp, items, owner =
-    string.match(v, '^([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);(.*)$')
+  local status, created, expires, max_expires, fp, items, held_expires, deadline, owner =
+    string.match(v, '^([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);(%d+);(%d+);(.*)$')
+  if not status then
+    status, created, expires, max_expires, fp, items, owner =
+      string.match(v, '^([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);([^;]*);(.*)$')
+    held_expires, deadline = 0, 0
+  end
   return { status = status, created = tonumber(created), expires = tonumber(expires),
-           max_expires = tonumber(max_expires), fp = fp, items = items, owner = owner }
+           max_expires = tonumber(max_expires), fp = fp, items = items, owner = owner,
+           held_expires = tonumber(held_expires), deadline = tonumber(deadline) }
 end
 
 -- Writes a reservation record with a time to live (ms).
 local function save_rsv(key, r, ttl_ms)
   redis.call('SET', key, r.status .. ';' .. r.created .. ';' .. r.expires .. ';' .. r.max_expires
-    .. ';' .. r.fp .. ';' .. r.items .. ';' .. r.owner, 'PX', ttl_ms)
+    .. ';' .. r.fp .. ';' .. r.items .. ';' .. (r.held_expires or 0) .. ';' .. (r.deadline or 0)
+    .. ';' .. r.owner, 'PX', ttl_ms)
 end
 
 -- Parses "sku|qty,sku|qty" into { {sku=, qty=}, ... }.

@@ -72,8 +72,10 @@ pub static GET_RESERVATION: Script = read_script!("get_reservation", "get_reserv
 pub static EXTEND: Script = write_script!("extend", "extend.lua");
 /// Releases a reservation's holds (idempotent).
 pub static RELEASE: Script = write_script!("release", "release.lua");
-/// Marks a live hold `confirming` and gives it a grace period.
+/// Marks a live hold `confirming` until its payment deadline (fixed at the first pin) plus grace.
 pub static PIN: Script = write_script!("pin", "pin.lua");
+/// Undoes a pin whose order could not be recorded: back to `held` with the old expiry.
+pub static UNPIN: Script = write_script!("unpin", "unpin.lua");
 /// Turns holds into sold units (idempotent; late commits take from available).
 pub static COMMIT: Script = write_script!("commit", "commit.lua");
 /// Restock / return / shrink, idempotent by movement id.
@@ -84,13 +86,14 @@ pub static SEED: Script = write_script!("seed", "seed.lua");
 pub static SWEEP: Script = write_script!("sweep", "sweep.lua");
 
 /// Every script, for `SCRIPT LOAD` warm-up and tests.
-pub static ALL: [&Script; 10] = [
+pub static ALL: [&Script; 11] = [
     &RESERVE,
     &STOCK_READ,
     &GET_RESERVATION,
     &EXTEND,
     &RELEASE,
     &PIN,
+    &UNPIN,
     &COMMIT,
     &ADJUST,
     &SEED,

@@ -24,7 +24,7 @@ mod reserve;
 mod stock;
 
 pub use reservation::{
-    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, ReservationRecord,
+    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, ReservationRecord, UnpinOutcome,
 };
 pub use reserve::{Hold, RateLimit, ReserveOutcome, ReserveRequest};
 pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};

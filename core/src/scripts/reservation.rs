@@ -73,10 +73,18 @@ pub enum ReleaseOutcome {
 /// Outcome of [`Engine::pin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PinOutcome {
-    /// Pinned: `confirming` until at least `expires_ms`.
+    /// Pinned: `confirming` until `expires_ms` (= the deadline plus grace, or the hold's own
+    /// expiry when that is later). Times are Redis's clock; `now_ms` lets a caller carry the
+    /// deadline over to its own clock as a duration.
     Pinned {
-        /// Expiry after the grace period (ms).
+        /// The payment deadline fixed by the first pin (ms).
+        deadline_ms: i64,
+        /// When Redis frees the units (ms).
         expires_ms: i64,
+        /// Redis's clock when pinned.
+        now_ms: i64,
+        /// True when the reservation was pinned before (its first deadline stands).
+        again: bool,
     },
     /// Already committed.
     Committed,
@@ -85,6 +93,20 @@ pub enum PinOutcome {
         /// `expired` or `released`.
         status: ReservationStatus,
     },
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::unpin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnpinOutcome {
+    /// Back to `held`, expiring at `expires_ms` (its expiry before the pin).
+    Unpinned {
+        /// The restored expiry (ms).
+        expires_ms: i64,
+    },
+    /// Not pinned (any other status): nothing changed.
+    NotPinned(ReservationStatus),
     /// No such reservation.
     NotFound,
 }
@@ -214,23 +236,38 @@ impl<T: Transport> Engine<T> {
         })
     }
 
-    /// Pins a live hold for confirmation: `confirming`, expiry at least now + `grace_ms`.
-    /// Returns the items too, so the caller can record the order without another read.
+    /// Pins a live hold: `confirming` with a payment deadline of `min(now + window_ms,
+    /// created + MAX_HOLD + window_ms)` fixed at the first pin, the units kept until the deadline
+    /// plus `grace_ms`. Pinning a pinned reservation changes nothing and answers its first
+    /// deadline. Returns the items too, so the caller can record the order without another read.
     ///
     /// # Errors
     /// Transport or Redis failures.
-    pub async fn pin(&self, id: &str, grace_ms: u64) -> Result<(PinOutcome, Vec<Item>), Error> {
+    pub async fn pin(
+        &self,
+        id: &str,
+        window_ms: u64,
+        grace_ms: u64,
+    ) -> Result<(PinOutcome, Vec<Item>), Error> {
         let Some(rec) = self.reservation(id).await? else {
             return Ok((PinOutcome::NotFound, Vec::new()));
         };
-        let args = vec![id.to_owned(), grace_ms.to_string(), self.offset()];
+        let args = vec![
+            id.to_owned(),
+            window_ms.to_string(),
+            grace_ms.to_string(),
+            self.offset(),
+        ];
         let v = self
             .eval_on_reservation(&lua::PIN, id, &rec.items, args)
             .await?;
         let mut r = Reply::new("pin", &v)?;
         let outcome = match r.str()? {
             "ok" => PinOutcome::Pinned {
+                deadline_ms: r.int()?,
                 expires_ms: r.int()?,
+                now_ms: r.int()?,
+                again: r.int()? == 1,
             },
             "committed" => PinOutcome::Committed,
             "expired" => PinOutcome::Expired {
@@ -240,6 +277,35 @@ impl<T: Transport> Engine<T> {
             _ => return Err(malformed("pin", &v)),
         };
         Ok((outcome, rec.items))
+    }
+
+    /// Undoes a pin (the order could not be recorded): `held` again with the expiry it had.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn unpin(&self, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
+        let mut keys = vec![
+            self.keys.reservation(id),
+            self.keys.events(),
+            self.keys.sweep_index(),
+        ];
+        self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let mut args = vec![id.to_owned(), self.offset()];
+        Self::item_args(items, &mut args);
+        let v = self
+            .client
+            .eval(rest_script(&lua::UNPIN), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("unpin", &v)?;
+        Ok(match r.str()? {
+            "ok" => UnpinOutcome::Unpinned {
+                expires_ms: r.int()?,
+            },
+            "not_pinned" => UnpinOutcome::NotPinned(status(r.str()?)?),
+            "not_found" => UnpinOutcome::NotFound,
+            "bad_request" => return Err(Error::Malformed(format!("unpin refused: {}", r.str()?))),
+            _ => return Err(malformed("unpin", &v)),
+        })
     }
 
     /// Commits a reservation's units as sold (idempotent). `items` come from the order, so a

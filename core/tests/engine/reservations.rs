@@ -230,7 +230,7 @@ fn release_is_idempotent_and_respects_confirming() {
             .await
             .unwrap();
         assert!(matches!(
-            e.pin("pinned", 30_000).await.unwrap().0,
+            e.pin("pinned", 30_000, 5_000).await.unwrap().0,
             PinOutcome::Pinned { .. }
         ));
         assert_eq!(
@@ -261,9 +261,19 @@ fn pin_then_commit_and_every_retry_is_safe() {
         else {
             panic!()
         };
-        let (pin, items) = e.pin("c1", 30_000).await.unwrap();
+        let (pin, items) = e.pin("c1", 25_000, 5_000).await.unwrap();
         match pin {
-            PinOutcome::Pinned { expires_ms } => assert!(expires_ms >= h.now_ms + 30_000),
+            PinOutcome::Pinned {
+                deadline_ms,
+                expires_ms,
+                now_ms,
+                again,
+            } => {
+                assert!((h.now_ms..h.now_ms + 1_000).contains(&now_ms));
+                assert_eq!(deadline_ms, now_ms + 25_000);
+                assert_eq!(expires_ms, deadline_ms + 5_000);
+                assert!(!again);
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(items, vec![item("A", 3)]);
@@ -278,7 +288,10 @@ fn pin_then_commit_and_every_retry_is_safe() {
             e.commit("c1", &items).await.unwrap(),
             CommitOutcome::AlreadyCommitted
         );
-        assert_eq!(e.pin("c1", 30_000).await.unwrap().0, PinOutcome::Committed);
+        assert_eq!(
+            e.pin("c1", 25_000, 5_000).await.unwrap().0,
+            PinOutcome::Committed
+        );
         assert_eq!(
             e.release("c1", true).await.unwrap(),
             ReleaseOutcome::Committed
@@ -298,7 +311,7 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
             .unwrap();
         e.set_clock_offset_ms(5_000);
         assert_eq!(
-            e.pin("late", 30_000).await.unwrap().0,
+            e.pin("late", 30_000, 5_000).await.unwrap().0,
             PinOutcome::Expired {
                 status: ReservationStatus::Expired
             }
@@ -327,5 +340,98 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
         );
         let lvl = &e.stock(&[sku("A")]).await.unwrap()[0];
         assert_eq!((lvl.on_hand, lvl.reserved), (1, 1));
+    });
+}
+
+/// Finding 1 of the red-team review: re-pinning a `confirming` reservation used to push its
+/// expiry to `now + grace` every time, so a shopper who re-confirmed every 50 s kept the units
+/// forever. The deadline is fixed at the first pin and capped by created + MAX_HOLD + window.
+#[test]
+fn adversary_repinning_never_pushes_the_hold_out() {
+    block(async {
+        let mut e = engine();
+        e.seed(&sku("A"), 5, 0).await.unwrap();
+        let ReserveOutcome::Held(h) = e
+            .reserve(&request("rp", vec![item("A", 2)], 10_000))
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let PinOutcome::Pinned {
+            deadline_ms: first,
+            expires_ms,
+            ..
+        } = e.pin("rp", 20_000, 5_000).await.unwrap().0
+        else {
+            panic!()
+        };
+        let rec = e.reservation("rp").await.unwrap().unwrap();
+        assert!(
+            first <= rec.max_expires_ms + 20_000,
+            "the deadline is capped"
+        );
+        for step in 1..=4 {
+            e.set_clock_offset_ms(step * 5_000);
+            match e.pin("rp", 20_000, 5_000).await.unwrap().0 {
+                PinOutcome::Pinned {
+                    deadline_ms,
+                    expires_ms: again_expires,
+                    again,
+                    ..
+                } => {
+                    assert_eq!(deadline_ms, first, "step {step}: the deadline moved");
+                    assert_eq!(again_expires, expires_ms, "step {step}: the hold moved");
+                    assert!(again);
+                }
+                other => panic!("step {step}: {other:?}"),
+            }
+        }
+        // Past deadline + grace the units are back, whatever the shopper sends.
+        e.set_clock_offset_ms(expires_ms - h.now_ms + 1_000);
+        assert_eq!(available(&e, "A").await, 5);
+        assert_eq!(
+            e.pin("rp", 20_000, 5_000).await.unwrap().0,
+            PinOutcome::Expired {
+                status: ReservationStatus::Expired
+            }
+        );
+    });
+}
+
+#[test]
+fn unpin_puts_the_hold_back_with_its_old_expiry() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.reserve(&request("up", vec![item("A", 2)], 10_000))
+            .await
+            .unwrap();
+        let before = e.reservation("up").await.unwrap().unwrap();
+        let (pin, items) = e.pin("up", 900_000, 60_000).await.unwrap();
+        assert!(matches!(pin, PinOutcome::Pinned { .. }));
+        assert_eq!(
+            e.unpin("up", &items).await.unwrap(),
+            UnpinOutcome::Unpinned {
+                expires_ms: before.expires_ms
+            }
+        );
+        let after = e.reservation("up").await.unwrap().unwrap();
+        assert_eq!(after.status, ReservationStatus::Held);
+        assert_eq!(after.expires_ms, before.expires_ms);
+        // Undoing twice changes nothing; the shopper may release it again.
+        assert_eq!(
+            e.unpin("up", &items).await.unwrap(),
+            UnpinOutcome::NotPinned(ReservationStatus::Held)
+        );
+        assert!(matches!(
+            e.release("up", false).await.unwrap(),
+            ReleaseOutcome::Released { changed: true, .. }
+        ));
+        assert_eq!(available(&e, "A").await, 5);
+        assert_eq!(
+            e.unpin("nope", &items).await.unwrap(),
+            UnpinOutcome::NotFound
+        );
     });
 }
