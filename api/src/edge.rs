@@ -150,6 +150,23 @@ pub struct ReservationView {
     pub max_expires_at: String,
     /// Its epoch-ms twin.
     pub max_expires_at_ms: i64,
+    /// Its order, once placed (absent before), so the browser can poll for `CONFIRMED`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<OrderSummary>,
+}
+
+/// A placed reservation's order, as `GET /v1/reservations/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OrderSummary {
+    /// Order id.
+    pub order_id: String,
+    /// `PENDING_PAYMENT`, `CONFIRMED`, `CANCELLED`, `EXPIRED` or `NEEDS_ATTENTION`.
+    pub status: crate::origin::OrderStatus,
+    /// The payment deadline (`null` for an order confirmed straight from the hold).
+    pub payment_deadline: Option<String>,
+    /// Its epoch-ms twin.
+    pub payment_deadline_ms: Option<i64>,
 }
 
 /// `POST /v1/reservations/{id}/extend` body.
@@ -196,14 +213,7 @@ pub struct Release {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct ConfirmRequest {
-    /// The storefront's customer reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer_ref: Option<String>,
-    /// The payment reference.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_ref: Option<String>,
-}
+pub struct ConfirmRequest {}
 
 /// `POST /v1/reservations/{id}/cancel` body (optional), forwarded to the origin.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -41,8 +41,18 @@ pub enum ErrorCode {
     ReservationCommitted,
     /// 409: the hold is already at its maximum lifetime (with `max_expires_at`).
     HoldLimitReached,
-    /// 409: an order status change its lifecycle forbids (the message names the current status).
+    /// 409: an order status change its lifecycle forbids (with the current `status`).
     IllegalTransition,
+    /// 409: a shopper's cancel of a reservation whose order is placed (awaiting payment): it
+    /// expires at its deadline, or the merchant cancels it.
+    OrderPlaced,
+    /// 409: a shopper's cancel of a reservation whose order is confirmed: only the merchant
+    /// cancels it.
+    OrderConfirmed,
+    /// 409: a confirm with another `payment_ref` than the one that confirmed the order.
+    AlreadyConfirmed,
+    /// 409: a `payment_ref` that already confirmed another reservation's order.
+    PaymentRefInUse,
     /// 413: the body is too large (with `max_bytes` on the edge).
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -63,14 +73,14 @@ pub enum ErrorCode {
     InvalidTtl,
     /// 422: an `Idempotency-Key` reused with another request (edge).
     IdempotencyKeyReused,
-    /// 422: a reservation confirmed with another `Idempotency-Key` (origin).
-    IdempotencyKeyMismatch,
     /// 422: a body of the wrong shape or with invalid values (origin).
     InvalidBody,
     /// 422: an invalid query parameter (origin).
     InvalidQuery,
     /// 422: a `movement_id` already used for another movement (origin).
     MovementIdReused,
+    /// 422: cancelling a confirmed order without `restock: true|false` (origin).
+    RestockRequired,
     /// 429: too many attempts (with `Retry-After` and `retry_after_seconds`).
     RateLimited,
     /// 500: a required variable is missing or malformed (named in the message).
@@ -105,21 +115,16 @@ impl ErrorCode {
             | ReservationConfirming
             | ReservationCommitted
             | HoldLimitReached
-            | IllegalTransition => 409,
+            | IllegalTransition
+            | OrderPlaced
+            | OrderConfirmed
+            | AlreadyConfirmed
+            | PaymentRefInUse => 409,
             BodyTooLarge => 413,
             UnsupportedMediaType => 415,
-            InvalidRequest
-            | InvalidQuantity
-            | InvalidSku
-            | DuplicateSku
-            | TooManyItems
-            | TooManySkus
-            | InvalidTtl
-            | IdempotencyKeyReused
-            | IdempotencyKeyMismatch
-            | InvalidBody
-            | InvalidQuery
-            | MovementIdReused => 422,
+            InvalidRequest | InvalidQuantity | InvalidSku | DuplicateSku | TooManyItems
+            | TooManySkus | InvalidTtl | IdempotencyKeyReused | InvalidBody | InvalidQuery
+            | MovementIdReused | RestockRequired => 422,
             RateLimited => 429,
             ConfigError | Internal => 500,
             RedisError | OriginError => 502,
@@ -158,6 +163,10 @@ const NAMES: &[(ErrorCode, &str)] = {
         (ReservationCommitted, "reservation_committed"),
         (HoldLimitReached, "hold_limit_reached"),
         (IllegalTransition, "illegal_transition"),
+        (OrderPlaced, "order_placed"),
+        (OrderConfirmed, "order_confirmed"),
+        (AlreadyConfirmed, "already_confirmed"),
+        (PaymentRefInUse, "payment_ref_in_use"),
         (BodyTooLarge, "body_too_large"),
         (UnsupportedMediaType, "unsupported_media_type"),
         (InvalidRequest, "invalid_request"),
@@ -168,10 +177,10 @@ const NAMES: &[(ErrorCode, &str)] = {
         (TooManySkus, "too_many_skus"),
         (InvalidTtl, "invalid_ttl"),
         (IdempotencyKeyReused, "idempotency_key_reused"),
-        (IdempotencyKeyMismatch, "idempotency_key_mismatch"),
         (InvalidBody, "invalid_body"),
         (InvalidQuery, "invalid_query"),
         (MovementIdReused, "movement_id_reused"),
+        (RestockRequired, "restock_required"),
         (RateLimited, "rate_limited"),
         (ConfigError, "config_error"),
         (Internal, "internal"),
@@ -331,7 +340,7 @@ mod tests {
             assert_eq!(code.as_str(), *name);
             assert!((400..600).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(NAMES.len(), 39, "a new ErrorCode needs a row in NAMES");
+        assert_eq!(NAMES.len(), 43, "a new ErrorCode needs a row in NAMES");
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Modify for Security {
         edge::StockStatus, edge::StockList, edge::ReservationItem, edge::ReserveRequest,
         edge::ReservationStatus, edge::Reservation, edge::ReservationView, edge::ExtendRequest,
         edge::Extension, edge::Release, edge::ConfirmRequest, edge::CancelRequest,
-        origin::Order, origin::OrderItem, origin::OrderStatus, origin::CancelResult,
+        edge::OrderSummary, origin::PlacedOrder, origin::OrderItem, origin::OrderStatus,
         origin::ReservationCancelled
     )),
     modifiers(&Security)
@@ -86,7 +86,8 @@ struct EdgeDoc;
     components(schemas(
         ErrorBody, ApiError, ErrorCode, ErrorDetails, origin::Health, origin::Readiness,
         origin::CreateOrder, origin::OrderStatus, origin::OrderItem, origin::Order,
-        origin::ReservationCancelled, origin::CancelResult, origin::PutSku, origin::RedisApply,
+        origin::CancelOrder, origin::PlacedOrder, origin::ReservationCancelled, origin::PutSku,
+        origin::RedisApply,
         origin::SkuView, origin::CreateAdjustment, origin::MovementKind, origin::Adjustment,
         origin::SkuDrift, origin::SeedResult, origin::Reconcile, origin::AuditEntry,
         origin::Events
@@ -195,36 +196,39 @@ mod edge_paths {
             (status = 422, description = "`invalid_request`", body = ErrorBody)))]
     fn extend() {}
 
-    /// Forwarded, signed, to the origin's `POST /v1/orders`; its answer passes through.
+    /// Places the order: forwarded, signed, to the origin's `POST /v1/reservations/{id}/place`;
+    /// its answer passes through. The body is `{}` (or empty): nothing the browser says about
+    /// payment or customer is accepted. Placing again answers the same order and deadline.
     #[utoipa::path(post, path = "/v1/reservations/{id}/confirm", tag = "reservations",
-        params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+        params(("id" = String, Path)),
         security(("reservationToken" = [])),
         request_body = edge::ConfirmRequest,
         responses(
-            (status = 201, description = "Order created", body = origin::Order),
-            (status = 200, description = "The order an earlier confirm created", body = origin::Order),
-            (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = origin::Order),
+            (status = 201, description = "Order placed: `PENDING_PAYMENT` until `payment_deadline`", body = origin::PlacedOrder),
+            (status = 200, description = "The order placed before (in its current status)", body = origin::PlacedOrder),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
             (status = 401, description = "`missing_token`", body = ErrorBody),
             (status = 403, description = "`invalid_token`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
-            (status = 409, description = "`reservation_expired`", body = ErrorBody),
-            (status = 422, description = "`idempotency_key_reused`", body = ErrorBody),
+            (status = 409, description = "`reservation_expired`, `reservation_committed`", body = ErrorBody),
+            (status = 422, description = "`invalid_request` (any field in the body)", body = ErrorBody),
             (status = 502, description = "`origin_error`", body = ErrorBody),
             (status = 503, description = "`origin_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
     fn confirm() {}
 
-    /// Forwarded, signed, to the origin's `POST /v1/reservations/{id}/cancel`.
+    /// Releases a `held` reservation: forwarded, signed, to the origin's
+    /// `POST /v1/reservations/{id}/release`. A placed or confirmed order is the merchant's.
     #[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "reservations",
         params(("id" = String, Path)), security(("reservationToken" = [])),
         request_body = edge::CancelRequest,
         responses(
-            (status = 200, description = "Cancelled order or released hold", body = origin::CancelResult),
+            (status = 200, description = "Released (or already over)", body = origin::ReservationCancelled),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
             (status = 401, description = "`missing_token`", body = ErrorBody),
             (status = 403, description = "`invalid_token`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
+            (status = 409, description = "`order_placed`, `order_confirmed`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
             (status = 422, description = "`invalid_request`", body = ErrorBody),
             (status = 502, description = "`origin_error`", body = ErrorBody),

@@ -25,19 +25,32 @@ pub struct Readiness {
     pub redis: bool,
 }
 
-/// `POST /v1/orders` body: confirm a held reservation.
+/// `POST /v1/orders` body: the checkout backend confirms a payment for a placed order (or a
+/// still-held reservation).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateOrder {
-    /// The held reservation.
+    /// The reservation (its order placed by the shopper, or still held).
     pub reservation_id: String,
-    /// The storefront's customer reference.
+    /// The payment provider's reference: 1-256 characters, no control characters. It confirms
+    /// one order only; confirming again with it answers the same order.
+    pub payment_ref: String,
+    /// The storefront's customer reference (at most 256 characters, no control characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_ref: Option<String>,
-    /// The payment reference.
+}
+
+/// `POST /v1/orders/{id}/cancel` body.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CancelOrder {
+    /// Required for a `CONFIRMED` order: `true` puts the units back on sale (a `cancellation`
+    /// movement), `false` writes none (the goods left; a later return is an adjustment).
+    /// Ignored for other statuses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_ref: Option<String>,
+    pub restock: Option<bool>,
 }
 
 /// An order's status.
@@ -45,13 +58,16 @@ pub struct CreateOrder {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
-    /// Recorded; its Redis commit is not applied yet (the outbox finishes it).
-    Pending,
-    /// Recorded and applied in Redis.
+    /// Placed by the shopper; its units are held until `payment_deadline`.
+    PendingPayment,
+    /// Confirmed by the backend; the units are sold (`commit_applied` says whether Redis took
+    /// the commit yet; the outbox finishes it either way).
     Confirmed,
-    /// Cancelled; its units went back through the ledger.
+    /// Cancelled by the backend.
     Cancelled,
-    /// A late commit found no units: an operator decides (never silently oversold).
+    /// Not paid by its deadline; its units went back on sale.
+    Expired,
+    /// The commit found no units: an operator decides (never silently oversold).
     NeedsAttention,
 }
 
@@ -65,29 +81,63 @@ pub struct OrderItem {
     pub qty: i32,
 }
 
-/// An order: 201 / 200 / 202 of `POST /v1/orders`, `GET /v1/orders/{id}`, a cancel's answer.
+/// An order: `POST /v1/orders`, `GET /v1/orders/{id}`, a cancel's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Order {
     /// Order id.
     pub order_id: Uuid,
-    /// The reservation it confirmed.
+    /// Its reservation.
     pub reservation_id: String,
     /// Status.
     pub status: OrderStatus,
-    /// The caller's customer reference (`null` when none).
+    /// The backend's customer reference (`null` when none).
     pub customer_ref: Option<String>,
-    /// The caller's payment reference (`null` when none).
+    /// The payment reference it was confirmed with (`null` before).
     pub payment_ref: Option<String>,
     /// Lines.
     pub items: Vec<OrderItem>,
-    /// Creation time.
+    /// Creation time (placed, or confirmed straight from a hold).
     #[serde(with = "time::serde::rfc3339")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: OffsetDateTime,
+    /// The payment deadline fixed when it was placed (`null` for an order confirmed straight
+    /// from a hold).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub payment_deadline: Option<OffsetDateTime>,
+    /// When the backend confirmed it (`null` before).
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// Confirmed after its payment deadline: the units came from what was available then.
+    pub late: bool,
+    /// Redis took the commit (`false`: the outbox applies it; the order is confirmed anyway).
+    pub commit_applied: bool,
 }
 
-/// A hold released by `POST /v1/reservations/{id}/cancel` (no order existed).
+/// An order as its shopper sees it: 201 / 200 of the edge-signed
+/// `POST /v1/reservations/{id}/place`, and `POST /v1/reservations/{id}/order`. No payment or
+/// customer data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PlacedOrder {
+    /// Order id.
+    pub order_id: Uuid,
+    /// Its reservation.
+    pub reservation_id: String,
+    /// Status.
+    pub status: OrderStatus,
+    /// Lines.
+    pub items: Vec<OrderItem>,
+    /// The payment deadline, fixed when placed (`null` for an order the backend confirmed
+    /// straight from the hold).
+    pub payment_deadline: Option<String>,
+    /// Its epoch-ms twin, for a countdown.
+    pub payment_deadline_ms: Option<i64>,
+}
+
+/// A hold released by the edge-signed `POST /v1/reservations/{id}/release`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReservationCancelled {
@@ -95,17 +145,6 @@ pub struct ReservationCancelled {
     pub reservation_id: String,
     /// `released` or `expired`.
     pub status: String,
-}
-
-/// What a reservation cancel answers: its order (cancelled) or the released hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(untagged)]
-pub enum CancelResult {
-    /// It had an order, which was cancelled.
-    Order(Order),
-    /// Its hold was released (or had already ended).
-    Reservation(ReservationCancelled),
 }
 
 /// `PUT /v1/admin/skus/{sku}` body.
@@ -296,7 +335,9 @@ mod tests {
             "reservation_id": "r1", "status": "NEEDS_ATTENTION",
             "customer_ref": null, "payment_ref": null,
             "items": [{"sku": "A", "qty": 1}],
-            "created_at": "2026-01-01T00:00:00Z"
+            "created_at": "2026-01-01T00:00:00Z",
+            "payment_deadline": null, "confirmed_at": "2026-01-01T00:10:00Z",
+            "late": true, "commit_applied": false
         });
         let o: Order = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(o.status, OrderStatus::NeedsAttention);
@@ -304,10 +345,24 @@ mod tests {
     }
 
     #[test]
-    fn a_cancel_answers_an_order_or_a_released_hold() {
-        let r: CancelResult =
-            serde_json::from_value(json!({"reservation_id": "r", "status": "released"})).unwrap();
-        assert!(matches!(r, CancelResult::Reservation(_)));
+    fn the_payment_step_spells_its_statuses_in_upper_snake_case() {
+        assert_eq!(
+            serde_json::to_value(OrderStatus::PendingPayment).unwrap(),
+            json!("PENDING_PAYMENT")
+        );
+        assert_eq!(
+            serde_json::to_value(OrderStatus::Expired).unwrap(),
+            json!("EXPIRED")
+        );
+    }
+
+    #[test]
+    fn a_confirm_needs_a_payment_ref_and_takes_nothing_else_unknown() {
+        assert!(serde_json::from_value::<CreateOrder>(json!({"reservation_id": "r"})).is_err());
+        assert!(serde_json::from_value::<CreateOrder>(
+            json!({"reservation_id": "r", "payment_ref": "p", "amount": 1})
+        )
+        .is_err());
     }
 
     #[test]

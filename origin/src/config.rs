@@ -57,9 +57,16 @@ pub struct Config {
     /// Load Redis from the ledger when starting (`true`/`1`/`yes`, `false`/`0`/`no`/empty).
     #[arg(long, env = "SEED_ON_STARTUP", value_name = "SEED_ON_STARTUP", default_value = "false", value_parser = boolean, action = clap::ArgAction::Set)]
     pub seed_on_startup: bool,
-    /// How long a pinned hold is kept for the confirm, in seconds (`PIN_GRACE_SECONDS`).
-    #[arg(long = "pin-grace-seconds", env = "PIN_GRACE_SECONDS", value_name = "PIN_GRACE_SECONDS", default_value = "60", value_parser = secs_at_least_1)]
-    pub pin_grace: Duration,
+    /// How long a shopper has to pay once the order is placed, in seconds
+    /// (`PAYMENT_WINDOW_SECONDS`); the deadline is fixed when the order is placed.
+    #[arg(long = "payment-window-seconds", env = "PAYMENT_WINDOW_SECONDS", value_name = "PAYMENT_WINDOW_SECONDS", default_value = "900", value_parser = secs_at_least_1)]
+    pub payment_window: Duration,
+    /// How long past a payment deadline Redis keeps the units, in seconds
+    /// (`CONFIRM_GRACE_SECONDS`): it must cover the clock difference between Postgres and Redis
+    /// and a confirm in flight at the deadline. Also the pin of a backend confirm of a held
+    /// reservation.
+    #[arg(long = "confirm-grace-seconds", env = "CONFIRM_GRACE_SECONDS", value_name = "CONFIRM_GRACE_SECONDS", default_value = "60", value_parser = secs_at_least_1)]
+    pub confirm_grace: Duration,
     /// Outbox worker poll interval, in milliseconds (`OUTBOX_INTERVAL_MS`).
     #[arg(long = "outbox-interval-ms", env = "OUTBOX_INTERVAL_MS", value_name = "OUTBOX_INTERVAL_MS", default_value = "500", value_parser = millis_at_least_1)]
     pub outbox_interval: Duration,
@@ -219,11 +226,12 @@ mod tests {
             ("ORIGIN_API_KEY", "a"),
             ("ADMIN_API_KEY", "b"),
             ("EDGE_ORIGIN_SECRET", "s"),
-            ("PIN_GRACE_SECONDS", "30"),
+            ("CONFIRM_GRACE_SECONDS", "30"),
         ]))
         .unwrap();
         assert_eq!(c.listen, "127.0.0.1:8080");
-        assert_eq!(c.pin_grace, Duration::from_secs(30));
+        assert_eq!(c.confirm_grace, Duration::from_secs(30));
+        assert_eq!(c.payment_window, Duration::from_secs(900));
         assert!(!c.seed_on_startup);
         assert_eq!(c.redis_key_prefix, "");
     }

@@ -1,17 +1,44 @@
-//! Fault injection for the crash-safety tests: stops the confirm handler at a named point as if
-//! the process had died there. Only test builds (`cfg(test)` or the `fault-injection` feature)
-//! can arm it; in production builds [`Faults::hit`] is a constant `false`.
+//! Fault injection for the crash-safety and interleaving tests: stops a lifecycle handler at a
+//! named point as if the process had died there ([`Faults::hit`]), or holds it there until the
+//! test lets it go ([`Faults::gate`], [`Faults::wait`]), so a test can force an interleaving.
+//! Only test builds (`cfg(test)` or the `fault-injection` feature) can arm them; in production
+//! builds `hit` is a constant `false` and `wait` returns at once.
 
 #[cfg(any(test, feature = "fault-injection"))]
 use std::sync::{Arc, Mutex};
 
-/// Where the confirm handler can be stopped.
+/// Where a handler can be stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultPoint {
-    /// After the hold was pinned, before the Postgres transaction.
+    /// Place or confirm: after the hold was pinned, before the order is recorded.
     AfterPin,
-    /// After the Postgres commit, before the Redis commit.
+    /// Place: after the order was recorded, before the transaction commits (a failed record).
+    BeforePlaceCommit,
+    /// Confirm: after the Postgres commit, before the Redis commit.
     AfterPgCommit,
+    /// Shopper release: under the reservation lock, before Redis is called.
+    BeforeRelease,
+}
+
+/// A point a handler waits at until the test opens it.
+#[cfg(any(test, feature = "fault-injection"))]
+#[derive(Debug, Default)]
+pub struct Gate {
+    reached: tokio::sync::Notify,
+    resume: tokio::sync::Notify,
+}
+
+#[cfg(any(test, feature = "fault-injection"))]
+impl Gate {
+    /// Resolves once a handler waits at the gate.
+    pub async fn reached(&self) {
+        self.reached.notified().await;
+    }
+
+    /// Lets the waiting handler go on.
+    pub fn open(&self) {
+        self.resume.notify_one();
+    }
 }
 
 /// Armed fault points of one application instance.
@@ -19,9 +46,42 @@ pub enum FaultPoint {
 pub struct Faults {
     #[cfg(any(test, feature = "fault-injection"))]
     armed: Arc<Mutex<Vec<FaultPoint>>>,
+    #[cfg(any(test, feature = "fault-injection"))]
+    gates: Arc<Mutex<Vec<(FaultPoint, Arc<Gate>)>>>,
 }
 
 impl Faults {
+    /// Sets a one-shot gate at `point`: the next handler reaching it waits until
+    /// [`Gate::open`].
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub fn gate(&self, point: FaultPoint) -> Arc<Gate> {
+        let gate = Arc::new(Gate::default());
+        self.gates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((point, gate.clone()));
+        gate
+    }
+
+    /// Waits at `point` when a gate is set there (test builds); returns at once otherwise.
+    #[cfg(any(test, feature = "fault-injection"))]
+    pub async fn wait(&self, point: FaultPoint) {
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|e| e.into_inner());
+            let i = gates.iter().position(|(p, _)| *p == point);
+            i.map(|i| gates.remove(i).1)
+        };
+        if let Some(g) = gate {
+            tracing::warn!(?point, "waiting at a test gate");
+            g.reached.notify_one();
+            g.resume.notified().await;
+        }
+    }
+
+    /// Returns at once in builds without fault injection.
+    #[cfg(not(any(test, feature = "fault-injection")))]
+    pub async fn wait(&self, _point: FaultPoint) {}
+
     /// Arms `point`: every confirm reaching it stops there until [`Faults::disarm`].
     #[cfg(any(test, feature = "fault-injection"))]
     pub fn arm(&self, point: FaultPoint) {

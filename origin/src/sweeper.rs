@@ -1,5 +1,7 @@
 //! The background sweeper: reaps expired holds of SKUs nobody touches (correctness never depends
-//! on it: every write script reaps its SKU first). Runs every `SWEEP_INTERVAL_MS`.
+//! on it: every write script reaps its SKU first), and expires placed orders not paid by their
+//! deadline (their holds are pinned until deadline + grace, so Redis alone would free them at
+//! that moment too; the order must say so). Runs every `SWEEP_INTERVAL_MS`.
 
 use tokio::sync::watch;
 
@@ -7,6 +9,8 @@ use crate::state::AppState;
 
 /// SKUs visited per pass.
 const MAX_SKUS: usize = 100;
+/// Unpaid orders expired per pass.
+const MAX_EXPIRIES: i64 = 100;
 
 /// Sweeps until `shutdown` flips.
 pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
@@ -21,6 +25,11 @@ pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
             }
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "sweep failed; retrying"),
+        }
+        match crate::domain::expiry::expire_due(&state, MAX_EXPIRIES).await {
+            Ok(n) if n > 0 => tracing::info!(orders = n, "expired unpaid orders"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "expiring unpaid orders failed; retrying"),
         }
         tokio::select! {
             _ = tokio::time::sleep(state.config.sweep_interval) => {}

@@ -1,12 +1,14 @@
-//! Confirm and cancel: validated at the edge, then forwarded, HMAC-signed, to the origin, whose
-//! answer passes through in the one vocabulary of `ErrorCode` (an unknown reservation is
-//! `reservation_not_found`, a reused key `idempotency_key_reused`, a refused signature the edge's
-//! misconfiguration: 502 `origin_error`, never the shopper's 401).
+//! Place (the shopper's "confirm") and cancel: validated at the edge, then forwarded, HMAC-signed,
+//! to the origin's edge routes (`/place`, `/release`; never the backend's confirm or cancel),
+//! whose answer passes through in the one vocabulary of `ErrorCode` (an unknown reservation is
+//! `reservation_not_found`, a refused signature the edge's misconfiguration: 502 `origin_error`,
+//! never the shopper's 401). The browser's body says nothing about payment or customer: any
+//! field in it is refused.
 
 use std::time::Duration;
 
-use edgestock_api::edge::{CancelRequest, ConfirmRequest};
-use edgestock_api::origin::CreateOrder;
+use edgestock_api::edge::{CancelRequest, ConfirmRequest, OrderSummary};
+use edgestock_api::origin::PlacedOrder;
 use edgestock_api::{ApiError, ErrorBody, ErrorCode};
 use edgestock_core::signing;
 use serde::Deserialize;
@@ -15,7 +17,6 @@ use upstash_rest::TransportError;
 
 use super::authorize;
 use crate::config::Config;
-use crate::crypto;
 use crate::platform::{
     ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, RequestExt, ResponseExt,
 };
@@ -34,20 +35,16 @@ pub fn signed_origin_request(
     path: &str,
     body: Vec<u8>,
     now_ms: i64,
-    idempotency_key: Option<&str>,
 ) -> Result<OriginRequest, ApiError> {
     let o = cfg.origin()?;
     let ts = now_ms.div_euclid(1000).max(0);
     let signed_path = format!("{}{path}", base_path(o.url));
     let sig = signing::sign(o.secret.as_bytes(), "POST", &signed_path, ts, &body);
-    let mut headers = vec![
+    let headers = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         (signing::TIMESTAMP_HEADER.to_owned(), ts.to_string()),
         (signing::SIGNATURE_HEADER.to_owned(), sig),
     ];
-    if let Some(k) = idempotency_key {
-        headers.push(("idempotency-key".to_owned(), k.to_owned()));
-    }
     Ok(OriginRequest {
         url: format!("{}{path}", o.url),
         headers,
@@ -59,13 +56,11 @@ pub fn signed_origin_request(
 /// Maps what the origin answered onto our response: JSON passes through (errors already in our
 /// shape stay as they are, others are wrapped), anything else is a 502.
 /// Speaks the edge's vocabulary for the origin's errors a browser can meet, so one problem has one
-/// code on every route: an unknown reservation is `reservation_not_found`, a reused key
-/// `idempotency_key_reused`; a refused signature is the edge's misconfiguration (502), not the
-/// shopper's credentials.
+/// code on every route: an unknown reservation is `reservation_not_found`; a refused signature is
+/// the edge's misconfiguration (502), not the shopper's credentials.
 fn origin_error(status: u16, mut e: ApiError) -> ApiResponse {
     match (status, e.code) {
         (404, ErrorCode::NotFound) => e.code = ErrorCode::ReservationNotFound,
-        (422, ErrorCode::IdempotencyKeyMismatch) => e.code = ErrorCode::IdempotencyKeyReused,
         (401 | 403, _) => {
             e = ApiError::new(
                 ErrorCode::OriginError,
@@ -157,18 +152,9 @@ pub(crate) async fn confirm<P: Platform>(
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
     authorize(cfg, req, id)?;
-    let b: ConfirmRequest = optional_json_body(req)?;
-    let key = req.header("idempotency-key");
-    if let Some(k) = key {
-        crypto::check_idempotency_key(k)?;
-    }
-    let body = CreateOrder {
-        reservation_id: id.to_owned(),
-        customer_ref: b.customer_ref,
-        payment_ref: b.payment_ref,
-    };
-    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
-    let call = signed_origin_request(cfg, "/v1/orders", body, p.now_ms(), key)?;
+    let _: ConfirmRequest = optional_json_body(req)?;
+    let path = format!("/v1/reservations/{id}/place");
+    let call = signed_origin_request(cfg, &path, b"{}".to_vec(), p.now_ms())?;
     Ok(map_origin(p.origin_post(call).await))
 }
 
@@ -179,9 +165,26 @@ pub(crate) async fn cancel<P: Platform>(
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
     authorize(cfg, req, id)?;
-    let b: CancelRequest = optional_json_body(req)?;
-    let body = serde_json::to_vec(&b).unwrap_or_else(|_| b"{}".to_vec());
-    let path = format!("/v1/reservations/{id}/cancel");
-    let call = signed_origin_request(cfg, &path, body, p.now_ms(), req.header("idempotency-key"))?;
+    let _: CancelRequest = optional_json_body(req)?;
+    let path = format!("/v1/reservations/{id}/release");
+    let call = signed_origin_request(cfg, &path, b"{}".to_vec(), p.now_ms())?;
     Ok(map_origin(p.origin_post(call).await))
+}
+
+/// The order of a placed reservation, for `GET /v1/reservations/{id}`: `None` when it has none
+/// (or the origin cannot say right now: the reservation is still answered, without it).
+pub(crate) async fn order_of<P: Platform>(p: &P, cfg: &Config, id: &str) -> Option<OrderSummary> {
+    let path = format!("/v1/reservations/{id}/order");
+    let call = signed_origin_request(cfg, &path, b"{}".to_vec(), p.now_ms()).ok()?;
+    let o = p.origin_post(call).await.ok()?;
+    if o.status != 200 {
+        return None;
+    }
+    let placed: PlacedOrder = serde_json::from_slice(&o.body).ok()?;
+    Some(OrderSummary {
+        order_id: placed.order_id.to_string(),
+        status: placed.status,
+        payment_deadline: placed.payment_deadline,
+        payment_deadline_ms: placed.payment_deadline_ms,
+    })
 }

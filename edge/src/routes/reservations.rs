@@ -128,7 +128,13 @@ pub(crate) async fn get<P: Platform>(
         .await
         .map_err(redis_err)?
         .ok_or_else(reservation_not_found)?;
+    // Only a reservation that left `held` can have an order: ask the origin then.
+    let order = match rec.status {
+        Status::Held => None,
+        _ => super::origin::order_of(p, cfg, id).await,
+    };
     let body = edge::ReservationView {
+        order,
         status: status(rec.status),
         items: items(&rec.items),
         created_at: rfc3339_ms(rec.created_ms),

@@ -1,126 +1,99 @@
-//! The confirm protocol (`docs/design.md`): pin → one Postgres transaction (order, items, sale
-//! movements, outbox row) → commit script → outbox row done.
+//! Confirming an order (the lifecycle, step 2): the checkout backend says the payment is there.
 //!
-//! Safe to retry: a second confirm of a reservation finds its order (when the pin refuses or
-//! Redis is unreachable, or through the unique `reservation_id` constraint of the insert) and
-//! returns it. Safe to crash: before the Postgres commit nothing is recorded and the pinned hold
-//! simply expires after its grace period; after it, the outbox row is applied by the worker.
+//! Everything happens under the reservation's lock, and Postgres's clock decides whether the
+//! payment deadline has passed:
+//! - a placed order (`PENDING_PAYMENT`) before its deadline: one statement marks it `CONFIRMED`,
+//!   writes its sale movements and the outbox row "commit reservation R"; the commit is then
+//!   applied inline (or by the outbox worker when Redis is down: `commit_applied` says which);
+//! - a `held` reservation without an order: its hold is pinned (so it cannot expire while the
+//!   order is recorded), then the order is inserted `CONFIRMED` the same way; a failed record
+//!   undoes the pin after a definite rollback;
+//! - past the deadline (or an `EXPIRED` order, or a hold already gone) it is a **late** confirm:
+//!   the commit runs while the transaction is still open, taking the units from what is available
+//!   all-or-nothing; when that comes up short the transaction is rolled back and the backend gets
+//!   409 `insufficient_stock` (it refunds). When Redis cannot be asked, the order is recorded and
+//!   the outbox decides (`NEEDS_ATTENTION` if it is short), so the backend still gets an answer;
+//! - confirming again with the same `payment_ref` answers the order (200); another one is 409
+//!   `already_confirmed`; a `NEEDS_ATTENTION` order confirmed again retries its commit (after a
+//!   restock covered it, it becomes `CONFIRMED`).
+//!
+//! Natural keys make it idempotent: one order per `reservation_id`, one per `payment_ref`.
 
-use edgestock_core::scripts::PinOutcome;
-use time::OffsetDateTime;
+use edgestock_core::domain::ReservationStatus;
+use edgestock_core::scripts::{CommitOutcome, Item, PinOutcome};
 use uuid::Uuid;
 
 use super::error::{Error, Result, ResultExt};
-use super::lifecycle::{OrderEvent, OrderStatus};
+use super::ledger;
+use super::lifecycle::{self, Lines, OrderEvent, OrderStatus};
 use super::orders::{self, Order, OrderItem};
 use super::outbox::{self, Applied, Attempt, Effect, OrderPayload, PayloadItem};
 use crate::fault::FaultPoint;
 use crate::state::AppState;
 
-/// A confirm request.
+/// A confirm request (validated by the HTTP layer).
 #[derive(Debug, Clone)]
 pub struct ConfirmRequest {
-    /// The held reservation.
+    /// The reservation (placed or still held).
     pub reservation_id: String,
-    /// Caller's customer reference.
+    /// The backend's payment reference: identifies the payment, confirms one order only.
+    pub payment_ref: String,
+    /// The backend's customer reference.
     pub customer_ref: Option<String>,
-    /// Caller's payment reference.
-    pub payment_ref: Option<String>,
-    /// `Idempotency-Key` header.
-    pub idempotency_key: Option<String>,
 }
 
-/// The result: a new order (201) or the one an earlier confirm wrote (200).
+/// The result: confirmed by this call (201) or before with the same payment (200).
 #[derive(Debug)]
 pub enum Confirmed {
-    /// Recorded by this call.
+    /// Confirmed by this call.
     Created(Order),
-    /// Recorded before.
+    /// Confirmed before with this `payment_ref`.
     Existing(Order),
 }
 
-fn check_key(order: &Order, key: Option<&str>) -> Result<()> {
-    match (key, order.idempotency_key.as_deref()) {
-        (Some(k), Some(stored)) if k != stored => Err(Error::IdempotencyKeyOfOtherConfirm),
-        _ => Ok(()),
-    }
-}
+type Tx = sqlx::Transaction<'static, sqlx::Postgres>;
 
-async fn existing(state: &AppState, req: &ConfirmRequest) -> Result<Option<Order>> {
-    let order = orders::by_reservation(&state.db, &req.reservation_id).await?;
-    if let Some(o) = &order {
-        check_key(o, req.idempotency_key.as_deref())?;
-        state.metrics.order("replayed");
-    }
-    Ok(order)
-}
-
-/// Runs the whole protocol.
-///
-/// The happy path is one Redis call for the pin, one Postgres statement recording the order,
-/// and the inline apply (one transaction of three statements around the Redis commit); the
-/// response is built from what was written, not re-read. Looking up an earlier order of the
-/// reservation happens only off the happy path: when the pin refuses (committed, expired,
-/// unknown), when Redis is unreachable, or when the insert finds the reservation taken.
+/// Runs the confirm.
 ///
 /// # Errors
-/// [`Error::UnknownReservation`], [`Error::ReservationExpired`], [`Error::CommittedWithoutOrder`],
-/// a reused idempotency key, [`Error::ReservedSkuUnknown`], and [`Error::Redis`] when Redis is
-/// unreachable and nothing was recorded for the reservation.
+/// [`Error::UnknownReservation`], [`Error::AlreadyConfirmed`], [`Error::PaymentRefInUse`],
+/// [`Error::IllegalTransition`] (a cancelled order), [`Error::InsufficientStock`] (a late confirm
+/// that came up short), [`Error::CommittedWithoutOrder`], [`Error::ReservedSkuUnknown`],
+/// [`Error::Redis`] when Redis is unreachable and nothing was recorded.
 #[tracing::instrument(level = "debug", skip_all, fields(reservation = %req.reservation_id))]
 pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed> {
-    let grace_ms = state.config.pin_grace.as_millis() as u64;
-    let (pin, items) = match state.redis.pin(&req.reservation_id, grace_ms).await {
-        Ok(pinned) => pinned,
-        // A retry of a recorded confirm still gets its order while Redis is down.
-        Err(e) => {
-            return match existing(state, req).await? {
-                Some(o) => Ok(Confirmed::Existing(o)),
-                None => Err(e.into()),
-            }
-        }
+    let mut tx: Tx = state.db.begin().await?;
+    lifecycle::lock_reservation(&mut tx, &req.reservation_id).await?;
+    let Some(order) = orders::by_reservation_in(&mut tx, &req.reservation_id).await? else {
+        return confirm_hold(state, tx, req).await;
     };
-    match pin {
-        PinOutcome::Pinned { .. } => state.metrics.reservation("pinned"),
-        PinOutcome::NotFound => {
-            if let Some(o) = existing(state, req).await? {
-                return Ok(Confirmed::Existing(o));
-            }
-            state.metrics.reservation("not_found");
-            return Err(Error::UnknownReservation);
+    let same_payment = order.payment_ref.as_deref() == Some(req.payment_ref.as_str());
+    match order.status {
+        OrderStatus::Confirmed if same_payment => {
+            tx.rollback().await?;
+            state.metrics.order("replayed");
+            Ok(Confirmed::Existing(order))
         }
-        PinOutcome::Expired { status } => {
-            // Cancelled orders release their hold: a retry still gets the order.
-            if let Some(o) = existing(state, req).await? {
-                return Ok(Confirmed::Existing(o));
-            }
-            state.metrics.reservation("expired");
-            return Err(Error::ReservationExpired {
-                status: status.as_str().to_owned(),
-            });
-        }
-        PinOutcome::Committed => {
-            // Recorded and applied by an earlier confirm.
-            return match existing(state, req).await? {
-                Some(o) => Ok(Confirmed::Existing(o)),
-                None => Err(Error::CommittedWithoutOrder),
+        OrderStatus::NeedsAttention if same_payment => resolve(state, tx, order).await,
+        OrderStatus::Confirmed | OrderStatus::NeedsAttention => Err(Error::AlreadyConfirmed),
+        OrderStatus::Cancelled => Err(Error::IllegalTransition {
+            from: OrderStatus::Cancelled,
+            event: OrderEvent::Confirm,
+        }),
+        OrderStatus::PendingPayment | OrderStatus::Expired => {
+            let late = match (order.status, order.payment_deadline) {
+                (OrderStatus::PendingPayment, Some(d)) => lifecycle::past(&mut tx, d).await?,
+                _ => true,
             };
+            confirm_placed(state, tx, req, order, late).await
         }
     }
-    if state.faults.hit(FaultPoint::AfterPin) {
-        return Err(Error::FaultInjected);
-    }
-    let lines: Vec<OrderItem> = items
-        .iter()
-        .map(|i| OrderItem {
-            sku: i.sku.as_str().to_owned(),
-            qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
-        })
-        .collect();
-    let order_id = Uuid::now_v7();
-    let effect = Effect::Commit(OrderPayload {
+}
+
+fn payload(order_id: Uuid, reservation_id: &str, lines: &[OrderItem]) -> Effect {
+    Effect::Commit(OrderPayload {
         order_id,
-        reservation_id: req.reservation_id.clone(),
+        reservation_id: reservation_id.to_owned(),
         items: lines
             .iter()
             .map(|l| PayloadItem {
@@ -129,119 +102,236 @@ pub async fn confirm(state: &AppState, req: &ConfirmRequest) -> Result<Confirmed
                 movement_id: None,
             })
             .collect(),
-    });
-    let Some(recorded) = record(state, req, order_id, &effect, &lines).await? else {
-        return match existing(state, req).await? {
-            Some(o) => Ok(Confirmed::Existing(o)),
-            None => Err(anyhow::anyhow!("order vanished after a conflict").into()),
-        };
+    })
+}
+
+fn lines_of(items: &[Item]) -> Vec<OrderItem> {
+    items
+        .iter()
+        .map(|i| OrderItem {
+            sku: i.sku.as_str().to_owned(),
+            qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
+        })
+        .collect()
+}
+
+fn items_of(lines: &[OrderItem]) -> Result<Vec<Item>> {
+    lines
+        .iter()
+        .map(|l| {
+            Ok(Item {
+                sku: edgestock_core::domain::Sku::parse(&l.sku)
+                    .map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
+                qty: u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
+            })
+        })
+        .collect()
+}
+
+/// A placed (or expired) order confirmed.
+async fn confirm_placed(
+    state: &AppState,
+    mut tx: Tx,
+    req: &ConfirmRequest,
+    order: Order,
+    late: bool,
+) -> Result<Confirmed> {
+    let effect = payload(order.order_id, &order.reservation_id, &order.items);
+    let (outbox_id, confirmed_at) = lifecycle::confirm_placed(
+        &mut tx,
+        order.order_id,
+        order.status,
+        &req.payment_ref,
+        req.customer_ref.as_deref(),
+        late,
+        effect.to_json()?,
+        state.config.outbox_grace.as_secs_f64(),
+    )
+    .await
+    .on_constraint("orders_payment_ref_key", |_| Error::PaymentRefInUse)?;
+    let confirmed = Order {
+        status: OrderStatus::Confirmed,
+        payment_ref: Some(req.payment_ref.clone()),
+        customer_ref: req.customer_ref.clone(),
+        confirmed_at: Some(confirmed_at),
+        late,
+        commit_outbox_id: Some(outbox_id),
+        ..order
     };
-    state.metrics.order("created");
+    if late {
+        return commit_late(state, tx, confirmed, effect).await;
+    }
+    tx.commit().await?;
+    finish(state, confirmed, effect).await
+}
+
+/// A held reservation without an order, confirmed straight away.
+async fn confirm_hold(state: &AppState, tx: Tx, req: &ConfirmRequest) -> Result<Confirmed> {
+    let grace_ms = state.config.confirm_grace.as_millis() as u64;
+    let (pin, items) = state.redis.pin(&req.reservation_id, 0, grace_ms).await?;
+    let late = match pin {
+        PinOutcome::Pinned { .. } => false,
+        // The shopper gave the units back: nothing was placed, nothing to pay for.
+        PinOutcome::Expired {
+            status: ReservationStatus::Released,
+        } => {
+            return Err(Error::ReservationExpired {
+                status: "released".into(),
+            })
+        }
+        // The hold ran out: a late confirm takes the units from what is available.
+        PinOutcome::Expired { .. } => true,
+        PinOutcome::NotFound => return Err(Error::UnknownReservation),
+        PinOutcome::Committed => return Err(Error::CommittedWithoutOrder),
+    };
+    state.faults.wait(FaultPoint::AfterPin).await;
+    if state.faults.hit(FaultPoint::AfterPin) {
+        return Err(Error::FaultInjected);
+    }
+    let lines = lines_of(&items);
+    let order_id = Uuid::now_v7();
+    let effect = payload(order_id, &req.reservation_id, &lines);
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
+    let mut tx = tx;
+    let recorded = lifecycle::insert_confirmed(
+        &mut tx,
+        order_id,
+        &req.reservation_id,
+        &req.payment_ref,
+        req.customer_ref.as_deref(),
+        late,
+        effect.to_json()?,
+        state.config.outbox_grace.as_secs_f64(),
+        &Lines {
+            skus: &skus,
+            qtys: &qtys,
+        },
+    )
+    .await
+    .on_constraint("orders_payment_ref_key", |_| Error::PaymentRefInUse)
+    .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)
+    .on_constraint("stock_movements_sku_fkey", |_| Error::ReservedSkuUnknown);
+    let recorded = match recorded {
+        Ok(r) => r,
+        Err(e) => {
+            if !late {
+                super::place::undo_pin(state, tx, &req.reservation_id, &items).await;
+            }
+            return Err(e);
+        }
+    };
+    let order = Order {
+        order_id,
+        reservation_id: req.reservation_id.clone(),
+        status: OrderStatus::Confirmed,
+        customer_ref: req.customer_ref.clone(),
+        payment_ref: Some(req.payment_ref.clone()),
+        items: lines,
+        created_at: recorded.created_at,
+        payment_deadline: None,
+        confirmed_at: recorded.confirmed_at,
+        late,
+        commit_applied: false,
+        commit_outbox_id: recorded.outbox_id,
+    };
+    if late {
+        return commit_late(state, tx, order, effect).await;
+    }
+    tx.commit().await?;
+    finish(state, order, effect).await
+}
+
+/// Step 3 after the commit of the transaction: applies the commit inline (best effort: when
+/// Redis is down the row stays for the worker and `commit_applied` stays false).
+async fn finish(state: &AppState, mut order: Order, effect: Effect) -> Result<Confirmed> {
+    state.metrics.order("confirmed");
     if state.faults.hit(FaultPoint::AfterPgCommit) {
         return Err(Error::FaultInjected);
     }
-    // Best effort: when Redis is down the row stays for the worker and the order stays PENDING.
-    let status = match outbox::apply_commit(state, recorded.outbox_id, effect).await {
-        Ok(Attempt::Done(Applied::Applied)) => {
-            Some(OrderStatus::Pending.next(OrderEvent::CommitApplied)?)
-        }
+    let outbox_id = order
+        .commit_outbox_id
+        .ok_or_else(|| anyhow::anyhow!("a confirmed order without its commit row"))?;
+    match outbox::apply_commit(state, outbox_id, effect).await {
+        Ok(Attempt::Done(Applied::Applied)) => order.commit_applied = true,
         Ok(Attempt::Done(Applied::Short { .. })) => {
-            Some(OrderStatus::Pending.next(OrderEvent::CommitShort)?)
+            order.status = OrderStatus::Confirmed.next(OrderEvent::CommitShort)?;
         }
-        Ok(Attempt::Failed(_)) => Some(OrderStatus::Pending),
+        Ok(Attempt::Failed(_)) => {}
         // The worker holds the row right now: read what it decided.
-        Ok(Attempt::Skipped) => None,
-        Err(e) => {
-            tracing::warn!(error = %e, "inline outbox apply failed; the worker will retry");
-            None
+        Ok(Attempt::Skipped) => {
+            order = orders::by_id(&state.db, order.order_id)
+                .await?
+                .ok_or(Error::UnknownOrder)?;
         }
-    };
-    let order = match status {
-        Some(status) => Order {
-            order_id,
-            reservation_id: req.reservation_id.clone(),
-            status,
-            customer_ref: req.customer_ref.clone(),
-            payment_ref: req.payment_ref.clone(),
-            items: lines,
-            created_at: recorded.created_at,
-            idempotency_key: req.idempotency_key.clone(),
-            commit_outbox_id: recorded.outbox_id,
-        },
-        None => orders::by_id(&state.db, order_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("order {order_id} not found after insert"))?,
-    };
+        Err(e) => tracing::warn!(error = %e, "inline outbox apply failed; the worker will retry"),
+    }
     Ok(Confirmed::Created(order))
 }
 
-/// What [`record`] wrote.
-struct Recorded {
-    outbox_id: i64,
-    created_at: OffsetDateTime,
+/// A late confirm: the commit runs inside the still-open transaction (holding the SKUs' shared
+/// locks, as every outbox apply does), so a short answer rolls everything back.
+async fn commit_late(
+    state: &AppState,
+    mut tx: Tx,
+    mut order: Order,
+    effect: Effect,
+) -> Result<Confirmed> {
+    for sku in effect.skus() {
+        ledger::lock_sku(&mut tx, &sku, false).await?;
+    }
+    let outbox_id = order
+        .commit_outbox_id
+        .ok_or_else(|| anyhow::anyhow!("a confirmed order without its commit row"))?;
+    let items = items_of(&order.items)?;
+    match state.redis.commit(&order.reservation_id, &items).await {
+        Ok(CommitOutcome::Short { sku, available }) => {
+            tx.rollback().await?;
+            state.metrics.order("late_short");
+            Err(Error::InsufficientStock { sku, available })
+        }
+        Ok(_) => {
+            lifecycle::mark_commit_applied(&mut tx, outbox_id, order.order_id).await?;
+            tx.commit().await?;
+            state.metrics.order("confirmed_late");
+            order.commit_applied = true;
+            Ok(Confirmed::Created(order))
+        }
+        Err(e) => {
+            // Unknown whether Redis took it: record the order and let the outbox decide (the
+            // commit is idempotent; short means NEEDS_ATTENTION).
+            tracing::warn!(error = %e, "late commit not answered; the outbox decides");
+            tx.commit().await?;
+            state.metrics.order("confirmed_late");
+            Ok(Confirmed::Created(order))
+        }
+    }
 }
 
-/// Step 2: ONE statement (so one implicit transaction and one round trip) inserting the order,
-/// its outbox row, its items and its sale movements (`sale:<order>:<line>`). Foreign keys are
-/// checked at the end of the statement, so the order may name the outbox row it inserts.
-/// `None` when an order for the reservation already exists: then nothing is written (the
-/// outbox row, the items and the movements are inserted only from the order that was).
-async fn record(
-    state: &AppState,
-    req: &ConfirmRequest,
-    order_id: Uuid,
-    effect: &Effect,
-    lines: &[OrderItem],
-) -> Result<Option<Recorded>> {
-    let payload = effect.to_json()?;
-    let line_no: Vec<i32> = (1..=lines.len() as i32).collect();
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
-    let row = sqlx::query!(
-        r#"with ob as (select nextval('outbox_id_seq') as id),
-           o as (
-               insert into orders (id, reservation_id, status, customer_ref, payment_ref,
-                                   idempotency_key, commit_outbox_id)
-               select $1, $2, 'PENDING', $3, $4, $5, ob.id from ob
-               on conflict (reservation_id) do nothing
-               returning id, commit_outbox_id, created_at
-           ),
-           x as (
-               insert into outbox (id, kind, payload, next_attempt_at)
-               select o.commit_outbox_id, 'commit', $6, now() + make_interval(secs => $7) from o
-           ),
-           lines as (
-               select * from unnest($8::int4[], $9::text[], $10::int4[]) as t(line, sku, qty)
-           ),
-           i as (
-               insert into order_items (order_id, line, sku, qty)
-               select o.id, l.line, l.sku, l.qty from o, lines l
-           ),
-           m as (
-               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
-               select 'sale:' || o.id || ':' || l.line, l.sku, 'sale', -l.qty, o.id, o.commit_outbox_id
-               from o, lines l
-           )
-           select commit_outbox_id as "outbox_id!", created_at as "created_at!" from o"#,
-        order_id,
-        req.reservation_id,
-        req.customer_ref.as_deref(),
-        req.payment_ref.as_deref(),
-        req.idempotency_key.as_deref(),
-        payload,
-        state.config.outbox_grace.as_secs_f64(),
-        &line_no,
-        &skus as &[&str],
-        &qtys
-    )
-    .fetch_optional(&state.db)
-    .await
-    .on_constraint("orders_idempotency_key_key", |_| {
-        Error::IdempotencyKeyOfOtherReservation
-    })
-    .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)?;
-    Ok(row.map(|r| Recorded {
-        outbox_id: r.outbox_id,
-        created_at: r.created_at,
-    }))
+/// A `NEEDS_ATTENTION` order confirmed again with its own payment: retries its commit now.
+async fn resolve(state: &AppState, mut tx: Tx, order: Order) -> Result<Confirmed> {
+    let outbox_id = order
+        .commit_outbox_id
+        .ok_or_else(|| anyhow::anyhow!("an order needing attention without its commit row"))?;
+    let effect = payload(order.order_id, &order.reservation_id, &order.items);
+    for sku in effect.skus() {
+        ledger::lock_sku(&mut tx, &sku, false).await?;
+    }
+    let items = items_of(&order.items)?;
+    match state.redis.commit(&order.reservation_id, &items).await? {
+        CommitOutcome::Short { sku, available } => {
+            tx.rollback().await?;
+            Err(Error::InsufficientStock { sku, available })
+        }
+        _ => {
+            lifecycle::resolve_confirmed(&mut tx, order.order_id, outbox_id).await?;
+            tx.commit().await?;
+            state.metrics.order("resolved");
+            Ok(Confirmed::Created(Order {
+                status: OrderStatus::Confirmed,
+                commit_applied: true,
+                ..order
+            }))
+        }
+    }
 }

@@ -27,12 +27,29 @@ pub enum Error {
     /// A cancel of a reservation an order is being recorded for, before the order exists.
     #[error("the reservation is committed; cancel its order")]
     CommittedCancelOrder,
-    /// The reservation was confirmed with another `Idempotency-Key`.
-    #[error("this reservation was confirmed with another Idempotency-Key")]
-    IdempotencyKeyOfOtherConfirm,
-    /// The `Idempotency-Key` already confirmed another reservation.
-    #[error("this Idempotency-Key was used for another reservation")]
-    IdempotencyKeyOfOtherReservation,
+    /// The order is confirmed with another payment reference.
+    #[error("the order is already confirmed with another payment_ref")]
+    AlreadyConfirmed,
+    /// The payment reference already confirmed another reservation's order.
+    #[error("this payment_ref already confirmed another order")]
+    PaymentRefInUse,
+    /// A shopper's release of a reservation whose order is placed or confirmed; carries it.
+    #[error("the reservation has an order ({status:?}); only the merchant can cancel it")]
+    OrderExists {
+        /// The order's status.
+        status: super::lifecycle::OrderStatus,
+    },
+    /// A confirmed order cancelled without saying whether the units go back to stock.
+    #[error("cancelling a confirmed order needs `restock: true` (units back on sale) or `false` (the goods left)")]
+    RestockRequired,
+    /// A late confirm found a SKU short: nothing was taken (the merchant refunds).
+    #[error("not enough units of {sku} for a late confirm: {available} available")]
+    InsufficientStock {
+        /// The short SKU.
+        sku: String,
+        /// Units available.
+        available: i64,
+    },
     /// A reserved SKU is missing from the catalogue (the foreign key of the order's items).
     #[error("a reserved SKU is not in the catalogue")]
     ReservedSkuUnknown,
@@ -46,7 +63,7 @@ pub enum Error {
     #[error("change too large")]
     ChangeTooLarge,
     /// An order status transition the lifecycle forbids; carries the state the order is in.
-    #[error("order is {from:?}: {event:?} is not allowed")]
+    #[error("the order is {}: {} is not allowed", from.as_str(), event.as_str())]
     IllegalTransition {
         /// The current status.
         from: OrderStatus,

@@ -1,27 +1,25 @@
-//! The order lifecycle: the statuses, the events that move an order between them, and the only
-//! statements that write `orders.status`. Confirm, cancel and the outbox all go through here.
+//! The order lifecycle: the statuses, the events that move an order between them, the lock that
+//! serialises them, and the only statements that write `orders.status`. Place, confirm, cancel,
+//! expiry and the outbox all go through here.
 //!
 //! ```text
-//!             commit applied              cancel
-//!   PENDING ─────────────────▶ CONFIRMED ────────▶ CANCELLED
-//!      │  commit found no units               ▲      │ cancel (idempotent)
-//!      ├────────────────────▶ NEEDS_ATTENTION ┤      └──▶ CANCELLED
-//!      └──────────────── cancel ──────────────┘
+//!   (held reservation) ──place (shopper)──▶ PENDING_PAYMENT ──expire (deadline passed)──▶ EXPIRED
+//!          │                                  │        │                                    │
+//!          │ confirm (backend)        confirm │        │ cancel (backend)      late confirm │
+//!          ▼                                  ▼        ▼                                    │
+//!      CONFIRMED ◀─────────────────────────────────  CANCELLED                              │
+//!       │   ▲  ◀────────────────────────────────────────────────────────────────────────────┘
+//!       │   │ confirm again once a restock covered it
+//!       │  NEEDS_ATTENTION ◀── the commit found no units (never silently oversold)
+//!       │        └──────────── cancel (refunded) ──▶ CANCELLED
+//!       └── cancel {restock} (backend) ──▶ CANCELLED
 //! ```
 //!
-//! The writes guard on the expected current status in SQL (`where status = 'PENDING'`), so a
-//! commit applied after a cancel never resurrects the order: the statement matches no row and the
-//! order stays cancelled.
-//!
-//! What a cancel must do in Redis depends on the status and on whether the commit row ran
-//! ([`CancelPlan::for_order`]):
-//!
-//! | order status | Redis effect (outbox) |
-//! |---|---|
-//! | `PENDING` (commit not applied) | the commit row is rewritten into a `release` of the hold (if the commit ran after all, the release restocks instead) |
-//! | `PENDING` (commit applied, order not marked yet), `CONFIRMED` | a new `restock` row: adjust +qty per line, by movement id |
-//! | `NEEDS_ATTENTION` | none: Redis never took the units |
-//! | `CANCELLED` | nothing (idempotent) |
+//! Every transition happens in a transaction holding the reservation's advisory lock
+//! ([`lock_reservation`]), so place, confirm, cancel and expiry of one reservation never
+//! interleave, and Postgres's clock under that lock decides whether a deadline has passed. The
+//! writes also guard on the expected current status in SQL, so a stale decision matches no row.
+//! An event the table does not allow is [`Error::IllegalTransition`] (409 with the status).
 
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
@@ -32,90 +30,135 @@ use super::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "order_status", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
-    /// Recorded; its Redis commit is not applied yet (outbox pending).
-    Pending,
-    /// Recorded and applied in Redis.
+    /// Placed by the shopper; its units are pinned in Redis until the payment deadline.
+    PendingPayment,
+    /// Confirmed by the backend; sale movements written, the Redis commit applied or in the
+    /// outbox (`commit_applied`).
     Confirmed,
-    /// Cancelled; its units went back through the ledger.
+    /// Cancelled by the backend.
     Cancelled,
-    /// A late commit found no units: an operator must decide (never silently oversold).
+    /// Not paid by its deadline; its hold was released.
+    Expired,
+    /// The commit found no units: an operator decides (never silently oversold).
     NeedsAttention,
+}
+
+impl OrderStatus {
+    /// The wire and database spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "PENDING_PAYMENT",
+            Self::Confirmed => "CONFIRMED",
+            Self::Cancelled => "CANCELLED",
+            Self::Expired => "EXPIRED",
+            Self::NeedsAttention => "NEEDS_ATTENTION",
+        }
+    }
 }
 
 /// What happens to an order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrderEvent {
-    /// Redis took the order's commit.
-    CommitApplied,
+    /// The backend confirms the payment (late when past the deadline).
+    Confirm,
+    /// The backend cancels.
+    Cancel,
+    /// The payment deadline passed.
+    Expire,
     /// The commit found a SKU short: Redis changed nothing.
     CommitShort,
-    /// The order is cancelled.
-    Cancel,
+}
+
+impl OrderEvent {
+    /// Lower-case name, for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirm => "confirm",
+            Self::Cancel => "cancel",
+            Self::Expire => "expire",
+            Self::CommitShort => "commit short",
+        }
+    }
 }
 
 impl OrderStatus {
     /// The status after `event`.
     ///
     /// # Errors
-    /// [`Error::IllegalTransition`] carrying the current status, e.g. a commit of a cancelled order.
+    /// [`Error::IllegalTransition`] carrying the current status, e.g. a confirm of a cancelled
+    /// order or a cancel of an expired one.
     pub fn next(self, event: OrderEvent) -> Result<Self> {
-        use OrderEvent::{Cancel, CommitApplied, CommitShort};
-        use OrderStatus::{Cancelled, Confirmed, NeedsAttention, Pending};
+        use OrderEvent::{Cancel, CommitShort, Confirm, Expire};
+        use OrderStatus::{Cancelled, Confirmed, Expired, NeedsAttention, PendingPayment};
         match (self, event) {
-            (Pending, CommitApplied) => Ok(Confirmed),
-            (Pending, CommitShort) => Ok(NeedsAttention),
-            (_, Cancel) => Ok(Cancelled),
+            (PendingPayment | Expired | NeedsAttention, Confirm) => Ok(Confirmed),
+            (PendingPayment | Confirmed | NeedsAttention | Cancelled, Cancel) => Ok(Cancelled),
+            (PendingPayment, Expire) => Ok(Expired),
+            (Confirmed, CommitShort) => Ok(NeedsAttention),
             (from, event) => Err(Error::IllegalTransition { from, event }),
         }
     }
 }
 
-/// The Redis side of cancelling an order, decided from its status under the row locks.
+/// The Redis side of cancelling an order, decided from its status under the locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelPlan {
     /// Already cancelled: nothing to write.
     AlreadyCancelled,
-    /// Redis never took the units: the cancellation movements link to the not-applied commit
-    /// row, so reconcile counts neither the sale nor the return.
-    NothingInRedis,
-    /// The commit has not run: turn its outbox row into a release of the hold.
+    /// Placed, not paid: release its pinned hold (no movement: place wrote none).
     ReleaseHold,
-    /// The commit ran: a new outbox row gives the units back.
+    /// Confirmed and `restock: false`: the goods left; no movement, and the commit (applied or
+    /// still in the outbox) stands.
+    KeepSold,
+    /// Confirmed, `restock: true`, the commit not applied yet: its outbox row becomes a release
+    /// of the hold; cancellation movements link to it.
+    RewriteCommit,
+    /// Confirmed, `restock: true`, the commit applied: a new outbox row gives the units back.
     Restock,
+    /// Redis never took the units: cancellation movements link to the not-applied commit row,
+    /// so reconcile counts neither the sale nor the return.
+    NothingInRedis,
 }
 
 impl CancelPlan {
-    /// The plan for an order in `status` whose commit row is done or not.
-    pub fn for_order(status: OrderStatus, commit_done: bool) -> Self {
-        match status {
+    /// The plan for an order in `status` whose commit row is done or not, cancelled with
+    /// `restock` (required for a confirmed order).
+    ///
+    /// # Errors
+    /// [`Error::RestockRequired`] for a confirmed order without `restock`.
+    pub fn for_order(
+        status: OrderStatus,
+        commit_done: bool,
+        restock: Option<bool>,
+    ) -> Result<Self> {
+        Ok(match status {
             OrderStatus::Cancelled => Self::AlreadyCancelled,
+            OrderStatus::PendingPayment => Self::ReleaseHold,
             OrderStatus::NeedsAttention => Self::NothingInRedis,
-            OrderStatus::Pending if !commit_done => Self::ReleaseHold,
-            OrderStatus::Pending | OrderStatus::Confirmed => Self::Restock,
-        }
+            OrderStatus::Confirmed => match restock {
+                None => return Err(Error::RestockRequired),
+                Some(false) => Self::KeepSold,
+                Some(true) if commit_done => Self::Restock,
+                Some(true) => Self::RewriteCommit,
+            },
+            OrderStatus::Expired => {
+                return Err(Error::IllegalTransition {
+                    from: status,
+                    event: OrderEvent::Cancel,
+                })
+            }
+        })
     }
 }
 
-/// Locks order `id` and reads its status (take the outbox row lock first, as the worker does).
+/// Takes the advisory lock of reservation `id` for the rest of the transaction: place, confirm,
+/// cancel and expiry of one reservation run one at a time.
 ///
 /// # Errors
 /// Database failures.
-pub async fn lock_status(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<OrderStatus> {
-    Ok(sqlx::query_scalar!(
-        r#"select status as "status: OrderStatus" from orders where id = $1 for update"#,
-        id
-    )
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
-/// [`OrderEvent::Cancel`]: any status becomes `CANCELLED`.
-///
-/// # Errors
-/// Database failures.
-pub async fn mark_cancelled(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<()> {
+pub async fn lock_reservation(tx: &mut Transaction<'_, Postgres>, id: &str) -> Result<()> {
     sqlx::query!(
-        r#"update orders set status = 'CANCELLED', updated_at = now() where id = $1"#,
+        r#"select pg_advisory_xact_lock(hashtextextended('edgestock-rsv:' || $1, 0))"#,
         id
     )
     .execute(&mut **tx)
@@ -123,24 +166,65 @@ pub async fn mark_cancelled(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Res
     Ok(())
 }
 
-/// [`OrderEvent::CommitApplied`] in one statement with marking commit row `outbox_id` done.
-/// (The SQL text, indentation included, keys the offline query cache in `.sqlx/`.)
-/// True when the order moved (it was still `PENDING`).
+/// True when `deadline` has passed by Postgres's clock.
 ///
 /// # Errors
 /// Database failures.
-pub async fn mark_confirmed(
+pub async fn past(
+    tx: &mut Transaction<'_, Postgres>,
+    deadline: time::OffsetDateTime,
+) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar!(r#"select now() > $1 as "past!""#, deadline)
+            .fetch_one(&mut **tx)
+            .await?,
+    )
+}
+
+/// Moves order `id` from `from` to `from.next(event)`, guarded in SQL on `from`.
+///
+/// # Errors
+/// [`Error::IllegalTransition`] when the table forbids it or the order is no longer in `from`;
+/// database failures.
+pub async fn transition(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    from: OrderStatus,
+    event: OrderEvent,
+) -> Result<OrderStatus> {
+    let to = from.next(event)?;
+    let n = sqlx::query!(
+        r#"update orders set status = $3, updated_at = now() where id = $1 and status = $2"#,
+        id,
+        from as OrderStatus,
+        to as OrderStatus
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::IllegalTransition { from, event });
+    }
+    Ok(to)
+}
+
+/// The outbox applied order `order_id`'s commit: one statement marks the row done and sets
+/// `commit_applied` (the status does not change: the order is confirmed already).
+///
+/// # Errors
+/// Database failures.
+pub async fn mark_commit_applied(
     tx: &mut Transaction<'_, Postgres>,
     outbox_id: i64,
     order_id: Uuid,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query!(
         r#"with done as (
-                       update outbox set done_at = now(), outcome = 'applied', attempts = attempts + 1
-                       where id = $1
-                   )
-                   update orders set status = 'CONFIRMED', updated_at = now()
-                   where id = $2 and status = 'PENDING'"#,
+               update outbox set done_at = now(), outcome = 'applied', attempts = attempts + 1
+               where id = $1
+           )
+           update orders set commit_applied = true, updated_at = now()
+           where id = $2 and not commit_applied"#,
         outbox_id,
         order_id
     )
@@ -150,7 +234,8 @@ pub async fn mark_confirmed(
     Ok(n > 0)
 }
 
-/// [`OrderEvent::CommitShort`]. True when the order moved (it was still `PENDING`).
+/// [`OrderEvent::CommitShort`]: a confirmed order whose commit found no units. True when the
+/// order moved (it was still `CONFIRMED`; a cancelled one stays cancelled).
 ///
 /// # Errors
 /// Database failures.
@@ -159,8 +244,259 @@ pub async fn mark_needs_attention(
     order_id: Uuid,
 ) -> sqlx::Result<bool> {
     let n = sqlx::query!(
-        r#"update orders set status = 'NEEDS_ATTENTION', updated_at = now() where id = $1 and status = 'PENDING'"#,
+        r#"update orders set status = 'NEEDS_ATTENTION', updated_at = now()
+           where id = $1 and status = 'CONFIRMED' and not commit_applied"#,
         order_id
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n > 0)
+}
+
+/// What a recording statement wrote.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded {
+    /// The order.
+    pub order_id: Uuid,
+    /// Its commit row (confirm) — none for a placed order.
+    pub outbox_id: Option<i64>,
+    /// The order's creation time.
+    pub created_at: time::OffsetDateTime,
+    /// The payment deadline (placed orders).
+    pub payment_deadline: Option<time::OffsetDateTime>,
+    /// When confirmed (confirm).
+    pub confirmed_at: Option<time::OffsetDateTime>,
+}
+
+/// Lines of an order as the recording statements take them.
+#[derive(Debug)]
+pub struct Lines<'a> {
+    /// SKUs, in line order.
+    pub skus: &'a [&'a str],
+    /// Quantities, in line order.
+    pub qtys: &'a [i32],
+}
+
+/// Place (step 1): inserts the order `PENDING_PAYMENT` and its items, the deadline `deadline_in`
+/// seconds from Postgres's now. No stock movement: units are sold at confirm.
+///
+/// # Errors
+/// Database failures (a reserved SKU missing from the catalogue is the items' foreign key).
+pub async fn insert_placed(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    reservation_id: &str,
+    deadline_in_secs: f64,
+    lines: &Lines<'_>,
+) -> Result<Recorded> {
+    let line_no: Vec<i32> = (1..=lines.skus.len() as i32).collect();
+    let row = sqlx::query!(
+        r#"with o as (
+               insert into orders (id, reservation_id, status, payment_deadline)
+               values ($1, $2, 'PENDING_PAYMENT', now() + make_interval(secs => $3))
+               returning id, created_at, payment_deadline
+           ),
+           i as (
+               insert into order_items (order_id, line, sku, qty)
+               select o.id, l.line, l.sku, l.qty
+               from o, unnest($4::int4[], $5::text[], $6::int4[]) as l(line, sku, qty)
+           )
+           select created_at as "created_at!", payment_deadline as "payment_deadline!" from o"#,
+        order_id,
+        reservation_id,
+        deadline_in_secs,
+        &line_no,
+        lines.skus as &[&str],
+        lines.qtys
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Recorded {
+        order_id,
+        outbox_id: None,
+        created_at: row.created_at,
+        payment_deadline: Some(row.payment_deadline),
+        confirmed_at: None,
+    })
+}
+
+/// Confirm (step 2) of a held reservation without an order: ONE statement inserting the order
+/// `CONFIRMED`, its commit outbox row, its items and its sale movements (`sale:<order>:<line>`).
+/// Foreign keys are checked at the end of the statement, so the order may name the outbox row
+/// it inserts.
+///
+/// # Errors
+/// Database failures (`orders_payment_ref_key`: the payment reference confirmed another order).
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_confirmed(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    reservation_id: &str,
+    payment_ref: &str,
+    customer_ref: Option<&str>,
+    late: bool,
+    commit_payload: serde_json::Value,
+    outbox_delay_secs: f64,
+    lines: &Lines<'_>,
+) -> Result<Recorded> {
+    let line_no: Vec<i32> = (1..=lines.skus.len() as i32).collect();
+    let row = sqlx::query!(
+        r#"with ob as (select nextval('outbox_id_seq') as id),
+           o as (
+               insert into orders (id, reservation_id, status, customer_ref, payment_ref,
+                                   commit_outbox_id, confirmed_at, late)
+               select $1, $2, 'CONFIRMED', $3, $4, ob.id, now(), $5 from ob
+               returning id, commit_outbox_id, created_at, confirmed_at
+           ),
+           x as (
+               insert into outbox (id, kind, payload, next_attempt_at)
+               select o.commit_outbox_id, 'commit', $6, now() + make_interval(secs => $7) from o
+           ),
+           lines as (
+               select * from unnest($8::int4[], $9::text[], $10::int4[]) as t(line, sku, qty)
+           ),
+           i as (
+               insert into order_items (order_id, line, sku, qty)
+               select o.id, l.line, l.sku, l.qty from o, lines l
+           ),
+           m as (
+               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
+               select 'sale:' || o.id || ':' || l.line, l.sku, 'sale', -l.qty, o.id, o.commit_outbox_id
+               from o, lines l
+           )
+           select commit_outbox_id as "outbox_id!", created_at as "created_at!",
+                  confirmed_at as "confirmed_at!" from o"#,
+        order_id,
+        reservation_id,
+        customer_ref,
+        payment_ref,
+        late,
+        commit_payload,
+        outbox_delay_secs,
+        &line_no,
+        lines.skus as &[&str],
+        lines.qtys
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Recorded {
+        order_id,
+        outbox_id: Some(row.outbox_id),
+        created_at: row.created_at,
+        payment_deadline: None,
+        confirmed_at: Some(row.confirmed_at),
+    })
+}
+
+/// Confirm (step 2) of a placed (or expired) order `order_id` in status `from`: ONE statement
+/// moving it to `CONFIRMED` with the payment reference, inserting its commit outbox row and its
+/// sale movements.
+///
+/// # Errors
+/// [`Error::IllegalTransition`] when the order is not in `from`; database failures
+/// (`orders_payment_ref_key`).
+#[allow(clippy::too_many_arguments)]
+pub async fn confirm_placed(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    from: OrderStatus,
+    payment_ref: &str,
+    customer_ref: Option<&str>,
+    late: bool,
+    commit_payload: serde_json::Value,
+    outbox_delay_secs: f64,
+) -> Result<(i64, time::OffsetDateTime)> {
+    from.next(OrderEvent::Confirm)?;
+    let row = sqlx::query!(
+        r#"with ob as (select nextval('outbox_id_seq') as id),
+           x as (
+               insert into outbox (id, kind, payload, next_attempt_at)
+               select ob.id, 'commit', $2, now() + make_interval(secs => $3) from ob
+           ),
+           o as (
+               update orders set status = 'CONFIRMED', payment_ref = $4, customer_ref = $5,
+                      late = $6, confirmed_at = now(), updated_at = now(),
+                      commit_outbox_id = (select id from ob)
+               where id = $1 and status = $7
+               returning id, commit_outbox_id, confirmed_at
+           ),
+           m as (
+               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
+               select 'sale:' || o.id || ':' || i.line, i.sku, 'sale', -i.qty, o.id, o.commit_outbox_id
+               from o join order_items i on i.order_id = o.id
+           )
+           select commit_outbox_id as "outbox_id!", confirmed_at as "confirmed_at!" from o"#,
+        order_id,
+        commit_payload,
+        outbox_delay_secs,
+        payment_ref,
+        customer_ref,
+        late,
+        from as OrderStatus
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    match row {
+        Some(r) => Ok((r.outbox_id, r.confirmed_at)),
+        None => Err(Error::IllegalTransition {
+            from,
+            event: OrderEvent::Confirm,
+        }),
+    }
+}
+
+/// A `NEEDS_ATTENTION` order whose commit now applied (a restock covered it): its commit row is
+/// marked applied (the sale movements link to it, so reconcile counts them again) and the order
+/// is `CONFIRMED`, in one statement.
+///
+/// # Errors
+/// [`Error::IllegalTransition`] when the order is no longer `NEEDS_ATTENTION`.
+pub async fn resolve_confirmed(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    outbox_id: i64,
+) -> Result<()> {
+    let n = sqlx::query!(
+        r#"with done as (
+               update outbox set done_at = now(), outcome = 'applied', attempts = attempts + 1
+               where id = $2
+           )
+           update orders set status = 'CONFIRMED', commit_applied = true, updated_at = now()
+           where id = $1 and status = 'NEEDS_ATTENTION'"#,
+        order_id,
+        outbox_id
+    )
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(Error::IllegalTransition {
+            from: OrderStatus::NeedsAttention,
+            event: OrderEvent::Confirm,
+        });
+    }
+    Ok(())
+}
+
+/// [`OrderEvent::Expire`] of placed order `order_id`, only if its deadline plus `grace_secs` has
+/// passed by Postgres's clock (checked in the statement, under the caller's lock). True when the
+/// order moved.
+///
+/// # Errors
+/// Database failures.
+pub async fn expire_if_due(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    grace_secs: f64,
+) -> Result<bool> {
+    OrderStatus::PendingPayment.next(OrderEvent::Expire)?;
+    let n = sqlx::query!(
+        r#"update orders set status = 'EXPIRED', updated_at = now()
+           where id = $1 and status = 'PENDING_PAYMENT'
+             and payment_deadline + make_interval(secs => $2) < now()"#,
+        order_id,
+        grace_secs
     )
     .execute(&mut **tx)
     .await?
@@ -174,44 +510,63 @@ mod tests {
     use super::OrderStatus::*;
     use super::*;
 
+    const ALL: [OrderStatus; 5] = [
+        PendingPayment,
+        Confirmed,
+        Cancelled,
+        Expired,
+        NeedsAttention,
+    ];
+    const EVENTS: [OrderEvent; 4] = [Confirm, Cancel, Expire, CommitShort];
+
+    /// The whole table: every (status, event) pair, allowed or not.
     #[test]
-    fn only_a_pending_order_takes_its_commit() {
-        assert_eq!(Pending.next(CommitApplied).unwrap(), Confirmed);
-        assert_eq!(Pending.next(CommitShort).unwrap(), NeedsAttention);
-        for from in [Confirmed, Cancelled, NeedsAttention] {
-            for event in [CommitApplied, CommitShort] {
-                match from.next(event) {
-                    Err(Error::IllegalTransition { from: f, event: e }) => {
+    fn the_transition_table_is_exactly_the_documented_one() {
+        let allowed = [
+            (PendingPayment, Confirm, Confirmed),
+            (Expired, Confirm, Confirmed),
+            (NeedsAttention, Confirm, Confirmed),
+            (PendingPayment, Cancel, Cancelled),
+            (Confirmed, Cancel, Cancelled),
+            (NeedsAttention, Cancel, Cancelled),
+            (Cancelled, Cancel, Cancelled),
+            (PendingPayment, Expire, Expired),
+            (Confirmed, CommitShort, NeedsAttention),
+        ];
+        for from in ALL {
+            for event in EVENTS {
+                let want = allowed
+                    .iter()
+                    .find(|(f, e, _)| *f == from && *e == event)
+                    .map(|(_, _, to)| *to);
+                match (from.next(event), want) {
+                    (Ok(got), Some(to)) => assert_eq!(got, to, "{from:?} + {event:?}"),
+                    (Err(Error::IllegalTransition { from: f, event: e }), None) => {
                         assert_eq!((f, e), (from, event));
                     }
-                    other => panic!("{from:?} + {event:?}: {other:?}"),
+                    (got, want) => panic!("{from:?} + {event:?}: got {got:?}, want {want:?}"),
                 }
             }
         }
     }
 
     #[test]
-    fn every_status_can_be_cancelled_and_cancel_is_idempotent() {
-        for from in [Pending, Confirmed, Cancelled, NeedsAttention] {
-            assert_eq!(from.next(Cancel).unwrap(), Cancelled, "{from:?}");
-        }
-    }
-
-    #[test]
     fn cancel_plan_follows_the_table() {
+        use CancelPlan as P;
         let cases = [
-            (Pending, false, CancelPlan::ReleaseHold),
-            (Pending, true, CancelPlan::Restock),
-            (Confirmed, true, CancelPlan::Restock),
-            (NeedsAttention, true, CancelPlan::NothingInRedis),
-            (Cancelled, true, CancelPlan::AlreadyCancelled),
+            (Cancelled, true, None, Some(P::AlreadyCancelled)),
+            (PendingPayment, false, None, Some(P::ReleaseHold)),
+            (NeedsAttention, true, None, Some(P::NothingInRedis)),
+            (Confirmed, true, Some(false), Some(P::KeepSold)),
+            (Confirmed, false, Some(false), Some(P::KeepSold)),
+            (Confirmed, true, Some(true), Some(P::Restock)),
+            (Confirmed, false, Some(true), Some(P::RewriteCommit)),
+            (Confirmed, true, None, None),
+            (Expired, false, Some(true), None),
         ];
-        for (status, done, plan) in cases {
-            assert_eq!(
-                CancelPlan::for_order(status, done),
-                plan,
-                "{status:?} {done}"
-            );
+        for (status, done, restock, want) in cases {
+            let got = CancelPlan::for_order(status, done, restock).ok();
+            assert_eq!(got, want, "{status:?} done={done} restock={restock:?}");
         }
     }
 }

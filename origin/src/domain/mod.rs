@@ -5,19 +5,22 @@
 //! # Layout
 //! - [`lifecycle`]: order statuses and every transition between them.
 //! - [`orders`], [`ledger`]: the rows and their SQL.
-//! - [`confirm`], [`cancel`]: the protocols that record orders and give units back.
+//! - [`place`], [`confirm`], [`cancel`], [`expiry`]: the lifecycle's steps (shopper places,
+//!   backend confirms or cancels, unpaid orders expire), each under the reservation's lock.
 //! - [`outbox`]: Redis effects recorded with the change they mirror, and their worker.
 //! - [`stock`]: admin changes of SKUs and stock.
 //! - [`seed`], [`events`]: seeding and reconciling Redis; copying its event stream.
 
 mod error;
 
-/// Cancelling orders and reservations.
+/// Cancelling orders (backend) and releasing reservations (shopper).
 pub mod cancel;
-/// The confirm protocol.
+/// Confirming orders (backend).
 pub mod confirm;
 /// Copying the Redis `events` stream into `stock_events`, and the audit trail.
 pub mod events;
+/// Expiring unpaid orders.
+pub mod expiry;
 /// The append-only stock ledger and SKUs.
 pub mod ledger;
 /// Order statuses and their transitions.
@@ -26,6 +29,8 @@ pub mod lifecycle;
 pub mod orders;
 /// The outbox of pending Redis effects and its worker.
 pub mod outbox;
+/// Placing orders (shopper).
+pub mod place;
 /// Seeding Redis from the ledger and reconciling the two.
 pub mod seed;
 /// Admin stock changes: SKUs and adjustments.

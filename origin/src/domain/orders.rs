@@ -1,4 +1,4 @@
-//! Orders and their items: the rows the confirm protocol inserts and the view the API returns.
+//! Orders and their items: the rows the lifecycle writes and the view the API returns.
 
 use sqlx::PgExecutor;
 use time::OffsetDateTime;
@@ -20,22 +20,28 @@ pub struct OrderItem {
 pub struct Order {
     /// Order id.
     pub order_id: Uuid,
-    /// The reservation it confirmed.
+    /// The reservation it was placed or confirmed from.
     pub reservation_id: String,
     /// Status.
     pub status: OrderStatus,
-    /// Caller's customer reference.
+    /// The backend's customer reference (given at confirm).
     pub customer_ref: Option<String>,
-    /// Caller's payment reference.
+    /// The backend's payment reference (given at confirm).
     pub payment_ref: Option<String>,
     /// Lines.
     pub items: Vec<OrderItem>,
-    /// Creation time.
+    /// Creation time (placed, or confirmed straight from a hold).
     pub created_at: OffsetDateTime,
-    /// The Idempotency-Key it was created with.
-    pub idempotency_key: Option<String>,
-    /// The outbox row applying its commit.
-    pub commit_outbox_id: i64,
+    /// The payment deadline fixed when the order was placed.
+    pub payment_deadline: Option<OffsetDateTime>,
+    /// When the backend confirmed it.
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// Confirmed after its payment deadline.
+    pub late: bool,
+    /// Redis took the order's commit.
+    pub commit_applied: bool,
+    /// The outbox row applying its commit (set at confirm).
+    pub commit_outbox_id: Option<i64>,
 }
 
 struct OrderRow {
@@ -44,9 +50,12 @@ struct OrderRow {
     status: OrderStatus,
     customer_ref: Option<String>,
     payment_ref: Option<String>,
-    idempotency_key: Option<String>,
-    commit_outbox_id: i64,
     created_at: OffsetDateTime,
+    payment_deadline: Option<OffsetDateTime>,
+    confirmed_at: Option<OffsetDateTime>,
+    late: bool,
+    commit_applied: bool,
+    commit_outbox_id: Option<i64>,
 }
 
 impl OrderRow {
@@ -59,7 +68,10 @@ impl OrderRow {
             payment_ref: self.payment_ref,
             items,
             created_at: self.created_at,
-            idempotency_key: self.idempotency_key,
+            payment_deadline: self.payment_deadline,
+            confirmed_at: self.confirmed_at,
+            late: self.late,
+            commit_applied: self.commit_applied,
             commit_outbox_id: self.commit_outbox_id,
         }
     }
@@ -80,28 +92,46 @@ pub async fn items(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<
     .await
 }
 
+async fn row_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as!(
+        OrderRow,
+        r#"select id, reservation_id, status as "status: OrderStatus", customer_ref, payment_ref,
+                  created_at, payment_deadline, confirmed_at, late, commit_applied, commit_outbox_id
+           from orders where id = $1"#,
+        id
+    )
+    .fetch_optional(db)
+    .await
+}
+
+async fn row_by_reservation(
+    db: impl PgExecutor<'_>,
+    reservation_id: &str,
+) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as!(
+        OrderRow,
+        r#"select id, reservation_id, status as "status: OrderStatus", customer_ref, payment_ref,
+                  created_at, payment_deadline, confirmed_at, late, commit_applied, commit_outbox_id
+           from orders where reservation_id = $1"#,
+        reservation_id
+    )
+    .fetch_optional(db)
+    .await
+}
+
 /// The order with id `id`.
 ///
 /// # Errors
 /// Database failures.
 #[tracing::instrument(skip_all)]
 pub async fn by_id(db: &sqlx::PgPool, id: Uuid) -> sqlx::Result<Option<Order>> {
-    let row = sqlx::query_as!(
-        OrderRow,
-        r#"select id, reservation_id, status as "status: OrderStatus", customer_ref, payment_ref,
-                  idempotency_key, commit_outbox_id, created_at
-           from orders where id = $1"#,
-        id
-    )
-    .fetch_optional(db)
-    .await?;
-    match row {
+    match row_by_id(db, id).await? {
         Some(r) => Ok(Some(r.with_items(items(db, id).await?))),
         None => Ok(None),
     }
 }
 
-/// The order confirming reservation `reservation_id`.
+/// The order of reservation `reservation_id`.
 ///
 /// # Errors
 /// Database failures.
@@ -110,20 +140,39 @@ pub async fn by_reservation(
     db: &sqlx::PgPool,
     reservation_id: &str,
 ) -> sqlx::Result<Option<Order>> {
-    let row = sqlx::query_as!(
-        OrderRow,
-        r#"select id, reservation_id, status as "status: OrderStatus", customer_ref, payment_ref,
-                  idempotency_key, commit_outbox_id, created_at
-           from orders where reservation_id = $1"#,
-        reservation_id
-    )
-    .fetch_optional(db)
-    .await?;
-    match row {
+    match row_by_reservation(db, reservation_id).await? {
         Some(r) => {
             let id = r.id;
             Ok(Some(r.with_items(items(db, id).await?)))
         }
+        None => Ok(None),
+    }
+}
+
+/// [`by_reservation`] inside a transaction (under the reservation's lock).
+///
+/// # Errors
+/// Database failures.
+pub async fn by_reservation_in(
+    tx: &mut sqlx::PgConnection,
+    reservation_id: &str,
+) -> sqlx::Result<Option<Order>> {
+    match row_by_reservation(&mut *tx, reservation_id).await? {
+        Some(r) => {
+            let id = r.id;
+            Ok(Some(r.with_items(items(&mut *tx, id).await?)))
+        }
+        None => Ok(None),
+    }
+}
+
+/// [`by_id`] inside a transaction.
+///
+/// # Errors
+/// Database failures.
+pub async fn by_id_in(tx: &mut sqlx::PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
+    match row_by_id(&mut *tx, id).await? {
+        Some(r) => Ok(Some(r.with_items(items(&mut *tx, id).await?))),
         None => Ok(None),
     }
 }

@@ -1,5 +1,6 @@
-//! Authentication: backend calls carry `Authorization: Bearer <ORIGIN_API_KEY>` or the edge's
-//! HMAC signature ([`crate::signature`]); admin calls carry `Bearer <ADMIN_API_KEY>`.
+//! Authentication, one credential per caller and never another's: backend calls carry
+//! `Authorization: Bearer <ORIGIN_API_KEY>`; the edge's forwarded calls carry its HMAC signature
+//! ([`crate::signature`]) and nothing else opens them; admin calls carry `Bearer <ADMIN_API_KEY>`.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -26,11 +27,18 @@ fn same(a: &str, b: &str) -> bool {
     !b.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// Lets a request through with the backend key or a valid, fresh edge signature.
+/// Lets a request through with the backend key only (an edge signature is refused here: a
+/// shopper's browser must never reach the backend's routes through the edge).
 pub async fn require_backend(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if bearer(req.headers()).is_some_and(|k| same(k, state.config.api_key.expose_secret())) {
         return next.run(req).await;
     }
+    Error::Unauthorized.into_response()
+}
+
+/// Lets a request through with a valid, fresh edge signature only (the backend key is refused
+/// here: the edge's routes act for a shopper, with a shopper's rights).
+pub async fn require_edge(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     let (Some(ts), Some(sig)) = (
         headers

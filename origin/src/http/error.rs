@@ -38,6 +38,9 @@ pub enum Error {
         /// Human text.
         message: String,
     },
+    /// A 4xx error with its details, answered as it is.
+    #[error("{0}")]
+    Api(edgestock_api::ApiError),
     /// 503: Redis (or a dependency) unreachable; the caller may retry.
     #[error("redis unavailable: {0}")]
     RedisUnavailable(String),
@@ -72,14 +75,39 @@ impl From<DomainError> for Error {
                     message,
                 }
             }
-            DomainError::IllegalTransition { .. } => Self::Conflict {
-                code: ErrorCode::IllegalTransition,
+            DomainError::IllegalTransition { from, .. } => Self::Api(
+                edgestock_api::ApiError::new(ErrorCode::IllegalTransition, message)
+                    .with(|d| d.status = Some(from.as_str().to_owned())),
+            ),
+            DomainError::AlreadyConfirmed => Self::Conflict {
+                code: ErrorCode::AlreadyConfirmed,
                 message,
             },
-            DomainError::IdempotencyKeyOfOtherConfirm
-            | DomainError::IdempotencyKeyOfOtherReservation => {
-                Self::unprocessable(ErrorCode::IdempotencyKeyMismatch, message)
+            DomainError::PaymentRefInUse => Self::Conflict {
+                code: ErrorCode::PaymentRefInUse,
+                message,
+            },
+            DomainError::OrderExists { status } => Self::Api(
+                edgestock_api::ApiError::new(
+                    match status {
+                        crate::domain::lifecycle::OrderStatus::PendingPayment => {
+                            ErrorCode::OrderPlaced
+                        }
+                        _ => ErrorCode::OrderConfirmed,
+                    },
+                    message,
+                )
+                .with(|d| d.status = Some(status.as_str().to_owned())),
+            ),
+            DomainError::RestockRequired => {
+                Self::unprocessable(ErrorCode::RestockRequired, message)
             }
+            DomainError::InsufficientStock { sku, available } => Self::Api(
+                edgestock_api::ApiError::new(ErrorCode::InsufficientStock, message).with(|d| {
+                    d.sku = Some(sku);
+                    d.available = Some(available);
+                }),
+            ),
             DomainError::ReservedSkuUnknown => Self::unprocessable(ErrorCode::UnknownSku, message),
             DomainError::MovementIdReused => {
                 Self::unprocessable(ErrorCode::MovementIdReused, message)
@@ -122,6 +150,7 @@ impl Error {
             Self::Unauthorized => ErrorCode::Unauthorized,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::Conflict { code, .. } | Self::Unprocessable { code, .. } => *code,
+            Self::Api(e) => e.code,
             Self::RedisUnavailable(_) | Self::Sqlx(sqlx::Error::PoolTimedOut) => {
                 ErrorCode::Unavailable
             }
@@ -148,7 +177,11 @@ impl IntoResponse for Error {
         } else {
             self.to_string()
         };
-        let mut resp = (status, Json(ApiError::new(code, message).into_body())).into_response();
+        let body = match self {
+            Self::Api(e) if !status.is_server_error() => e.into_body(),
+            _ => ApiError::new(code, message).into_body(),
+        };
+        let mut resp = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut()
                 .insert("retry-after", HeaderValue::from_static("1"));

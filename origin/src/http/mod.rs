@@ -24,7 +24,8 @@ mod orders;
 /// `#[utoipa::path]` declarations (utoipa-axum), the schemas and the document's info from
 /// `edgestock-api`. `openapi/origin.json` is this document (a golden test checks it).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let (_, paths) = orders::router()
+    let (_, paths) = orders::backend_router()
+        .merge(orders::edge_router())
         .merge(admin::router())
         .merge(events::router())
         .merge(ops::router())
@@ -39,15 +40,19 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole application: API routes, auth, metrics, tracing, timeouts and body limits.
 pub fn app(state: AppState) -> Router {
-    let backend = Router::from(orders::router()).route_layer(middleware::from_fn_with_state(
+    let backend = Router::from(orders::backend_router()).route_layer(
+        middleware::from_fn_with_state(state.clone(), auth::require_backend),
+    );
+    let edge = Router::from(orders::edge_router()).route_layer(middleware::from_fn_with_state(
         state.clone(),
-        auth::require_backend,
+        auth::require_edge,
     ));
     let admin = Router::from(admin::router().merge(events::router())).route_layer(
         middleware::from_fn_with_state(state.clone(), auth::require_admin),
     );
     Router::new()
         .merge(backend)
+        .merge(edge)
         .merge(admin)
         .merge(Router::from(ops::router()))
         .layer(middleware::from_fn_with_state(

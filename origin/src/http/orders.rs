@@ -1,54 +1,94 @@
-//! `POST /v1/orders`, `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel` and
-//! `POST /v1/reservations/{id}/cancel` (`docs/design.md`): backend key or edge signature.
+//! The order lifecycle over HTTP (`docs/design.md`).
+//!
+//! Backend routes (`Authorization: Bearer <ORIGIN_API_KEY>` only): `POST /v1/orders` (confirm),
+//! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel`. Edge routes (the edge's HMAC signature
+//! only, never the backend key): `POST /v1/reservations/{id}/place`,
+//! `POST /v1/reservations/{id}/release`, `POST /v1/reservations/{id}/order`. Neither credential
+//! opens the other's routes: a shopper's browser can never confirm, nor cancel a placed order.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use edgestock_api::origin::{self as api, CreateOrder};
+use edgestock_api::origin::{self as api, CancelOrder, CreateOrder};
 use edgestock_api::ErrorCode;
+use time::format_description::well_known::Rfc3339;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{Error, Result};
-use crate::domain::cancel::{self, Cancelled};
+use crate::domain::cancel;
 use crate::domain::confirm::{self, ConfirmRequest, Confirmed};
 use crate::domain::lifecycle::OrderStatus;
 use crate::domain::orders;
+use crate::domain::place::{self, Placed};
 use crate::state::AppState;
 
-pub(crate) fn router() -> OpenApiRouter<AppState> {
+/// The backend's routes.
+pub(crate) fn backend_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_order))
         .routes(routes!(get_order))
         .routes(routes!(cancel_order))
-        .routes(routes!(cancel_reservation))
 }
 
-/// The wire form of an order.
+/// The routes the edge forwards a shopper's calls to.
+pub(crate) fn edge_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(place_order))
+        .routes(routes!(release_reservation))
+        .routes(routes!(reservation_order))
+}
+
+fn status(s: OrderStatus) -> api::OrderStatus {
+    match s {
+        OrderStatus::PendingPayment => api::OrderStatus::PendingPayment,
+        OrderStatus::Confirmed => api::OrderStatus::Confirmed,
+        OrderStatus::Cancelled => api::OrderStatus::Cancelled,
+        OrderStatus::Expired => api::OrderStatus::Expired,
+        OrderStatus::NeedsAttention => api::OrderStatus::NeedsAttention,
+    }
+}
+
+fn items(o: &orders::Order) -> Vec<api::OrderItem> {
+    o.items
+        .iter()
+        .map(|i| api::OrderItem {
+            sku: i.sku.clone(),
+            qty: i.qty,
+        })
+        .collect()
+}
+
+/// The wire form of an order (backend).
 fn wire(o: orders::Order) -> api::Order {
     api::Order {
         order_id: o.order_id,
+        status: status(o.status),
+        items: items(&o),
         reservation_id: o.reservation_id,
-        status: match o.status {
-            OrderStatus::Pending => api::OrderStatus::Pending,
-            OrderStatus::Confirmed => api::OrderStatus::Confirmed,
-            OrderStatus::Cancelled => api::OrderStatus::Cancelled,
-            OrderStatus::NeedsAttention => api::OrderStatus::NeedsAttention,
-        },
         customer_ref: o.customer_ref,
         payment_ref: o.payment_ref,
-        items: o
-            .items
-            .into_iter()
-            .map(|i| api::OrderItem {
-                sku: i.sku,
-                qty: i.qty,
-            })
-            .collect(),
         created_at: o.created_at,
+        payment_deadline: o.payment_deadline,
+        confirmed_at: o.confirmed_at,
+        late: o.late,
+        commit_applied: o.commit_applied,
+    }
+}
+
+/// The shopper's view of an order (edge).
+fn placed(o: orders::Order) -> api::PlacedOrder {
+    let deadline = o.payment_deadline;
+    api::PlacedOrder {
+        order_id: o.order_id,
+        status: status(o.status),
+        items: items(&o),
+        reservation_id: o.reservation_id,
+        payment_deadline: deadline.and_then(|d| d.format(&Rfc3339).ok()),
+        payment_deadline_ms: deadline.map(|d| (d.unix_timestamp_nanos() / 1_000_000) as i64),
     }
 }
 
@@ -62,6 +102,15 @@ pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<
     })
 }
 
+/// An optional JSON body: empty means `T::default()`.
+fn parse_optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
+}
+
 fn valid_id(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 128
@@ -69,37 +118,32 @@ fn valid_id(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
 }
 
-fn short_text(name: &str, v: Option<String>) -> Result<Option<String>> {
-    match v {
-        Some(s) if s.len() > 256 => Err(Error::unprocessable(
+/// A reference field: at most 256 bytes, at least 1 when required, no control characters (a
+/// NUL would make Postgres fail, and none belongs in a reference).
+fn reference(name: &str, v: &str) -> Result<()> {
+    if v.is_empty() || v.len() > 256 || v.chars().any(char::is_control) {
+        return Err(Error::unprocessable(
             ErrorCode::InvalidBody,
-            format!("{name} is longer than 256 bytes"),
-        )),
-        v => Ok(v),
+            format!("{name} must be 1-256 characters without control characters"),
+        ));
     }
+    Ok(())
 }
 
-/// Confirms a held reservation into an order (201; 200 with the same order on a retry; 202
-/// when recorded but Redis could not be updated yet, which the outbox finishes).
+/// Confirms a payment: a placed order (or a still-held reservation) becomes `CONFIRMED`.
 #[utoipa::path(post, path = "/v1/orders", tag = "orders",
-    params(("Idempotency-Key" = Option<String>, Header)),
-    security(("originApiKey" = []), ("edgeSignature" = [])),
+    security(("originApiKey" = [])),
     request_body = edgestock_api::origin::CreateOrder,
     responses(
-        (status = 201, description = "Order created and applied in Redis", body = edgestock_api::origin::Order),
-        (status = 200, description = "The order an earlier confirm created", body = edgestock_api::origin::Order),
-        (status = 202, description = "Recorded as `PENDING`; the outbox finishes it", body = edgestock_api::origin::Order),
+        (status = 201, description = "Confirmed by this call (`late: true` past the deadline)", body = edgestock_api::origin::Order),
+        (status = 200, description = "Confirmed before with the same `payment_ref` (or a `NEEDS_ATTENTION` order, when its commit is still short)", body = edgestock_api::origin::Order),
         (status = 400, description = "`bad_request`", body = edgestock_api::ErrorBody),
         (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
         (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
-        (status = 409, description = "`reservation_expired`, `reservation_committed`", body = edgestock_api::ErrorBody),
-        (status = 422, description = "`invalid_body`, `idempotency_key_mismatch`", body = edgestock_api::ErrorBody),
+        (status = 409, description = "`already_confirmed`, `payment_ref_in_use`, `insufficient_stock` (a late confirm: refund), `illegal_transition` (cancelled), `reservation_committed`", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`invalid_body`, `unknown_sku`", body = edgestock_api::ErrorBody),
         (status = 503, description = "`unavailable`", body = edgestock_api::ErrorBody)))]
-async fn create_order(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response> {
+async fn create_order(State(state): State<AppState>, body: Bytes) -> Result<Response> {
     let req: CreateOrder = parse_json(&body)?;
     if !valid_id(&req.reservation_id) {
         return Err(Error::unprocessable(
@@ -107,27 +151,16 @@ async fn create_order(
             "reservation_id is malformed",
         ));
     }
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => match v.to_str() {
-            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_owned()),
-            _ => {
-                return Err(Error::BadRequest(
-                    "Idempotency-Key must be 1..=255 visible ASCII characters".into(),
-                ))
-            }
-        },
-    };
+    reference("payment_ref", &req.payment_ref)?;
+    if let Some(c) = &req.customer_ref {
+        reference("customer_ref", c)?;
+    }
     let req = ConfirmRequest {
         reservation_id: req.reservation_id,
-        customer_ref: short_text("customer_ref", req.customer_ref)?,
-        payment_ref: short_text("payment_ref", req.payment_ref)?,
-        idempotency_key,
+        payment_ref: req.payment_ref,
+        customer_ref: req.customer_ref,
     };
     Ok(match confirm::confirm(&state, &req).await? {
-        Confirmed::Created(o) if o.status == OrderStatus::Pending => {
-            (StatusCode::ACCEPTED, Json(wire(o)))
-        }
         Confirmed::Created(o) => (StatusCode::CREATED, Json(wire(o))),
         Confirmed::Existing(o) => (StatusCode::OK, Json(wire(o))),
     }
@@ -152,42 +185,96 @@ async fn get_order(State(state): State<AppState>, Path(id): Path<String>) -> Res
     Ok(Json(wire(order)).into_response())
 }
 
-/// Cancels an order; its units go back through the ledger. Idempotent.
+/// Cancels an order (backend). A placed one releases its hold; a confirmed one needs
+/// `restock`; a `NEEDS_ATTENTION` one is closed as refunded. Idempotent.
 #[utoipa::path(post, path = "/v1/orders/{id}/cancel", tag = "orders",
-    params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+    params(("id" = String, Path)), security(("originApiKey" = [])),
+    request_body = edgestock_api::origin::CancelOrder,
     responses(
         (status = 200, description = "Cancelled", body = edgestock_api::origin::Order),
         (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
-        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody)))]
-async fn cancel_order(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response> {
-    let order = cancel::cancel_order(&state, order_id(&id)?).await?;
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
+        (status = 409, description = "`illegal_transition` (an expired order)", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`restock_required`, `invalid_body`", body = edgestock_api::ErrorBody)))]
+async fn cancel_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
+    let b: CancelOrder = parse_optional_json(&body)?;
+    let order = cancel::cancel_order(&state, order_id(&id)?, b.restock).await?;
     Ok(Json(wire(order)).into_response())
 }
 
-/// Cancels a reservation (edge-forwarded): releases its hold, or cancels its order if it has one.
-#[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "orders",
-    params(("id" = String, Path)), security(("originApiKey" = []), ("edgeSignature" = [])),
+/// Places the order of a held reservation (edge-forwarded): `PENDING_PAYMENT` until its
+/// payment deadline, fixed now. Placing again answers the same order.
+#[utoipa::path(post, path = "/v1/reservations/{id}/place", tag = "edge",
+    params(("id" = String, Path)), security(("edgeSignature" = [])),
     responses(
-        (status = 200, description = "Cancelled order or released hold", body = edgestock_api::origin::CancelResult),
+        (status = 201, description = "Placed", body = edgestock_api::origin::PlacedOrder),
+        (status = 200, description = "Placed before (in its current status)", body = edgestock_api::origin::PlacedOrder),
         (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
         (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
-        (status = 409, description = "`reservation_committed`", body = edgestock_api::ErrorBody)))]
-async fn cancel_reservation(
+        (status = 409, description = "`reservation_expired`, `reservation_committed`", body = edgestock_api::ErrorBody),
+        (status = 422, description = "`invalid_body`, `unknown_sku`", body = edgestock_api::ErrorBody),
+        (status = 503, description = "`unavailable`", body = edgestock_api::ErrorBody)))]
+async fn place_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response> {
+    if !valid_id(&id) {
+        return Err(Error::NotFound("unknown reservation"));
+    }
+    let _: edgestock_api::edge::ConfirmRequest = parse_optional_json(&body)?;
+    Ok(match place::place(&state, &id).await? {
+        Placed::Created(o) => (StatusCode::CREATED, Json(placed(o))),
+        Placed::Existing(o) => (StatusCode::OK, Json(placed(o))),
+    }
+    .into_response())
+}
+
+/// Releases a `held` reservation for its shopper (edge-forwarded). A placed or confirmed order
+/// is refused: the merchant cancels those.
+#[utoipa::path(post, path = "/v1/reservations/{id}/release", tag = "edge",
+    params(("id" = String, Path)), security(("edgeSignature" = [])),
+    responses(
+        (status = 200, description = "Released (or already over)", body = edgestock_api::origin::ReservationCancelled),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
+        (status = 409, description = "`order_placed`, `order_confirmed`, `reservation_committed`", body = edgestock_api::ErrorBody)))]
+async fn release_reservation(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response> {
     if !valid_id(&id) {
         return Err(Error::NotFound("unknown reservation"));
     }
-    let out = match cancel::cancel_reservation(&state, &id).await? {
-        Cancelled::Order(o) => api::CancelResult::Order(wire(o)),
-        Cancelled::Reservation {
-            reservation_id,
-            status,
-        } => api::CancelResult::Reservation(api::ReservationCancelled {
-            reservation_id,
-            status,
-        }),
-    };
-    Ok(Json(out).into_response())
+    let r = cancel::release_reservation(&state, &id).await?;
+    Ok(Json(api::ReservationCancelled {
+        reservation_id: r.reservation_id,
+        status: r.status,
+    })
+    .into_response())
+}
+
+/// The order of a reservation, as its shopper sees it (edge-forwarded, for polling; a signed
+/// `POST` like every call the edge makes, with an empty body).
+#[utoipa::path(post, path = "/v1/reservations/{id}/order", tag = "edge",
+    params(("id" = String, Path)), security(("edgeSignature" = [])),
+    responses(
+        (status = 200, description = "Its order", body = edgestock_api::origin::PlacedOrder),
+        (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
+        (status = 404, description = "`not_found`: no order (yet)", body = edgestock_api::ErrorBody)))]
+async fn reservation_order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if !valid_id(&id) {
+        return Err(Error::NotFound("unknown reservation"));
+    }
+    let o = orders::by_reservation(&state.db, &id)
+        .await?
+        .ok_or(Error::NotFound("no order for this reservation"))?;
+    Ok(Json(placed(o)).into_response())
 }

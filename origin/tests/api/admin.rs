@@ -201,7 +201,7 @@ async fn events_are_copied_once_and_listed_newest_first_with_a_cursor(
         .await
         .unwrap();
     assert!(
-        metrics.contains("origin_orders_total{outcome=\"created\"} 1"),
+        metrics.contains("origin_orders_total{outcome=\"confirmed\"} 1"),
         "{metrics}"
     );
     assert!(

@@ -186,13 +186,59 @@ impl TestApp {
         id
     }
 
+    /// The backend confirms with payment `pay-<reservation>`.
     pub(crate) async fn confirm(&self, reservation_id: &str) -> (u16, Value) {
+        self.confirm_paid(reservation_id, &format!("pay-{reservation_id}"))
+            .await
+    }
+
+    /// The backend confirms with `payment_ref`.
+    pub(crate) async fn confirm_paid(
+        &self,
+        reservation_id: &str,
+        payment_ref: &str,
+    ) -> (u16, Value) {
         self.post(
             "/v1/orders",
             API_KEY,
-            &json!({"reservation_id": reservation_id}),
+            &json!({"reservation_id": reservation_id, "payment_ref": payment_ref}),
         )
         .await
+    }
+
+    /// An edge-signed `POST` of `body` to `path` (what the edge forwards for a shopper).
+    pub(crate) async fn edge_post(&self, path: &str, body: &[u8]) -> (u16, Value) {
+        let ts = origin::signature::unix_now();
+        let sig = origin::signature::sign(EDGE_SECRET.as_bytes(), "POST", path, ts, body);
+        let resp = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .header(origin::signature::TIMESTAMP_HEADER, ts.to_string())
+            .header(origin::signature::SIGNATURE_HEADER, sig)
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request");
+        json_of(resp).await
+    }
+
+    /// The shopper places the order of `reservation_id` (through the edge).
+    pub(crate) async fn place(&self, reservation_id: &str) -> (u16, Value) {
+        self.edge_post(&format!("/v1/reservations/{reservation_id}/place"), b"{}")
+            .await
+    }
+
+    /// The shopper releases `reservation_id` (through the edge).
+    pub(crate) async fn release(&self, reservation_id: &str) -> (u16, Value) {
+        self.edge_post(&format!("/v1/reservations/{reservation_id}/release"), b"{}")
+            .await
+    }
+
+    /// The backend cancels order `order_id` with `body`.
+    pub(crate) async fn cancel(&self, order_id: &Value, body: &Value) -> (u16, Value) {
+        let path = format!("/v1/orders/{}/cancel", order_id.as_str().unwrap());
+        self.post(&path, API_KEY, body).await
     }
 
     /// Redis `(on_hand, reserved)` of a SKU.

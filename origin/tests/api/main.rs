@@ -8,6 +8,7 @@ mod admin;
 mod concurrency;
 mod crash;
 mod helpers;
+mod lifecycle;
 mod orders;
 mod pending;
 mod redis_down;

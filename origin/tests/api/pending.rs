@@ -1,4 +1,5 @@
-//! Effects Redis has not taken yet: a PENDING order cancelled while Redis is down, a late commit
+//! Effects Redis has not taken yet: a confirmed order whose commit is not applied, cancelled while
+//! Redis is down, a late commit
 //! that finds no units, and a negative adjustment Redis refuses. Each ends with the ledger and
 //! Redis agreeing (reconcile reports no drift) and nothing silently lost or oversold.
 
@@ -36,7 +37,7 @@ async fn wait_outbox_drained(app: &TestApp, what: &str) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_pending_order_cancelled_while_redis_is_down_releases_its_units_when_it_returns(
+async fn a_confirmed_order_not_yet_applied_cancelled_while_redis_is_down_releases_its_units(
     opts: PgPoolOptions,
     c: PgConnectOptions,
 ) {
@@ -52,17 +53,21 @@ async fn a_pending_order_cancelled_while_redis_is_down_releases_its_units_when_i
     app.create_sku("SKU-1", 10).await;
     let rid = app.reserve("SKU-1", 4).await;
 
-    // Redis becomes unreachable right after the order is recorded: it stays PENDING.
+    // Redis becomes unreachable right after the order is recorded: confirmed, commit not applied.
     app.state.faults.arm(FaultPoint::AfterPgCommit);
     assert_eq!(app.confirm(&rid).await.0, 500);
     app.state.faults.disarm();
-    assert_eq!(app.order_status(&rid).await, "PENDING");
+    assert_eq!(app.order_status(&rid).await, "CONFIRMED");
     assert_eq!(app.redis_level("SKU-1").await, (10, 4), "still only held");
     gateway.stop().await.unwrap();
 
     let id = order_id(&app, &rid).await;
     let (s, cancelled) = app
-        .post(&format!("/v1/orders/{id}/cancel"), API_KEY, &json!({}))
+        .post(
+            &format!("/v1/orders/{id}/cancel"),
+            API_KEY,
+            &json!({"restock": true}),
+        )
         .await;
 
     assert_eq!(s, 200, "{cancelled}");
@@ -100,9 +105,9 @@ async fn a_pending_order_cancelled_while_redis_is_down_releases_its_units_when_i
     assert_eq!(report["skus"][0]["expected_redis_on_hand"], 10, "{report}");
     let (s, again) = app.confirm(&rid).await;
     assert_eq!(
-        (s, &again["status"]),
-        (200, &json!("CANCELLED")),
-        "a confirm retry returns the cancelled order: {again}"
+        (s, &again["error"]["status"]),
+        (409, &json!("CANCELLED")),
+        "a confirm retry is told the order is cancelled: {again}"
     );
     assert_eq!(app.redis_level("SKU-1").await, (10, 0));
     app.stop().await;

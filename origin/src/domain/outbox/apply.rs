@@ -79,9 +79,9 @@ async fn finish(
     let order_id = order.order_id;
     match applied {
         Applied::Applied => {
-            // One statement: the row is done and its order confirmed.
-            if lifecycle::mark_confirmed(tx, job.id, order_id).await? {
-                state.metrics.order("confirmed");
+            // One statement: the row is done and the order's commit applied.
+            if lifecycle::mark_commit_applied(tx, job.id, order_id).await? {
+                state.metrics.order("commit_applied");
             }
         }
         Applied::Short { sku, available } => {
