@@ -1,5 +1,6 @@
 //! Authentication: backend calls carry `Authorization: Bearer <ORIGIN_API_KEY>` or the edge's
-//! HMAC signature ([`crate::signature`]); admin calls carry `Bearer <ADMIN_API_KEY>`.
+//! HMAC signature ([`crate::signature`]); admin calls carry `Bearer <ADMIN_API_KEY>`; the
+//! scraper of `/metrics` carries `Bearer <METRICS_TOKEN>` (unset, `/metrics` is off: 404).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -68,6 +69,18 @@ pub async fn require_backend(State(state): State<AppState>, req: Request, next: 
 /// Lets a request through with the admin key.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if bearer(req.headers()).is_some_and(|k| same(k, state.config.admin_api_key.expose_secret())) {
+        next.run(req).await
+    } else {
+        Error::Unauthorized.into_response()
+    }
+}
+
+/// Lets a request through with the metrics token; without a configured token the route is off.
+pub async fn require_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.config.metrics_token.as_ref() else {
+        return Error::NotFound("metrics are off: set METRICS_TOKEN to serve them").into_response();
+    };
+    if bearer(req.headers()).is_some_and(|k| same(k, token.expose_secret())) {
         next.run(req).await
     } else {
         Error::Unauthorized.into_response()

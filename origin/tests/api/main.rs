@@ -8,6 +8,7 @@ mod admin;
 mod concurrency;
 mod crash;
 mod helpers;
+mod ops;
 mod orders;
 mod pending;
 mod redis_down;
