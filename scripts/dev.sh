@@ -12,6 +12,7 @@ cd "$ROOT"
 export GATEWAY_TOKEN="${GATEWAY_TOKEN:-dev-gateway-token}"
 export ORIGIN_API_KEY="${ORIGIN_API_KEY:-dev-origin-key}"
 export ADMIN_API_KEY="${ADMIN_API_KEY:-dev-admin-key}"
+export METRICS_TOKEN="${METRICS_TOKEN:-dev-metrics-token}"
 export EDGE_ORIGIN_SECRET="${EDGE_ORIGIN_SECRET:-dev-edge-origin-secret}"
 export RESERVATION_TOKEN_SECRET="${RESERVATION_TOKEN_SECRET:-dev-reservation-token-secret}"
 export GATEWAY_LISTEN=127.0.0.1:8079 ORIGIN_LISTEN=127.0.0.1:8080
@@ -87,7 +88,7 @@ cat <<INFO
     demo page   http://127.0.0.1:8787/demo.html
     edge API    http://127.0.0.1:8787/v1/stock/DEMO-SNEAKER
     origin API  http://127.0.0.1:8080   (Bearer $ORIGIN_API_KEY; admin: Bearer $ADMIN_API_KEY)
-    metrics     http://127.0.0.1:8080/metrics
+    metrics     http://127.0.0.1:8080/metrics   (Bearer $METRICS_TOKEN)
     gateway     http://127.0.0.1:8079   (Bearer $GATEWAY_TOKEN)
     Redis       redis://127.0.0.1:6379   Postgres $DATABASE_URL
 

@@ -13,9 +13,15 @@ pub struct Config {
     /// Full-access token (the Upstash "standard" token).
     #[arg(long, env = "GATEWAY_TOKEN", hide_env_values = true)]
     pub token: String,
-    /// Optional read-only token: reads only, writes answer `NOPERM`.
+    /// Optional read-only token: reads only, and scripts only by the SHA1 of one already loaded
+    /// (`EVALSHA_RO`); anything else answers `NOPERM`.
     #[arg(long, env = "GATEWAY_READONLY_TOKEN", hide_env_values = true)]
     pub readonly_token: Option<String>,
+    /// Optional admin token: everything the full token may, plus Redis administration (FLUSHDB,
+    /// FLUSHALL, KEYS, INFO, CONFIG, ACL, FUNCTION, SCRIPT FLUSH/KILL, SAVE…). Without it no
+    /// token can administer Redis through the gateway.
+    #[arg(long, env = "GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     /// Multiplexed Redis connections shared by all requests (round robin).
     #[arg(long, env = "GATEWAY_REDIS_CONNECTIONS", default_value_t = 2)]
     pub redis_connections: usize,
@@ -45,6 +51,10 @@ impl std::fmt::Debug for Config {
             .field(
                 "readonly_token",
                 &self.readonly_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
             )
             .field("redis_connections", &self.redis_connections)
             .field("max_in_flight", &self.max_in_flight)
@@ -92,6 +102,16 @@ impl Config {
                 "the read-only token must differ from GATEWAY_TOKEN"
             );
         }
+        if let Some(admin) = &self.admin_token {
+            anyhow::ensure!(
+                !admin.is_empty(),
+                "GATEWAY_ADMIN_TOKEN must not be empty when set"
+            );
+            anyhow::ensure!(
+                admin != &self.token && Some(admin) != self.readonly_token.as_ref(),
+                "GATEWAY_ADMIN_TOKEN must differ from GATEWAY_TOKEN and GATEWAY_READONLY_TOKEN"
+            );
+        }
         anyhow::ensure!(
             self.redis_connections >= 1,
             "GATEWAY_REDIS_CONNECTIONS must be at least 1"
@@ -105,5 +125,43 @@ impl Config {
             "GATEWAY_MAX_COMMANDS must be at least 1"
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_must_be_non_empty_and_distinct() {
+        let mut c = Config::new("redis://127.0.0.1:6379", "full");
+        assert!(c.validate().is_ok());
+        assert!(c.admin_token.is_none(), "no admin token unless configured");
+        c.readonly_token = Some("ro".into());
+        c.admin_token = Some("admin".into());
+        assert!(c.validate().is_ok());
+        for bad in ["", "full", "ro"] {
+            c.admin_token = Some(bad.into());
+            assert!(c.validate().is_err(), "admin token {bad:?} accepted");
+        }
+        c.admin_token = None;
+        c.readonly_token = Some("full".into());
+        assert!(c.validate().is_err());
+        assert!(!format!("{c:?}").contains("full\""));
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_its_variable() {
+        use clap::Parser as _;
+        let c = Config::try_parse_from([
+            "edgestock-gateway",
+            "--token",
+            "full",
+            "--admin-token",
+            "admin",
+        ])
+        .unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("admin"));
+        assert!(format!("{c:?}").contains("admin_token: Some(\"<redacted>\")"));
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{json, Value as Json};
 use subtle::ConstantTimeEq;
 
 use crate::backend::{self, BackendError};
+use crate::policy::Access;
 use crate::protocol::{Command, Encoding, Endpoint};
 use crate::AppState;
 use crate::{policy, protocol};
@@ -51,12 +52,6 @@ impl From<BackendError> for Answer {
             }
         }
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Full,
-    ReadOnly,
 }
 
 pub(crate) async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
@@ -104,7 +99,7 @@ fn unauthorized() -> Answer {
     )
 }
 
-/// `GET /metrics` (Prometheus text), with either token: it shows traffic, never data.
+/// `GET /metrics` (Prometheus text), with any token: it shows traffic, never data.
 fn metrics(state: &AppState, req: &Request) -> Response {
     if authenticate(state, req.headers(), req.uri().query()).is_none() {
         return respond(state, &unauthorized());
@@ -139,12 +134,19 @@ fn authenticate(state: &AppState, headers: &HeaderMap, query: Option<&str>) -> O
             })
         });
     let presented = presented?.into_bytes();
-    if bool::from(presented.ct_eq(&state.token)) {
-        return Some(Access::Full);
-    }
-    match &state.readonly_token {
-        Some(ro) if bool::from(presented.ct_eq(ro)) => Some(Access::ReadOnly),
-        _ => None,
+    // Every configured token is compared (in constant time), whichever matches.
+    let matches = |token: Option<&Vec<u8>>| token.is_some_and(|t| bool::from(presented.ct_eq(t)));
+    let full = matches(Some(&state.token));
+    let read_only = matches(state.readonly_token.as_ref());
+    let admin = matches(state.admin_token.as_ref());
+    if admin {
+        Some(Access::Admin)
+    } else if full {
+        Some(Access::Full)
+    } else if read_only {
+        Some(Access::ReadOnly)
+    } else {
+        None
     }
 }
 
@@ -206,10 +208,9 @@ async fn route(state: &AppState, endpoint: Endpoint, req: Request) -> Answer {
             )
         }
     };
-    let read_only = access == Access::ReadOnly;
     match endpoint {
-        Endpoint::Pipeline => pipeline(state, &body, encoding, read_only).await,
-        Endpoint::MultiExec => multi_exec(state, &body, encoding, read_only).await,
+        Endpoint::Pipeline => pipeline(state, &body, encoding, access).await,
+        Endpoint::MultiExec => multi_exec(state, &body, encoding, access).await,
         Endpoint::Command => {
             if body.is_empty() {
                 return Answer::error(
@@ -218,7 +219,7 @@ async fn route(state: &AppState, endpoint: Endpoint, req: Request) -> Answer {
                 );
             }
             match protocol::parse_single(&body) {
-                Ok(cmd) => single(state, cmd, encoding, read_only).await,
+                Ok(cmd) => single(state, cmd, encoding, access).await,
                 Err(e) => Answer::error(StatusCode::BAD_REQUEST, e),
             }
         }
@@ -232,7 +233,7 @@ async fn route(state: &AppState, endpoint: Endpoint, req: Request) -> Answer {
             let value = (matches!(method, Method::POST | Method::PUT) && !body.is_empty())
                 .then_some(&body[..]);
             match protocol::parse_path(&path, query.as_deref(), value) {
-                Ok(cmd) => single(state, cmd, encoding, read_only).await,
+                Ok(cmd) => single(state, cmd, encoding, access).await,
                 Err(e) => Answer::error(StatusCode::BAD_REQUEST, e),
             }
         }
@@ -245,15 +246,15 @@ enum Prepared {
     Refused(String),
 }
 
-fn prepare(state: &AppState, cmd: Command, read_only: bool) -> Prepared {
-    if let Err(refusal) = policy::check(&cmd.name, cmd.args(), read_only) {
+fn prepare(state: &AppState, cmd: Command, access: Access) -> Prepared {
+    if let Err(refusal) = policy::check(&cmd.name, cmd.args(), access) {
         return Prepared::Refused(refusal.message());
     }
     Prepared::Send(state.backend.translate(cmd))
 }
 
-async fn single(state: &AppState, cmd: Command, enc: Encoding, read_only: bool) -> Answer {
-    let out = match prepare(state, cmd, read_only) {
+async fn single(state: &AppState, cmd: Command, enc: Encoding, access: Access) -> Answer {
+    let out = match prepare(state, cmd, access) {
         Prepared::Send(o) => o,
         Prepared::Refused(msg) => return Answer::error(StatusCode::BAD_REQUEST, msg),
     };
@@ -268,7 +269,7 @@ async fn single(state: &AppState, cmd: Command, enc: Encoding, read_only: bool) 
     }
 }
 
-async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, read_only: bool) -> Answer {
+async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, access: Access) -> Answer {
     let parsed = match protocol::parse_batch(body, state.max_commands) {
         Ok(p) => p,
         Err(e) => return Answer::error(StatusCode::BAD_REQUEST, e),
@@ -277,7 +278,7 @@ async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, read_only: bool)
     let mut slots: Vec<Result<usize, String>> = Vec::with_capacity(parsed.len());
     let mut outgoing = Vec::with_capacity(parsed.len());
     for p in parsed {
-        match p.map(|c| prepare(state, c, read_only)) {
+        match p.map(|c| prepare(state, c, access)) {
             Ok(Prepared::Send(o)) => {
                 slots.push(Ok(outgoing.len()));
                 outgoing.push(o);
@@ -307,7 +308,7 @@ async fn pipeline(state: &AppState, body: &[u8], enc: Encoding, read_only: bool)
     Answer::ok(Json::Array(items))
 }
 
-async fn multi_exec(state: &AppState, body: &[u8], enc: Encoding, read_only: bool) -> Answer {
+async fn multi_exec(state: &AppState, body: &[u8], enc: Encoding, access: Access) -> Answer {
     let parsed = match protocol::parse_batch(body, state.max_commands) {
         Ok(p) => p,
         Err(e) => return Answer::error(StatusCode::BAD_REQUEST, e),
@@ -315,7 +316,7 @@ async fn multi_exec(state: &AppState, body: &[u8], enc: Encoding, read_only: boo
     // Any bad command discards the whole transaction (DOCS-REST "Transactions"): 400, nothing runs.
     let mut outgoing = Vec::with_capacity(parsed.len());
     for (i, p) in parsed.into_iter().enumerate() {
-        match p.map(|c| prepare(state, c, read_only)) {
+        match p.map(|c| prepare(state, c, access)) {
             Ok(Prepared::Send(o)) => outgoing.push(o),
             Ok(Prepared::Refused(e)) | Err(e) => {
                 return Answer::error(

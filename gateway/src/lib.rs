@@ -7,8 +7,10 @@
 //! * `POST /` one command, `POST /pipeline` a real RESP pipeline (order kept, one `{result}` or
 //!   `{error}` per command, HTTP 200), `POST /multi-exec` an atomic `MULTI … EXEC`; path-style
 //!   commands (`GET /get/key`) as well. Methods other than HEAD/GET/POST/PUT answer 405.
-//! * `Authorization: Bearer <token>` or `?_token=`; an optional read-only token gets `NOPERM`
-//!   for writes.
+//! * `Authorization: Bearer <token>` or `?_token=`; an allow list per token (see `policy`): the
+//!   full token runs data commands and scripts, an optional read-only token reads and runs cached
+//!   scripts by SHA1 only, and only an optional admin token may administer Redis. Refusals answer
+//!   `NOPERM` before anything reaches Redis.
 //! * `Upstash-Encoding: base64`, and a fresh `upstash-sync-token` on every response.
 //! * Bounded: request size, commands per request, in-flight requests (bounded wait, then 503), a
 //!   deadline on every Redis call (Redis down → 503 JSON within `redis_timeout`, recovery on its
@@ -39,6 +41,7 @@ pub use config::Config;
 struct AppState {
     token: Vec<u8>,
     readonly_token: Option<Vec<u8>>,
+    admin_token: Option<Vec<u8>>,
     backend: Backend,
     in_flight: Semaphore,
     queue_timeout: Duration,
@@ -65,6 +68,7 @@ pub async fn serve(
     let state = Arc::new(AppState {
         token: config.token.clone().into_bytes(),
         readonly_token: config.readonly_token.clone().map(String::into_bytes),
+        admin_token: config.admin_token.clone().map(String::into_bytes),
         backend,
         in_flight: Semaphore::new(config.max_in_flight),
         queue_timeout: Duration::from_millis(config.queue_timeout_ms),

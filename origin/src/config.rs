@@ -54,6 +54,10 @@ pub struct Config {
     /// HMAC secret of edge-forwarded calls.
     #[arg(long, env = "EDGE_ORIGIN_SECRET", value_name = "EDGE_ORIGIN_SECRET", value_parser = secret, hide_env_values = true)]
     pub edge_secret: SecretString,
+    /// Bearer token of `GET /metrics` (a scraper's credential, good for nothing else). Unset,
+    /// `/metrics` is off: it answers 404 `not_found`, since its gauges show exact stock per SKU.
+    #[arg(long, env = "METRICS_TOKEN", value_name = "METRICS_TOKEN", value_parser = optional_secret, hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
     /// Load Redis from the ledger when starting (`true`/`1`/`yes`, `false`/`0`/`no`/empty).
     #[arg(long, env = "SEED_ON_STARTUP", value_name = "SEED_ON_STARTUP", default_value = "false", value_parser = boolean, action = clap::ArgAction::Set)]
     pub seed_on_startup: bool,
@@ -91,6 +95,15 @@ fn required(v: &str) -> Result<String, String> {
 
 fn secret(v: &str) -> Result<SecretString, String> {
     required(v).map(SecretString::from)
+}
+
+/// A secret that may be left unset but, when set, not empty.
+fn optional_secret(v: &str) -> Result<SecretString, String> {
+    if v.trim().is_empty() {
+        Err("must not be empty when set (leave it unset instead)".into())
+    } else {
+        Ok(SecretString::from(v.to_owned()))
+    }
 }
 
 fn number(v: &str) -> Result<u64, String> {
@@ -234,6 +247,22 @@ mod tests {
         assert_eq!(c.payment_window, Duration::from_secs(900));
         assert!(!c.seed_on_startup);
         assert_eq!(c.redis_key_prefix, "");
+    }
+
+    #[test]
+    fn metrics_token_is_optional_secret_and_never_empty() {
+        use secrecy::ExposeSecret;
+        assert!(complete(&[]).unwrap().metrics_token.is_none());
+        let c = complete(&[("METRICS_TOKEN", "scrape-me")]).unwrap();
+        assert_eq!(
+            c.metrics_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned()),
+            Some("scrape-me".to_owned())
+        );
+        assert!(!format!("{c:?}").contains("scrape-me"));
+        let err = complete(&[("METRICS_TOKEN", " ")]).unwrap_err().to_string();
+        assert!(err.contains("METRICS_TOKEN"), "{err}");
     }
 
     #[test]

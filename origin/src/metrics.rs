@@ -61,6 +61,7 @@ pub struct Metrics {
     reservations: Family<OutcomeLabels, Counter>,
     orders: Family<OutcomeLabels, Counter>,
     outbox: Family<OutboxLabels, Counter>,
+    readiness_checks: Counter,
 }
 
 impl Default for Metrics {
@@ -94,6 +95,12 @@ impl Default for Metrics {
             "Outbox attempts by kind and result",
             outbox.clone(),
         );
+        let readiness_checks = Counter::default();
+        registry.register(
+            "origin_readiness_checks",
+            "Readiness checks that reached Postgres and Redis (at most one per second)",
+            readiness_checks.clone(),
+        );
         Self {
             registry,
             requests,
@@ -101,6 +108,7 @@ impl Default for Metrics {
             reservations,
             orders,
             outbox,
+            readiness_checks,
         }
     }
 }
@@ -201,6 +209,16 @@ impl Metrics {
         self.outbox
             .get_or_create(&OutboxLabels { kind, result })
             .inc();
+    }
+
+    /// Counts one readiness check that went to Postgres and Redis (not one served from cache).
+    pub fn readiness_check(&self) {
+        self.readiness_checks.inc();
+    }
+
+    /// Readiness checks done so far.
+    pub fn readiness_checks(&self) -> u64 {
+        self.readiness_checks.get()
     }
 
     /// Renders everything in the OpenMetrics text format (which Prometheus' text parser also

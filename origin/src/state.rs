@@ -1,7 +1,9 @@
 //! The one state every handler and background task shares.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use edgestock_api::origin::Readiness;
 
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::Engine;
@@ -30,6 +32,33 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Fault-injection points (armed only by tests).
     pub faults: Faults,
+    /// The last readiness answer, reused for a second (`GET /readyz`).
+    pub readiness: Arc<ReadinessCache>,
+}
+
+/// The last readiness answer and when it was taken. The lock is held during a check, so
+/// concurrent `/readyz` hits wait for the one check in progress instead of starting their own.
+#[derive(Debug, Default)]
+pub struct ReadinessCache {
+    last: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+}
+
+impl ReadinessCache {
+    /// The answer taken less than `ttl` ago, or a fresh one from `check` (then remembered).
+    pub async fn get_or_check<F>(&self, ttl: Duration, check: impl FnOnce() -> F) -> Readiness
+    where
+        F: std::future::Future<Output = Readiness>,
+    {
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = last.as_ref() {
+            if at.elapsed() < ttl {
+                return answer.clone();
+            }
+        }
+        let answer = check().await;
+        *last = Some((Instant::now(), answer.clone()));
+        answer
+    }
 }
 
 impl AppState {
@@ -50,6 +79,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             faults: Faults::default(),
+            readiness: Arc::new(ReadinessCache::default()),
         })
     }
 }

@@ -16,6 +16,7 @@ use testkit::Worker;
 
 pub const ORIGIN_API_KEY: &str = "e2e-origin-api-key";
 pub const ADMIN_API_KEY: &str = "e2e-admin-api-key";
+pub const METRICS_TOKEN: &str = "e2e-metrics-token";
 
 fn admin_url() -> String {
     std::env::var("DATABASE_URL")
@@ -103,6 +104,7 @@ impl FullStack {
             ("ORIGIN_API_KEY", ORIGIN_API_KEY),
             ("ADMIN_API_KEY", ADMIN_API_KEY),
             ("EDGE_ORIGIN_SECRET", ORIGIN_SECRET),
+            ("METRICS_TOKEN", METRICS_TOKEN),
             ("OUTBOX_INTERVAL_MS", "50"),
             ("OUTBOX_GRACE_MS", "300"),
             ("SWEEP_INTERVAL_MS", "200"),

@@ -124,3 +124,432 @@ async fn bad_input_gets_a_clear_json_error_and_changes_nothing() {
     assert!(b["error"].is_string());
     gw.stop().await.unwrap();
 }
+
+/// `NOPERM` as the gateway answers a command the token may not run.
+fn noperm(command: &str) -> String {
+    format!("NOPERM this user has no permissions to run the '{command}' command")
+}
+
+/// Commands (and `command|subcommand` families) of `redis` that `commands_seen` lists.
+fn reached(redis: &PrivateRedis, families: &[&str]) -> Vec<String> {
+    redis
+        .commands_seen()
+        .into_iter()
+        .filter(|seen| {
+            families
+                .iter()
+                .any(|f| seen == f || seen.starts_with(&format!("{f}|")))
+        })
+        .collect()
+}
+
+/// Finding 8: the full (standard) token is for data and scripts, not for Redis administration.
+/// Each command is refused with its exact text, in `/`, path style, `/pipeline` and
+/// `/multi-exec`; none reaches Redis, and a key written before is still there afterwards.
+/// A private Redis, so the shared one is safe even if the gateway let a command through.
+#[tokio::test]
+async fn adversary_full_token_cannot_flushall_config_acl_keys_or_administer_redis() {
+    let redis = PrivateRedis::start_any();
+    let gw = start_with(&redis.url(), |c| c.redis_timeout_ms = 1000).await;
+    let p = prefix();
+    let key = format!("{p}survivor");
+    let set = json!(["SET", &key, "kept"]).to_string();
+    assert_eq!(
+        raw(&gw, "/", Some(TOKEN), &set).await.2,
+        json!({"result": "OK"})
+    );
+    let unsupported = |command: &str, reason: &str| {
+        format!("ERR command '{command}' is not supported over REST: {reason}")
+    };
+    let closed = free_port().to_string();
+    let cases: Vec<(Json, String)> = vec![
+        (json!(["FLUSHALL"]), noperm("flushall")),
+        (json!(["flushdb", "ASYNC"]), noperm("flushdb")),
+        (
+            json!(["CONFIG", "SET", "maxmemory", "1"]),
+            noperm("config|set"),
+        ),
+        (
+            json!(["config", "get", "requirepass"]),
+            noperm("config|get"),
+        ),
+        (
+            json!(["ACL", "SETUSER", "intruder", "on", ">pw", "+@all", "~*"]),
+            noperm("acl|setuser"),
+        ),
+        (json!(["ACL", "LIST"]), noperm("acl|list")),
+        (json!(["KEYS", "*"]), noperm("keys")),
+        (json!(["SCRIPT", "FLUSH"]), noperm("script|flush")),
+        (json!(["SCRIPT", "KILL"]), noperm("script|kill")),
+        (json!(["FUNCTION", "FLUSH"]), noperm("function|flush")),
+        (
+            json!([
+                "FUNCTION",
+                "LOAD",
+                "#!lua name=gwtest\nredis.register_function('f', function() return 1 end)"
+            ]),
+            noperm("function|load"),
+        ),
+        (json!(["SAVE"]), noperm("save")),
+        (json!(["BGSAVE"]), noperm("bgsave")),
+        (json!(["BGREWRITEAOF"]), noperm("bgrewriteaof")),
+        (json!(["INFO"]), noperm("info")),
+        (
+            json!(["OBJECT", "ENCODING", &key]),
+            noperm("object|encoding"),
+        ),
+        (json!(["NOT-A-COMMAND"]), noperm("not-a-command")),
+        (
+            json!(["MIGRATE", "127.0.0.1", closed, &key, 0, 100]),
+            unsupported("migrate", "it would make Redis connect to another server"),
+        ),
+        (
+            json!(["MODULE", "LIST"]),
+            unsupported("module", "it loads code into the Redis process"),
+        ),
+        (
+            json!(["MOVE", &key, 1]),
+            unsupported("move", "the gateway serves one database"),
+        ),
+        (
+            json!(["COPY", &key, format!("{p}copy"), "DB", 1]),
+            unsupported("copy", "the gateway serves one database"),
+        ),
+        (
+            json!(["SHUTDOWN", "NOSAVE"]),
+            unsupported(
+                "shutdown",
+                "server administration is not available over REST",
+            ),
+        ),
+    ];
+    for (cmd, want) in &cases {
+        let (status, _, b) = raw(&gw, "/", Some(TOKEN), &cmd.to_string()).await;
+        assert_eq!((status, &b), (400, &json!({ "error": want })), "{cmd}");
+    }
+    // Path style and inside a pipeline (the refused item answers in place, the rest runs).
+    let (status, _, b) = raw(&gw, "/flushall", Some(TOKEN), "").await;
+    assert_eq!((status, b), (400, json!({ "error": noperm("flushall") })));
+    let (status, _, b) = raw(
+        &gw,
+        "/pipeline",
+        Some(TOKEN),
+        &json!([
+            ["FLUSHALL"],
+            ["CONFIG", "SET", "maxmemory", "1"],
+            ["GET", &key]
+        ])
+        .to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, b),
+        (
+            200,
+            json!([
+                { "error": noperm("flushall") },
+                { "error": noperm("config|set") },
+                { "result": "a2VwdA==" }
+            ])
+        )
+    );
+    // In a transaction one refused command discards all of it.
+    let (status, _, b) = raw(
+        &gw,
+        "/multi-exec",
+        Some(TOKEN),
+        &json!([["SET", &key, "changed"], ["FLUSHDB"]]).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, b),
+        (
+            400,
+            json!({ "error": format!("{} (command 2; transaction discarded)", noperm("flushdb")) })
+        )
+    );
+    // Redis never saw any of it, and the data is intact.
+    let forbidden = [
+        "flushall",
+        "flushdb",
+        "config",
+        "acl",
+        "keys",
+        "script",
+        "function",
+        "save",
+        "bgsave",
+        "bgrewriteaof",
+        "object",
+        "migrate",
+        "module",
+        "move",
+        "copy",
+        "shutdown",
+    ];
+    assert_eq!(reached(&redis, &forbidden), Vec::<String>::new());
+    assert_eq!(redis.cli(&["GET", &key]), "kept");
+    assert_eq!(redis.cli(&["CONFIG", "GET", "maxmemory"]), "maxmemory\n0");
+    gw.stop().await.unwrap();
+}
+
+/// Finding 8: the read-only token runs no script source. A `while true do end` sent as EVAL_RO
+/// would block Redis for everyone; it is refused before Redis sees it, in every endpoint, and so
+/// are EVAL, SCRIPT LOAD and FCALL_RO. (A private Redis: if it got through, only it would hang.)
+#[tokio::test]
+async fn adversary_readonly_token_cannot_eval_source() {
+    let redis = PrivateRedis::start_any();
+    let gw = start_with(&redis.url(), |c| c.redis_timeout_ms = 1000).await;
+    let p = prefix();
+    let spin = "while true do end";
+    let cases = [
+        (json!(["EVAL_RO", spin, 0]), noperm("eval_ro")),
+        (
+            json!(["eval_ro", spin, 1, format!("{p}k")]),
+            noperm("eval_ro"),
+        ),
+        (json!(["EVAL", spin, 0]), noperm("eval")),
+        (json!(["SCRIPT", "LOAD", spin]), noperm("script|load")),
+        (json!(["FCALL_RO", "f", 0]), noperm("fcall_ro")),
+    ];
+    for (cmd, want) in &cases {
+        let started = Instant::now();
+        let (status, _, b) = raw(&gw, "/", Some(RO_TOKEN), &cmd.to_string()).await;
+        assert_eq!((status, &b), (400, &json!({ "error": want })), "{cmd}");
+        assert!(started.elapsed() < Duration::from_millis(500), "{cmd}");
+    }
+    let (status, _, b) = raw(
+        &gw,
+        "/pipeline",
+        Some(RO_TOKEN),
+        &json!([["GET", format!("{p}k")], ["EVAL_RO", spin, 0]]).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, b),
+        (
+            200,
+            json!([{ "result": null }, { "error": noperm("eval_ro") }])
+        )
+    );
+    let (status, _, b) = raw(
+        &gw,
+        "/multi-exec",
+        Some(RO_TOKEN),
+        &json!([["GET", format!("{p}k")], ["EVAL_RO", spin, 0]]).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, b),
+        (
+            400,
+            json!({ "error": format!("{} (command 2; transaction discarded)", noperm("eval_ro")) })
+        )
+    );
+    // Redis is not busy and never ran a script.
+    assert_eq!(redis.cli(&["PING"]), "PONG");
+    assert_eq!(
+        reached(
+            &redis,
+            &["eval", "eval_ro", "evalsha_ro", "script", "fcall_ro"]
+        ),
+        Vec::<String>::new()
+    );
+    gw.stop().await.unwrap();
+}
+
+const ADMIN_TOKEN: &str = "admin-token";
+
+/// The read-only token runs scripts by SHA1 only: a script the full token loaded (here with the
+/// Upstash shebang, so the SHA1 the clients know is the gateway's alias) runs with EVALSHA_RO;
+/// an unknown SHA1 is Redis's own NOSCRIPT, and it may not load one itself.
+#[tokio::test]
+async fn readonly_token_runs_loaded_scripts_by_sha_including_aliases() {
+    let gw = start().await;
+    let p = prefix();
+    let key = format!("{p}k");
+    raw(
+        &gw,
+        "/",
+        Some(TOKEN),
+        &json!(["SET", &key, "v"]).to_string(),
+    )
+    .await;
+    let src = format!(
+        "#!lua flags=no-writes,allow-key-locking\n-- {p}\nreturn redis.call('GET', KEYS[1])"
+    );
+    let sha = sha1_smol::Sha1::from(&src).digest().to_string();
+    let evalsha_ro = json!(["EVALSHA_RO", &sha, 1, &key]).to_string();
+    let (status, _, b) = raw(&gw, "/", Some(RO_TOKEN), &evalsha_ro).await;
+    assert_eq!(
+        (status, b),
+        (
+            400,
+            json!({"error": "NOSCRIPT No matching script. Please use EVAL."})
+        )
+    );
+    let (status, _, b) = raw(
+        &gw,
+        "/",
+        Some(RO_TOKEN),
+        &json!(["SCRIPT", "LOAD", &src]).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (status, b),
+        (400, json!({ "error": noperm("script|load") }))
+    );
+    // The full token loads it; the answer is the client's SHA1 (base64 in this encoding).
+    let (status, _, b) = raw(
+        &gw,
+        "/",
+        Some(TOKEN),
+        &json!(["SCRIPT", "LOAD", &src]).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{b}");
+    let res = reqwest::Client::new()
+        .post(gw.url())
+        .bearer_auth(RO_TOKEN)
+        .body(evalsha_ro.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.json::<Json>().await.unwrap(), json!({"result": "v"}));
+    let res = reqwest::Client::new()
+        .post(gw.url())
+        .bearer_auth(RO_TOKEN)
+        .body(json!(["SCRIPT", "EXISTS", &sha]).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.json::<Json>().await.unwrap(), json!({"result": [1]}));
+    gw.stop().await.unwrap();
+}
+
+/// With GATEWAY_ADMIN_TOKEN, that token (and only it) administers Redis; the commands no token
+/// may run stay refused to it. A private Redis, so FLUSHDB wipes nobody else's data.
+#[tokio::test]
+async fn admin_token_can_flushdb_config_get_and_info_but_not_shutdown_or_poison_connections() {
+    let redis = PrivateRedis::start_any();
+    let gw = start_with(&redis.url(), |c| c.admin_token = Some(ADMIN_TOKEN.into())).await;
+    let p = prefix();
+    let key = format!("{p}k");
+    raw(
+        &gw,
+        "/",
+        Some(TOKEN),
+        &json!(["SET", &key, "v"]).to_string(),
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let plain = |token: &'static str, body: Json| {
+        let req = http
+            .post(gw.url())
+            .bearer_auth(token)
+            .body(body.to_string());
+        async move {
+            let res = req.send().await.unwrap();
+            (res.status().as_u16(), res.json::<Json>().await.unwrap())
+        }
+    };
+    assert_eq!(
+        plain(ADMIN_TOKEN, json!(["CONFIG", "GET", "maxmemory"])).await,
+        (200, json!({"result": ["maxmemory", "0"]}))
+    );
+    assert_eq!(
+        plain(TOKEN, json!(["CONFIG", "GET", "maxmemory"])).await,
+        (400, json!({"error": noperm("config|get")}))
+    );
+    assert_eq!(
+        plain(ADMIN_TOKEN, json!(["KEYS", format!("{p}*")])).await,
+        (200, json!({"result": [&key]}))
+    );
+    let (status, b) = plain(ADMIN_TOKEN, json!(["INFO", "server"])).await;
+    assert_eq!(status, 200);
+    assert!(
+        b["result"].as_str().unwrap().contains("redis_version:"),
+        "{b}"
+    );
+    // The admin token also runs everything the full token may.
+    assert_eq!(
+        plain(ADMIN_TOKEN, json!(["GET", &key])).await,
+        (200, json!({"result": "v"}))
+    );
+    assert_eq!(
+        plain(ADMIN_TOKEN, json!(["FLUSHDB"])).await,
+        (200, json!({"result": "OK"}))
+    );
+    assert_eq!(
+        plain(ADMIN_TOKEN, json!(["DBSIZE"])).await,
+        (200, json!({"result": 0}))
+    );
+    for (cmd, name, reason) in [
+        (
+            json!(["SHUTDOWN", "NOSAVE"]),
+            "shutdown",
+            "server administration is not available over REST",
+        ),
+        (
+            json!(["DEBUG", "SLEEP", 5]),
+            "debug",
+            "server administration is not available over REST",
+        ),
+        (
+            json!(["MODULE", "LOAD", "/tmp/x.so"]),
+            "module",
+            "it loads code into the Redis process",
+        ),
+        (
+            json!(["SELECT", 1]),
+            "select",
+            "the gateway serves one database",
+        ),
+        (
+            json!(["CLIENT", "KILL", "TYPE", "normal"]),
+            "client",
+            "it would change the state of a shared connection",
+        ),
+        (
+            json!(["BLPOP", "l", 0]),
+            "blpop",
+            "blocking commands would hold a shared connection",
+        ),
+    ] {
+        assert_eq!(
+            plain(ADMIN_TOKEN, cmd.clone()).await,
+            (
+                400,
+                json!({
+                    "error": format!("ERR command '{name}' is not supported over REST: {reason}")
+                })
+            ),
+            "{cmd}"
+        );
+    }
+    assert_eq!(redis.cli(&["PING"]), "PONG");
+    // Any token may scrape the gateway's metrics.
+    let res = http
+        .get(format!("{}/metrics", gw.url()))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    gw.stop().await.unwrap();
+}
+
+/// An admin token must differ from the other tokens and may not be empty: the gateway refuses
+/// to start rather than silently granting administration to the full token.
+#[tokio::test]
+async fn admin_token_must_be_distinct_and_non_empty() {
+    for bad in ["", TOKEN, RO_TOKEN] {
+        let mut config = Config::new(redis_url(), TOKEN);
+        config.listen = "127.0.0.1:0".into();
+        config.readonly_token = Some(RO_TOKEN.into());
+        config.admin_token = Some(bad.into());
+        let err = spawn(config).await.unwrap_err().to_string();
+        assert!(err.contains("GATEWAY_ADMIN_TOKEN"), "{bad:?}: {err}");
+    }
+}

@@ -139,9 +139,9 @@ async fn multi_exec_is_atomic_and_a_discarded_transaction_is_a_400() {
     // A run-time error does not stop the others (Redis semantics).
     assert!(matches!(&items[2], Err(Error::Redis(m)) if m.starts_with("WRONGTYPE")));
 
-    // A queue-time error discards everything: 400 {error}, nothing written.
+    // A queue-time error (here a wrong arity) discards everything: 400 {error}, nothing written.
     let k2 = format!("{p}k2");
-    let body = json!([["SET", k2, "1"], ["NOSUCHCOMMAND", "x"]]).to_string();
+    let body = json!([["SET", k2, "1"], ["INCR"]]).to_string();
     let (status, _, body) = raw(&gw, "/multi-exec", Some(TOKEN), &body).await;
     assert_eq!(status, 400);
     assert!(
@@ -231,10 +231,19 @@ async fn evalsha_falls_back_to_eval_and_shebang_aliases_keep_the_client_sha() {
         sha1: &ro_sha,
         source: ro,
     };
-    let v = client(&gw, RO_TOKEN)
-        .eval(ro, &keys, &[], true)
-        .await
-        .unwrap();
+    // The read-only token runs a script only by SHA1, once another token has cached it.
+    let ro_client = client(&gw, RO_TOKEN);
+    // Before that its EVALSHA_RO finds nothing and its EVAL_RO fallback is refused.
+    match ro_client.eval(ro, &keys, &[], true).await {
+        Err(Error::Redis(m)) => assert_eq!(
+            m,
+            "NOPERM this user has no permissions to run the 'eval_ro' command"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let v = c.eval(ro, &keys, &[], true).await.unwrap();
+    assert_eq!(v.as_str(), Some("6"));
+    let v = ro_client.eval(ro, &keys, &[], true).await.unwrap();
     assert_eq!(v.as_str(), Some("6"));
     gw.stop().await.unwrap();
 }

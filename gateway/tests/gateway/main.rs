@@ -56,6 +56,90 @@ async fn raw(
     (status, headers, body)
 }
 
+/// A private redis-server on a free port, killed on drop, with its working directory in a
+/// fresh temporary folder (nothing it might write lands in the repository). Tests that could
+/// wreck a Redis if the gateway let a command through use one, never the shared REDIS_URL.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let dir = std::env::temp_dir().join(format!("gwtest-redis-{:x}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+            ])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/test.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "private redis did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port, dir }
+    }
+
+    /// On any free port.
+    fn start_any() -> Self {
+        Self::start(free_port())
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// `redis-cli` straight to this Redis, bypassing the gateway.
+    fn cli(&self, args: &[&str]) -> String {
+        Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// Commands Redis has executed (`INFO commandstats`, lower-case names, `info` itself left
+    /// out): a command missing here never reached Redis.
+    fn commands_seen(&self) -> Vec<String> {
+        self.cli(&["INFO", "commandstats"])
+            .lines()
+            .filter_map(|l| Some(l.strip_prefix("cmdstat_")?.split_once(':')?.0.to_owned()))
+            .filter(|name| name != "info")
+            .collect()
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 mod access;
 mod availability;
 mod data;

@@ -1,6 +1,7 @@
 //! Authentication, one credential per caller and never another's: backend calls carry
 //! `Authorization: Bearer <ORIGIN_API_KEY>`; the edge's forwarded calls carry its HMAC signature
-//! ([`crate::signature`]) and nothing else opens them; admin calls carry `Bearer <ADMIN_API_KEY>`.
+//! ([`crate::signature`]) and nothing else opens them; admin calls carry `Bearer <ADMIN_API_KEY>`;
+//! the scraper of `/metrics` carries `Bearer <METRICS_TOKEN>` (unset, `/metrics` is off: 404).
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
@@ -76,6 +77,18 @@ pub async fn require_edge(State(state): State<AppState>, req: Request, next: Nex
 /// Lets a request through with the admin key.
 pub async fn require_admin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if bearer(req.headers()).is_some_and(|k| same(k, state.config.admin_api_key.expose_secret())) {
+        next.run(req).await
+    } else {
+        Error::Unauthorized.into_response()
+    }
+}
+
+/// Lets a request through with the metrics token; without a configured token the route is off.
+pub async fn require_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = state.config.metrics_token.as_ref() else {
+        return Error::NotFound("metrics are off: set METRICS_TOKEN to serve them").into_response();
+    };
+    if bearer(req.headers()).is_some_and(|k| same(k, token.expose_secret())) {
         next.run(req).await
     } else {
         Error::Unauthorized.into_response()

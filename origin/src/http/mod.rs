@@ -29,6 +29,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .merge(admin::router())
         .merge(events::router())
         .merge(ops::router())
+        .merge(ops::metrics_router())
         .split_for_parts();
     let mut doc = edgestock_api::openapi::origin_base();
     doc.merge(paths);
@@ -50,10 +51,15 @@ pub fn app(state: AppState) -> Router {
     let admin = Router::from(admin::router().merge(events::router())).route_layer(
         middleware::from_fn_with_state(state.clone(), auth::require_admin),
     );
+    let metrics = Router::from(ops::metrics_router()).route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_metrics,
+    ));
     Router::new()
         .merge(backend)
         .merge(edge)
         .merge(admin)
+        .merge(metrics)
         .merge(Router::from(ops::router()))
         .layer(middleware::from_fn_with_state(
             state.clone(),

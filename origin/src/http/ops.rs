@@ -1,4 +1,4 @@
-//! `/metrics`, `/healthz`, `/readyz`.
+//! `/metrics` (behind `METRICS_TOKEN`), `/healthz`, `/readyz` (cheap, cached for a second).
 
 use edgestock_api::origin::{Health, Readiness};
 use std::time::Duration;
@@ -18,11 +18,20 @@ use crate::state::AppState;
 /// Most SKUs exported as `origin_stock_available`.
 const MAX_SKUS_EXPORTED: i64 = 1000;
 
+/// How long one readiness answer is reused: however often `/readyz` is hit, Postgres and Redis
+/// see at most one check per this period (per process).
+pub(crate) const READINESS_TTL: Duration = Duration::from_secs(1);
+
+/// `/healthz` and `/readyz`, open to anyone (load balancers, orchestrators).
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(metrics))
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+}
+
+/// `/metrics`, which the caller puts behind [`super::auth::require_metrics`].
+pub(crate) fn metrics_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 /// Liveness: the process answers.
@@ -43,26 +52,34 @@ async fn db_ok(state: &AppState) -> bool {
     )
 }
 
+/// One real check: `select 1` on Postgres and one `PING` through the Redis client, together.
+async fn check_readiness(state: &AppState) -> Readiness {
+    state.metrics.readiness_check();
+    let (postgres, redis) = tokio::join!(db_ok(state), state.redis.client().ping());
+    Readiness {
+        postgres,
+        redis: redis.is_ok(),
+    }
+}
+
 /// Readiness: Postgres and Redis both reachable.
+///
+/// One `select 1` and one `PING`, and the answer is reused for a second: a flood of probes costs
+/// Postgres and Redis at most one check each per second.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
-    responses((status = 200, description = "Ready", body = edgestock_api::origin::Readiness),
+    responses((status = 200, description = "Ready (checked at most once per second)", body = edgestock_api::origin::Readiness),
               (status = 503, description = "Not ready", body = edgestock_api::origin::Readiness)))]
 async fn readyz(State(state): State<AppState>) -> Response {
-    let (db, redis) = tokio::join!(db_ok(&state), state.redis.client().ping());
-    let redis = redis.is_ok();
-    let status = if db && redis {
+    let ready = state
+        .readiness
+        .get_or_check(READINESS_TTL, || check_readiness(&state))
+        .await;
+    let status = if ready.postgres && ready.redis {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(Readiness {
-            postgres: db,
-            redis,
-        }),
-    )
-        .into_response()
+    (status, Json(ready)).into_response()
 }
 
 async fn gauges(state: &AppState) -> Gauges {
@@ -116,8 +133,13 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// Prometheus text. A scraper that asks for OpenMetrics (Prometheus does) gets that content type,
 /// under which the `counter` types of `_total` series are understood; anyone else gets the body
 /// under the classic `text/plain; version=0.0.4`.
+///
+/// Needs `Authorization: Bearer <METRICS_TOKEN>`: the gauges show exact availability per SKU.
+/// Without a configured `METRICS_TOKEN` the route is off (404).
 #[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text", content_type = "text/plain")))]
+    responses((status = 200, description = "Prometheus text", content_type = "text/plain"),
+              (status = 401, description = "`unauthorized`: `Bearer <METRICS_TOKEN>` missing or wrong", body = edgestock_api::ErrorBody),
+              (status = 404, description = "`not_found`: no `METRICS_TOKEN` configured, metrics are off", body = edgestock_api::ErrorBody)))]
 async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let g = gauges(&state).await;
     let wants_openmetrics = headers

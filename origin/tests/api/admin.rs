@@ -191,15 +191,7 @@ async fn events_are_copied_once_and_listed_newest_first_with_a_cursor(
     let cursor_at = at(&page1["events"][1]);
     assert!(all.iter().all(|e| at(e) <= cursor_at), "{page1} {page2}");
 
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("origin_orders_total{outcome=\"confirmed\"} 1"),
         "{metrics}"

@@ -17,6 +17,7 @@ use sqlx::PgPool;
 pub(crate) const API_KEY: &str = "test-api-key";
 pub(crate) const ADMIN_KEY: &str = "test-admin-key";
 pub(crate) const EDGE_SECRET: &str = "test-edge-secret";
+pub(crate) const METRICS_TOKEN: &str = "test-metrics-token";
 pub(crate) use testkit::{redis_url, GATEWAY_TOKEN};
 
 /// A per-test Redis key prefix (under `t-origin:`, which test runs clean up).
@@ -40,6 +41,7 @@ pub(crate) fn test_config(redis_rest_url: &str, prefix: &str, extra: &[(&str, &s
         ("ORIGIN_API_KEY", API_KEY),
         ("ADMIN_API_KEY", ADMIN_KEY),
         ("EDGE_ORIGIN_SECRET", EDGE_SECRET),
+        ("METRICS_TOKEN", METRICS_TOKEN),
         ("OUTBOX_INTERVAL_MS", "50"),
         ("OUTBOX_GRACE_MS", "300"),
         ("SWEEP_INTERVAL_MS", "200"),
@@ -263,10 +265,11 @@ impl TestApp {
         .unwrap()
     }
 
-    /// The `/metrics` text.
+    /// The `/metrics` text (with the metrics token).
     pub(crate) async fn metrics(&self) -> String {
         self.http
             .get(self.url("/metrics"))
+            .bearer_auth(METRICS_TOKEN)
             .send()
             .await
             .expect("metrics")

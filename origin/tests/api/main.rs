@@ -9,6 +9,7 @@ mod concurrency;
 mod crash;
 mod helpers;
 mod lifecycle;
+mod ops;
 mod orders;
 mod pending;
 mod redis_down;

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 
 use super::hold;
 use super::probe::{signed, Origin, Probe, GHOST};
-use testkit_stack::full::{FullStack, ADMIN_API_KEY, ORIGIN_API_KEY};
+use testkit_stack::full::{FullStack, ADMIN_API_KEY, METRICS_TOKEN, ORIGIN_API_KEY};
 
 pub(super) async fn run(s: &FullStack, p: &mut Probe) {
     let http = &s.http;
@@ -19,8 +19,23 @@ pub(super) async fn run(s: &FullStack, p: &mut Probe) {
         .await
         .want(200);
     assert_eq!(a.body, json!({"postgres": true, "redis": true}));
+    // Metrics show exact stock per SKU: only the metrics token reads them.
+    p.call(Origin, "/metrics", http.get(o("/metrics")))
+        .await
+        .want_error(401, "unauthorized");
+    p.call(
+        Origin,
+        "/metrics",
+        http.get(o("/metrics")).bearer_auth(ADMIN_API_KEY),
+    )
+    .await
+    .want_error(401, "unauthorized");
     let a = p
-        .call(Origin, "/metrics", http.get(o("/metrics")))
+        .call(
+            Origin,
+            "/metrics",
+            http.get(o("/metrics")).bearer_auth(METRICS_TOKEN),
+        )
         .await
         .want(200);
     assert!(a.text.contains("origin_"), "{}", a.text);
