@@ -1,9 +1,10 @@
-//! Confirm and cancel forwarded to the origin, and the mapping of its answers.
+//! Place (the shopper's confirm) and cancel forwarded to the origin's edge routes, and the
+//! mapping of its answers.
 
 use super::*;
 
 #[test]
-fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
+fn confirm_places_the_order_signed_and_origin_failures_map() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
     let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
@@ -13,39 +14,34 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
         retry_after: None,
     }));
     let rq = with_header(
-        with_header(
-            with_json(
-                req("POST", &format!("/v1/reservations/{id}/confirm")),
-                r#"{"customer_ref":"c9"}"#,
-            ),
-            "authorization",
-            &auth,
-        ),
-        "idempotency-key",
-        "ord-1",
+        with_json(req("POST", &format!("/v1/reservations/{id}/confirm")), "{}"),
+        "authorization",
+        &auth,
     );
     let c = cfg_with(&[("ORIGIN_URL", "http://origin:8080/base/")]);
     let r = run(&p, &c, &rq);
     assert_eq!(r.code(), 201);
     assert_eq!(json_of(&r)["order_id"], "o1");
     let sent = p.0.borrow().origin_sent[0].clone();
-    assert_eq!(sent.url, "http://origin:8080/base/v1/orders");
-    let body: Value = serde_json::from_slice(&sent.body).unwrap();
-    assert_eq!(body, json!({"reservation_id": id, "customer_ref": "c9"}));
+    assert_eq!(
+        sent.url,
+        format!("http://origin:8080/base/v1/reservations/{id}/place")
+    );
+    assert_eq!(sent.body, b"{}");
     let h = |n: &str| {
         sent.headers
             .iter()
             .find(|(k, _)| k == n)
             .map(|(_, v)| v.clone())
     };
-    assert_eq!(h("idempotency-key").as_deref(), Some("ord-1"));
+    assert_eq!(h("idempotency-key"), None, "nothing unsigned is forwarded");
     assert_eq!(h("x-edgestock-timestamp").as_deref(), Some("1700000000"));
     assert_eq!(
         h("x-edgestock-signature").unwrap(),
         edgestock_core::signing::sign(
             b"osecret",
             "POST",
-            "/base/v1/orders",
+            &format!("/base/v1/reservations/{id}/place"),
             1_700_000_000,
             &sent.body
         )
@@ -84,8 +80,36 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
     }
 }
 
+/// Finding 3 of the red-team review: the browser's confirm body carried `payment_ref` and
+/// `customer_ref` to the origin's confirm, so a shopper could mark an order paid. Any field in it
+/// is now refused before anything is forwarded.
 #[test]
-fn cancel_forwards_to_the_origin_cancel_route() {
+fn adversary_the_browser_cannot_say_anything_about_payment() {
+    let p = Fake::default();
+    let id = "0123456789abcdef0123456789abcdef";
+    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    for body in [
+        r#"{"payment_ref":"pay-9"}"#,
+        r#"{"customer_ref":"c9"}"#,
+        r#"{"status":"CONFIRMED"}"#,
+    ] {
+        let rq = with_header(
+            with_json(req("POST", &format!("/v1/reservations/{id}/confirm")), body),
+            "authorization",
+            &auth,
+        );
+        let r = run(&p, &cfg(), &rq);
+        assert_eq!(
+            (r.code(), json_of(&r)["error"]["code"].as_str()),
+            (422, Some("invalid_request")),
+            "{body}"
+        );
+    }
+    assert!(p.0.borrow().origin_sent.is_empty(), "nothing was forwarded");
+}
+
+#[test]
+fn cancel_forwards_to_the_origin_release_route() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
     let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
@@ -104,7 +128,7 @@ fn cancel_forwards_to_the_origin_cancel_route() {
     let sent = p.0.borrow().origin_sent[0].clone();
     assert_eq!(
         sent.url,
-        format!("http://origin:8080/v1/reservations/{id}/cancel")
+        format!("http://origin:8080/v1/reservations/{id}/release")
     );
     assert_eq!(sent.body, b"{}");
 }
@@ -138,10 +162,10 @@ fn origin_errors_speak_the_edges_vocabulary() {
         (r.code(), json_of(&r)["error"]["code"].clone()),
         (404, json!("reservation_not_found"))
     );
-    let r = reply(422, "idempotency_key_mismatch");
+    let r = reply(409, "order_placed");
     assert_eq!(
         (r.code(), json_of(&r)["error"]["code"].clone()),
-        (422, json!("idempotency_key_reused"))
+        (409, json!("order_placed"))
     );
     // A refused signature is the deployment's fault, not the shopper's credentials.
     let r = reply(401, "unauthorized");
