@@ -288,9 +288,9 @@ async fn origin_handler(
         Mode::Reply(status, v) => {
             (StatusCode::from_u16(status).expect("status"), axum::Json(v)).into_response()
         }
-        Mode::Ok if uri.path() == "/v1/orders" => (
+        Mode::Ok if uri.path().ends_with("/place") => (
             StatusCode::CREATED,
-            axum::Json(json!({"order_id": "ord-1", "status": "confirmed"})),
+            axum::Json(json!({"order_id": "ord-1", "status": "PENDING_PAYMENT"})),
         )
             .into_response(),
         Mode::Ok => axum::Json(json!({"status": "cancelled"})).into_response(),

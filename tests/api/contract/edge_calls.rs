@@ -282,38 +282,17 @@ pub(super) async fn run(s: &FullStack, p: &mut Probe) {
     .await
     .want_error(409, "reservation_not_held");
 
-    // Confirming through the edge (forwarded to the origin).
+    // Placing the order through the edge (forwarded to the origin's place route).
     let t = "/v1/reservations/{id}/confirm";
     let path = format!("/v1/reservations/{r1}/confirm");
-    let confirm = |key: &str, body: Value| {
-        http.post(e(&path))
-            .bearer_auth(&t1)
-            .header("idempotency-key", key.to_owned())
-            .json(&body)
-    };
-    let a = p
-        .call(
-            Edge,
-            t,
-            confirm("oas-c1", json!({"customer_ref": "cust-1"})),
-        )
-        .await
-        .want(201);
-    assert_eq!(a.body["status"], "CONFIRMED");
+    let confirm = |body: Value| http.post(e(&path)).bearer_auth(&t1).json(&body);
+    let a = p.call(Edge, t, confirm(json!({}))).await.want(201);
+    assert_eq!(a.body["status"], "PENDING_PAYMENT");
+    assert!(a.body["payment_deadline_ms"].is_i64(), "{}", a.body);
     let o1 = a.body["order_id"].as_str().unwrap().to_owned();
-    let a = p
-        .call(
-            Edge,
-            t,
-            confirm("oas-c1", json!({"customer_ref": "cust-1"})),
-        )
-        .await
-        .want(200);
+    let a = p.call(Edge, t, confirm(json!({}))).await.want(200);
     assert_eq!(a.body["order_id"], o1.as_str());
-    p.call(Edge, t, confirm("oas-c1-other", json!({})))
-        .await
-        .want_error(422, "idempotency_key_reused");
-    p.call(Edge, t, confirm("oas-c1", json!({"coupon": "x"})))
+    p.call(Edge, t, confirm(json!({"payment_ref": "x"})))
         .await
         .want_error(422, "invalid_request");
     p.call(
@@ -361,7 +340,7 @@ pub(super) async fn run(s: &FullStack, p: &mut Probe) {
     .await
     .want_error(404, "reservation_not_found");
 
-    // A confirmed hold cannot be released.
+    // A placed order's hold cannot be released by the shopper.
     p.call(
         Edge,
         "/v1/reservations/{id}",
@@ -369,9 +348,26 @@ pub(super) async fn run(s: &FullStack, p: &mut Probe) {
             .bearer_auth(&t1),
     )
     .await
-    .want_error(409, "reservation_committed");
+    .want_error(409, "reservation_confirming");
+    // Its reservation shows the order, for polling.
+    let a = p
+        .call(
+            Edge,
+            "/v1/reservations/{id}",
+            http.get(e(&format!("/v1/reservations/{r1}")))
+                .bearer_auth(&t1),
+        )
+        .await
+        .want(200);
+    assert_eq!(
+        (
+            a.body["order"]["order_id"].as_str(),
+            a.body["order"]["status"].as_str()
+        ),
+        (Some(o1.as_str()), Some("PENDING_PAYMENT"))
+    );
 
-    // Cancelling through the edge: a held reservation, then the confirmed one (its order).
+    // Cancelling through the edge: a held reservation is released; a placed order is refused.
     let t = "/v1/reservations/{id}/cancel";
     let (r3, t3) = hold(s, p, 1).await;
     let a = p
@@ -393,11 +389,8 @@ pub(super) async fn run(s: &FullStack, p: &mut Probe) {
                 .bearer_auth(&t1),
         )
         .await
-        .want(200);
-    assert_eq!(
-        (a.body["order_id"].as_str(), a.body["status"].as_str()),
-        (Some(o1.as_str()), Some("CANCELLED"))
-    );
+        .want_error(409, "order_placed");
+    assert_eq!(a.body["error"]["status"], "PENDING_PAYMENT");
     p.call(
         Edge,
         t,

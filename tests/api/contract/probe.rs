@@ -112,7 +112,8 @@ fn typed(api: Api, schema: &str, v: &Value) -> Result<(), String> {
         (Edge, "Extension") => exactly::<e::Extension>(v),
         (Edge, "Release") => exactly::<e::Release>(v),
         (_, "Order") => exactly::<o::Order>(v),
-        (_, "CancelResult") => exactly::<o::CancelResult>(v),
+        (_, "PlacedOrder") => exactly::<o::PlacedOrder>(v),
+        (_, "ReservationCancelled") => exactly::<o::ReservationCancelled>(v),
         (Origin, "Health") => exactly::<o::Health>(v),
         (Origin, "Readiness") => exactly::<o::Readiness>(v),
         (Origin, "SkuView") => exactly::<o::SkuView>(v),
@@ -138,6 +139,7 @@ fn accepts(api: Api, schema: &str, v: &Value) -> Result<(), String> {
         (Edge, "ConfirmRequest") => de::<e::ConfirmRequest>(v),
         (Edge, "CancelRequest") => de::<e::CancelRequest>(v),
         (Origin, "CreateOrder") => de::<o::CreateOrder>(v),
+        (Origin, "CancelOrder") => de::<o::CancelOrder>(v),
         (Origin, "PutSku") => de::<o::PutSku>(v),
         (Origin, "CreateAdjustment") => de::<o::CreateAdjustment>(v),
         (api, other) => Err(format!(

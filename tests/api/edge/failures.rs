@@ -62,7 +62,7 @@ async fn redis_unreachable_is_a_quick_503() {
 }
 
 #[tokio::test]
-async fn confirm_and_cancel_are_signed_and_forwarded_to_the_origin() {
+async fn place_and_cancel_are_signed_and_forwarded_to_the_origins_edge_routes() {
     let origin = StubOrigin::start().await;
     let s =
         Stack::start(json!({"ORIGIN_URL": origin.url.clone(), "ORIGIN_TIMEOUT_MS": "500"})).await;
@@ -76,8 +76,7 @@ async fn confirm_and_cancel_are_signed_and_forwarded_to_the_origin() {
         .http
         .post(s.url(&conf))
         .bearer_auth(&token)
-        .header("idempotency-key", "order-key-1")
-        .json(&json!({"customer_ref": "cust-7", "payment_ref": "pay-9"}))
+        .json(&json!({}))
         .send()
         .await
         .unwrap();
@@ -90,20 +89,10 @@ async fn confirm_and_cancel_are_signed_and_forwarded_to_the_origin() {
         seen[0].signature_ok,
         "the stub origin verified the signature"
     );
-    assert_eq!(seen[0].path, "/v1/orders");
-    assert_eq!(
-        seen[0].body,
-        json!({"reservation_id": id, "customer_ref": "cust-7", "payment_ref": "pay-9"})
-    );
-    assert_eq!(
-        seen[0]
-            .headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok()),
-        Some("order-key-1")
-    );
+    assert_eq!(seen[0].path, format!("/v1/reservations/{id}/place"));
+    assert_eq!(seen[0].body, json!({}));
 
-    // Cancel goes to the origin's cancel route, signed too; an empty body is fine.
+    // Cancel goes to the origin's release route, signed too; an empty body is fine.
     let a = with_token(
         &s,
         reqwest::Method::POST,
@@ -114,7 +103,7 @@ async fn confirm_and_cancel_are_signed_and_forwarded_to_the_origin() {
     .await;
     assert_eq!(a.0, StatusCode::OK, "{:?}", a.2);
     let seen = origin.seen();
-    assert_eq!(seen[1].path, format!("/v1/reservations/{id}/cancel"));
+    assert_eq!(seen[1].path, format!("/v1/reservations/{id}/release"));
     assert!(seen[1].signature_ok);
 
     // The origin's JSON errors pass through.

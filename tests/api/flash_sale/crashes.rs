@@ -55,6 +55,8 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
+    let (status, body) = backend_confirm(&s, &won[0].id).await;
+    assert_eq!(status, 201, "{body}");
 
     // Redis restarts with nothing (no persistence).
     let port = redis.port;
@@ -136,8 +138,8 @@ async fn origin_killed_mid_confirm_the_outbox_finishes_after_restart() {
         body["token"].as_str().unwrap().to_owned(),
     );
 
-    // The origin dies after the Postgres commit, before the Redis commit.
-    s.origin_state.faults.arm(FaultPoint::AfterPgCommit);
+    // The shopper places the order; the origin dies while the backend confirms it, after the
+    // Postgres commit, before the Redis commit.
     let (status, body) = post_token(
         &s,
         &format!("/v1/reservations/{id}/confirm"),
@@ -146,7 +148,10 @@ async fn origin_killed_mid_confirm_the_outbox_finishes_after_restart() {
         json!({}),
     )
     .await;
-    assert!(status >= 500, "the browser sees a failure: {status} {body}");
+    assert_eq!(status, 201, "{body}");
+    s.origin_state.faults.arm(FaultPoint::AfterPgCommit);
+    let (status, body) = backend_confirm(&s, &id).await;
+    assert!(status >= 500, "the backend sees a failure: {status} {body}");
     s.restart_origin().await;
 
     // The restarted origin's outbox applies the commit; the order ends CONFIRMED, sold once.

@@ -67,6 +67,20 @@ async fn post_token(
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// The checkout backend confirms the payment of reservation `id` (`pay-<id>`) at the origin.
+async fn backend_confirm(s: &FullStack, id: &str) -> (u16, Value) {
+    let res = s
+        .http
+        .post(s.origin("/v1/orders"))
+        .bearer_auth(testkit_stack::full::ORIGIN_API_KEY)
+        .json(&json!({"reservation_id": id, "payment_ref": format!("pay-{id}")}))
+        .send()
+        .await
+        .expect("origin request");
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
 async fn release(s: &FullStack, w: &Won) -> (u16, Value) {
     let res = s
         .http

@@ -50,30 +50,35 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
     );
     assert_eq!(s.edge_stock("DROP-1").await["status"], "sold_out");
 
-    // Confirm 30 through the edge (signed, forwarded to the origin), release 10, let 10 expire.
+    // Place 30 orders through the edge (signed, forwarded to the origin), the backend confirms
+    // their payments; release 10, let 10 expire.
     let confirms: Vec<_> = won[..30]
         .iter()
         .map(|w| {
             let s = s.clone();
             let (id, token) = (w.id.clone(), w.token.clone());
             tokio::spawn(async move {
-                post_token(
+                let placed = post_token(
                     &s,
                     &format!("/v1/reservations/{id}/confirm"),
                     &token,
                     &format!("order-{id}"),
-                    json!({"customer_ref": "c"}),
+                    json!({}),
                 )
-                .await
+                .await;
+                (placed, backend_confirm(&s, &id).await)
             })
         })
         .collect();
     let mut orders = Vec::new();
     for t in confirms {
-        let (status, body) = t.await.unwrap();
-        assert_eq!(status, 201, "{body}");
-        assert_eq!(body["status"], "CONFIRMED", "{body}");
-        orders.push(body["order_id"].as_str().unwrap().to_owned());
+        let ((status, placed), (cstatus, confirmed)) = t.await.unwrap();
+        assert_eq!(status, 201, "{placed}");
+        assert_eq!(placed["status"], "PENDING_PAYMENT", "{placed}");
+        assert_eq!(cstatus, 201, "{confirmed}");
+        assert_eq!(confirmed["status"], "CONFIRMED", "{confirmed}");
+        assert_eq!(confirmed["order_id"], placed["order_id"]);
+        orders.push(placed["order_id"].as_str().unwrap().to_owned());
     }
     for w in &won[30..40] {
         let (status, body) = release(&s, w).await;
@@ -87,11 +92,20 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
         &format!("/v1/reservations/{}/confirm", w.id),
         &w.token,
         &format!("order-{}", w.id),
-        json!({"customer_ref": "c"}),
+        json!({}),
     )
     .await;
     assert_eq!(status, 200, "{again}");
     assert_eq!(again["order_id"], orders[0].as_str());
+    assert_eq!(
+        again["status"], "CONFIRMED",
+        "placing again shows the order as it is"
+    );
+    let (status, again) = backend_confirm(&s, &w.id).await;
+    assert_eq!(
+        (status, again["order_id"].as_str()),
+        (200, Some(orders[0].as_str()))
+    );
     let (status, _) = release(&s, &won[30]).await;
     assert_eq!(status, 200, "a second release is a no-op");
     let last = &won[45];
