@@ -275,6 +275,11 @@ pub struct SeedResult {
     pub seeded: usize,
     /// Each SKU's state after seeding.
     pub skus: Vec<SkuDrift>,
+    /// Placed, unpaid orders whose holds Redis had lost, held again until their deadline.
+    pub repinned: usize,
+    /// Placed orders whose units were no longer available to hold again (their confirm will be
+    /// late: it takes what is available then, or the backend refunds).
+    pub repin_short: usize,
 }
 
 /// `GET /v1/admin/reconcile[?repair=true]`.
@@ -287,6 +292,8 @@ pub struct Reconcile {
     pub drifting: usize,
     /// Whether drifting SKUs were reseeded.
     pub repair: bool,
+    /// With `repair`: placed orders whose lost holds were pinned again.
+    pub repinned: usize,
 }
 
 /// One audit-trail entry: a hold event copied from Redis, or a ledger movement.

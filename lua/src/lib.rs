@@ -76,6 +76,8 @@ pub static RELEASE: Script = write_script!("release", "release.lua");
 pub static PIN: Script = write_script!("pin", "pin.lua");
 /// Undoes a pin whose order could not be recorded: back to `held` with the old expiry.
 pub static UNPIN: Script = write_script!("unpin", "unpin.lua");
+/// Holds again the units of a placed, unpaid order after Redis lost its data.
+pub static REPIN: Script = write_script!("repin", "repin.lua");
 /// Turns holds into sold units (idempotent; late commits take from available).
 pub static COMMIT: Script = write_script!("commit", "commit.lua");
 /// Restock / return / shrink, idempotent by movement id.
@@ -86,7 +88,7 @@ pub static SEED: Script = write_script!("seed", "seed.lua");
 pub static SWEEP: Script = write_script!("sweep", "sweep.lua");
 
 /// Every script, for `SCRIPT LOAD` warm-up and tests.
-pub static ALL: [&Script; 11] = [
+pub static ALL: [&Script; 12] = [
     &RESERVE,
     &STOCK_READ,
     &GET_RESERVATION,
@@ -94,6 +96,7 @@ pub static ALL: [&Script; 11] = [
     &RELEASE,
     &PIN,
     &UNPIN,
+    &REPIN,
     &COMMIT,
     &ADJUST,
     &SEED,

@@ -152,6 +152,9 @@ async fn seed_on_startup(state: &AppState) {
         Ok(skus) => tracing::info!(skus = skus.len(), "redis seeded from the ledger"),
         Err(e) => tracing::error!(error = %e, "seeding redis on startup failed"),
     }
+    if let Err(e) = crate::domain::seed::repin_placed(state).await {
+        tracing::error!(error = %e, "re-pinning placed orders on startup failed");
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

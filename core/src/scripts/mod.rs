@@ -24,7 +24,8 @@ mod reserve;
 mod stock;
 
 pub use reservation::{
-    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, ReservationRecord, UnpinOutcome,
+    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, RepinOutcome, ReservationRecord,
+    UnpinOutcome,
 };
 pub use reserve::{Hold, RateLimit, ReserveOutcome, ReserveRequest};
 pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};

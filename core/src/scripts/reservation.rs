@@ -111,6 +111,25 @@ pub enum UnpinOutcome {
     NotFound,
 }
 
+/// Outcome of [`Engine::repin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepinOutcome {
+    /// Held again until `expires_ms`.
+    Repinned {
+        /// When Redis frees the units (ms).
+        expires_ms: i64,
+    },
+    /// Redis still has the reservation (in this status): nothing to do.
+    Exists(ReservationStatus),
+    /// This SKU no longer has the units: nothing was held.
+    Short {
+        /// The short SKU.
+        sku: String,
+        /// Units available for it.
+        available: i64,
+    },
+}
+
 /// Outcome of [`Engine::commit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CommitOutcome {
@@ -305,6 +324,51 @@ impl<T: Transport> Engine<T> {
             "not_found" => UnpinOutcome::NotFound,
             "bad_request" => return Err(Error::Malformed(format!("unpin refused: {}", r.str()?))),
             _ => return Err(malformed("unpin", &v)),
+        })
+    }
+
+    /// Holds `items` again for reservation `id` for `hold_ms` from Redis's now, as a pinned
+    /// (`confirming`) reservation whose deadline is `hold_ms - grace_ms` from now, unless Redis
+    /// still has the reservation. For placed orders after Redis lost its data.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn repin(
+        &self,
+        id: &str,
+        items: &[Item],
+        hold_ms: u64,
+        grace_ms: u64,
+    ) -> Result<RepinOutcome, Error> {
+        let mut keys = vec![
+            self.keys.reservation(id),
+            self.keys.events(),
+            self.keys.sweep_index(),
+        ];
+        self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let mut args = vec![
+            id.to_owned(),
+            hold_ms.to_string(),
+            grace_ms.to_string(),
+            self.offset(),
+        ];
+        Self::item_args(items, &mut args);
+        let v = self
+            .client
+            .eval(rest_script(&lua::REPIN), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("repin", &v)?;
+        Ok(match r.str()? {
+            "ok" => RepinOutcome::Repinned {
+                expires_ms: r.int()?,
+            },
+            "exists" => RepinOutcome::Exists(status(r.str()?)?),
+            "short" => RepinOutcome::Short {
+                sku: r.str()?.to_owned(),
+                available: r.int()?,
+            },
+            "bad_request" => return Err(Error::Malformed(format!("repin refused: {}", r.str()?))),
+            _ => return Err(malformed("repin", &v)),
         })
     }
 

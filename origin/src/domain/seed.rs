@@ -8,11 +8,14 @@
 //! for good. For the common case this is "ledger on-hand + units of sales whose commit is not yet
 //! applied". The view `sku_levels.redis_on_hand` computes it.
 //!
+//! After the SKUs, the holds of live placed orders that Redis lost are pinned again
+//! ([`repin_placed`]), so a Redis restart never resells units a shopper is paying for.
+//!
 //! Each SKU is seeded in a transaction holding the SKU's exclusive advisory lock, which outbox
 //! applies take shared: no apply can change Redis between reading the ledger and seeding.
 
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::LevelOutcome;
+use edgestock_core::scripts::{Item, LevelOutcome, RepinOutcome};
 
 use super::error::Result;
 use super::ledger;
@@ -101,4 +104,92 @@ async fn seed_one(state: &AppState, sku: &str, write: bool) -> Result<SkuDrift> 
     }
     tx.commit().await?;
     Ok(drift)
+}
+
+/// What [`repin_placed`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Repinned {
+    /// Placed orders whose holds were missing and are held again.
+    pub repinned: usize,
+    /// Placed orders whose units were no longer there (a confirm will be late).
+    pub short: usize,
+}
+
+/// Most placed orders re-pinned in one call (each is one Redis call).
+const MAX_REPINS: i64 = 100_000;
+
+/// Step 6 of the lifecycle: holds again, in Redis, the units of every live placed order
+/// (`PENDING_PAYMENT`, deadline + grace not passed) whose reservation Redis no longer has, until
+/// its deadline + grace. Each under the reservation's lock, so it never races a confirm, a
+/// cancel or the expiry. Run after seeding (on-hand first, then the holds on it).
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
+    let grace = state.config.confirm_grace;
+    let live = sqlx::query!(
+        r#"select id, reservation_id from orders
+           where status = 'PENDING_PAYMENT' and payment_deadline + make_interval(secs => $1) > now()
+           order by payment_deadline limit $2"#,
+        grace.as_secs_f64(),
+        MAX_REPINS
+    )
+    .fetch_all(&state.db)
+    .await?;
+    let mut out = Repinned::default();
+    for row in live {
+        let mut tx = state.db.begin().await?;
+        super::lifecycle::lock_reservation(&mut tx, &row.reservation_id).await?;
+        // Under the lock: still placed, and how long its units must stay held.
+        let left_ms = sqlx::query_scalar!(
+            r#"select (extract(epoch from payment_deadline - now()) * 1000)::int8 as "ms!"
+               from orders where id = $1 and status = 'PENDING_PAYMENT'"#,
+            row.id
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(left_ms) = left_ms else {
+            continue;
+        };
+        let hold_ms = left_ms + grace.as_millis() as i64;
+        if hold_ms <= 0 {
+            continue;
+        }
+        let items: Vec<Item> = super::orders::items(&mut *tx, row.id)
+            .await?
+            .into_iter()
+            .map(|i| {
+                Ok(Item {
+                    sku: Sku::parse(&i.sku).map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
+                    qty: u32::try_from(i.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        match state
+            .redis
+            .repin(
+                &row.reservation_id,
+                &items,
+                hold_ms as u64,
+                grace.as_millis() as u64,
+            )
+            .await?
+        {
+            RepinOutcome::Repinned { .. } => out.repinned += 1,
+            RepinOutcome::Exists(_) => {}
+            RepinOutcome::Short { sku, available } => {
+                tracing::warn!(order = %row.id, %sku, available, "a placed order's units were resold while Redis had lost its hold");
+                out.short += 1;
+            }
+        }
+        tx.commit().await?;
+    }
+    if out.repinned > 0 || out.short > 0 {
+        tracing::info!(
+            repinned = out.repinned,
+            short = out.short,
+            "placed orders re-pinned"
+        );
+    }
+    Ok(out)
 }

@@ -74,10 +74,11 @@ async fn put_sku(
 ) -> Result<Response> {
     let sku = parse_sku(&sku)?;
     let req: PutSku = parse_json(&body)?;
-    if req.name.trim().is_empty() || req.name.len() > 200 {
+    if req.name.trim().is_empty() || req.name.len() > 200 || req.name.chars().any(char::is_control)
+    {
         return Err(Error::unprocessable(
             ErrorCode::InvalidBody,
-            "name must be 1..=200 bytes",
+            "name must be 1..=200 bytes without control characters",
         ));
     }
     if !(0..=MAX_UNITS).contains(&req.on_hand)
@@ -139,10 +140,10 @@ async fn create_adjustment(
             .movement_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'));
-    if !mid_ok || req.reason.len() > 200 {
+    if !mid_ok || req.reason.len() > 200 || req.reason.chars().any(char::is_control) {
         return Err(Error::unprocessable(
             ErrorCode::InvalidBody,
-            "movement_id must match [A-Za-z0-9._:-]{1,128}; reason at most 200 bytes",
+            "movement_id must match [A-Za-z0-9._:-]{1,128}; reason at most 200 bytes without control characters",
         ));
     }
     let adjustment = Adjustment {
@@ -172,9 +173,12 @@ async fn create_adjustment(
               (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody)))]
 async fn seed_redis(State(state): State<AppState>) -> Result<Response> {
     let skus = seed::seed_all(&state).await?;
+    let pins = seed::repin_placed(&state).await?;
     Ok(Json(SeedResult {
         seeded: skus.len(),
         skus,
+        repinned: pins.repinned,
+        repin_short: pins.short,
     })
     .into_response())
 }
@@ -199,10 +203,16 @@ async fn reconcile(
 ) -> Result<Response> {
     let skus = seed::reconcile(&state, q.repair, q.sku.as_deref()).await?;
     let drifting = skus.iter().filter(|s| s.drift != 0).count();
+    let repinned = if q.repair {
+        seed::repin_placed(&state).await?.repinned
+    } else {
+        0
+    };
     Ok(Json(Reconcile {
         skus,
         drifting,
         repair: q.repair,
+        repinned,
     })
     .into_response())
 }

@@ -205,3 +205,48 @@ async fn events_are_copied_once_and_listed_newest_first_with_a_cursor(
     assert_eq!(s, 200, "{ready}");
     app.stop().await;
 }
+
+/// Finding 10 of the red-team review: a NUL in an admin `name` or `reason` reached Postgres and
+/// answered 500; control characters are refused with 422 and change nothing.
+#[sqlx::test(migrations = false)]
+async fn adversary_control_characters_in_admin_text_are_422_not_500(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[])).await;
+    app.create_sku("SKU-1", 10).await;
+    for name in ["a\u{0}b", "line\nbreak", "\u{1b}[31m"] {
+        let (s, body) = app
+            .put(
+                "/v1/admin/skus/SKU-2",
+                ADMIN_KEY,
+                &json!({"name": name, "on_hand": 1, "low_stock_threshold": 0}),
+            )
+            .await;
+        assert_eq!(
+            (s, body["error"]["code"].as_str()),
+            (422, Some("invalid_body")),
+            "{name:?}: {body}"
+        );
+    }
+    let (s, body) = app
+        .post(
+            "/v1/admin/skus/SKU-1/adjustments",
+            ADMIN_KEY,
+            &json!({"delta": 1, "reason": "re\u{0}stock", "movement_id": "m-nul"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (422, Some("invalid_body")),
+        "{body}"
+    );
+    let skus: i64 = sqlx::query_scalar("select count(*) from skus")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(skus, 1, "nothing was written");
+    assert_eq!(app.ledger_on_hand("SKU-1").await, 10);
+    app.stop().await;
+}
