@@ -2,7 +2,8 @@
 # Brings up the whole stack locally, installing what is missing first:
 #   Redis 127.0.0.1:6379, Postgres 127.0.0.1:5432, gateway 127.0.0.1:8079, origin 127.0.0.1:8080
 #   (migrated and seeded with demo SKUs), the worker in `wrangler dev` on 127.0.0.1:8787 with the demo page.
-# Ctrl-C stops everything this script started.
+# Ctrl-C stops everything this script started. `DEMO_CHECKOUT=1` also starts the demo checkout
+# backend (DEMO ONLY: confirms placed orders with a made-up payment, see docs/checkout-backend.md).
 # The dev stack keeps its own database, apart from the `test` one the tests use.
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/edgestock}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -69,6 +70,16 @@ if [ "$HAVE_ORIGIN" = 1 ]; then
   done
 fi
 
+# DEMO ONLY, off unless asked: a stand-in checkout backend that "receives the payment" and
+# confirms placed orders, so the whole flow can be clicked through on the demo page.
+DEMO_PAGE="http://127.0.0.1:8787/demo.html"
+if [ "${DEMO_CHECKOUT:-0}" = 1 ] && [ "$HAVE_ORIGIN" = 1 ]; then
+  DEMO_CHECKOUT_LISTEN=127.0.0.1:8788 ORIGIN_URL=http://127.0.0.1:8080 ORIGIN_API_KEY="$ORIGIN_API_KEY" \
+    node "$ROOT/scripts/demo-checkout.mjs" >"$ROOT/target/dev-logs/demo-checkout.log" 2>&1 &
+  PIDS+=($!)
+  DEMO_PAGE="$DEMO_PAGE?checkout=http://127.0.0.1:8788"
+fi
+
 cat >"$ROOT/.dev.vars" <<VARS
 REDIS_REST_TOKEN=$GATEWAY_TOKEN
 RESERVATION_TOKEN_SECRET=$RESERVATION_TOKEN_SECRET
@@ -85,7 +96,7 @@ wait_http http://127.0.0.1:8787/healthz worker
 cat <<INFO
 
   edgestock is running (logs in target/dev-logs/):
-    demo page   http://127.0.0.1:8787/demo.html
+    demo page   $DEMO_PAGE
     edge API    http://127.0.0.1:8787/v1/stock/DEMO-SNEAKER
     origin API  http://127.0.0.1:8080   (Bearer $ORIGIN_API_KEY; admin: Bearer $ADMIN_API_KEY)
     metrics     http://127.0.0.1:8080/metrics   (Bearer $METRICS_TOKEN)

@@ -147,12 +147,22 @@ export class StockBadges {
   }
 }
 
+/** "mm:ss" of a number of seconds. */
+export function mmss(seconds) {
+  const left = Math.max(0, Math.round(seconds));
+  return `${String(Math.floor(left / 60)).padStart(2, "0")}:${String(left % 60).padStart(2, "0")}`;
+}
+
 /**
- * A reserve / release button with a hold countdown.
- * States (in `el.dataset.state`): idle, busy, held, sold_out, expired, rate_limited, error.
+ * A reserve / release button with a hold countdown, then "Place order": the order awaits payment
+ * until its deadline (counted down), and the button polls the reservation until the checkout
+ * backend confirms it. The browser never says anything about the payment itself.
+ * States (in `el.dataset.state`): idle, busy, held, awaiting_payment, confirmed, sold_out, expired,
+ * rate_limited, error.
+ * `onPlaced(order)` is called once the order is placed (e.g. to start the payment).
  */
 export class ReserveButton {
-  constructor(root, { api, sku, qty = 1, ttlSeconds, badges, fetchImpl, storage } = {}) {
+  constructor(root, { api, sku, qty = 1, ttlSeconds, badges, fetchImpl, storage, pollMs = 2000, onPlaced } = {}) {
     this.root = root;
     this.api = (api || "").replace(/\/$/, "");
     this.sku = sku;
@@ -166,20 +176,35 @@ export class ReserveButton {
     // One Idempotency-Key per reserve attempt, kept until a definitive answer: a retry after a
     // timeout, a network error or a 5xx replays the hold made before it instead of making another.
     this.pendingKey = null;
+    this.pollMs = pollMs;
+    this.onPlaced = onPlaced;
+    this.order = null;
+    this.poller = null;
 
     this.button = document.createElement("button");
     this.button.type = "button";
+    this.placeButton = document.createElement("button");
+    this.placeButton.type = "button";
+    this.placeButton.className = "edgestock-place";
+    this.placeButton.textContent = "Place order";
+    this.placeButton.hidden = true;
     this.status = document.createElement("span");
     this.status.className = "edgestock-hold";
     this.status.setAttribute("aria-live", "polite");
-    root.append(this.button, this.status);
+    root.append(this.button, this.placeButton, this.status);
     this.button.addEventListener("click", () => (this.hold ? this.release() : this.reserve()));
+    this.placeButton.addEventListener("click", () => this.place());
     this.restore();
   }
 
   setState(state, message) {
     this.root.dataset.state = state;
+    const ordered = state === "awaiting_payment" || state === "confirmed";
     this.button.disabled = state === "busy";
+    // Once the order is placed only the merchant can cancel it: no Release any more.
+    this.button.hidden = ordered;
+    this.placeButton.hidden = !this.hold || ordered;
+    this.placeButton.disabled = state === "busy";
     this.button.textContent = this.hold ? "Release" : state === "sold_out" ? "Sold out" : "Reserve";
     if (message !== undefined) this.status.textContent = message;
   }
@@ -191,6 +216,12 @@ export class ReserveButton {
   restore() {
     try {
       const saved = JSON.parse(this.storage.getItem(this.storageKey()) || "null");
+      if (saved && saved.order) {
+        this.hold = saved;
+        this.order = saved.order;
+        this.awaitPayment();
+        return;
+      }
       if (saved && saved.expires_at_ms > Date.now()) {
         this.hold = saved;
         this.startCountdown();
@@ -263,10 +294,79 @@ export class ReserveButton {
     this.badges?.refreshSoon(0);
   }
 
+  /** Places the order: the units stay held until its payment deadline. */
+  async place() {
+    const hold = this.hold;
+    this.setState("busy", "Placing the order…");
+    try {
+      const resp = await this.fetch(`${this.api}/v1/reservations/${encodeURIComponent(hold.reservation_id)}/confirm`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${hold.token}` },
+        body: "{}",
+      });
+      if (!resp.ok) {
+        const err = await readError(resp);
+        if (err.code === "reservation_expired") {
+          this.clearHold();
+          this.setState("expired", "Your hold expired");
+        } else {
+          this.setState("held", err.message || "Could not place the order");
+        }
+        return;
+      }
+      this.order = await resp.json();
+    } catch {
+      this.setState("held", "Network error, try again");
+      return;
+    }
+    this.hold.order = this.order;
+    this.storage.setItem(this.storageKey(), JSON.stringify(this.hold));
+    this.awaitPayment();
+    this.onPlaced?.(this.order, this.hold);
+  }
+
+  /** Counts down to the payment deadline and polls the reservation for the order's status. */
+  awaitPayment() {
+    clearInterval(this.countdown);
+    const tick = () => {
+      const left = ((this.order.payment_deadline_ms ?? Date.now()) - Date.now()) / 1000;
+      this.setState("awaiting_payment", `Awaiting payment: ${mmss(left)} left`);
+    };
+    this.countdown = setInterval(tick, 1000);
+    tick();
+    clearInterval(this.poller);
+    this.poller = setInterval(() => this.poll(), this.pollMs);
+  }
+
+  async poll() {
+    try {
+      const resp = await this.fetch(`${this.api}/v1/reservations/${encodeURIComponent(this.hold.reservation_id)}`, {
+        headers: { authorization: `Bearer ${this.hold.token}` },
+      });
+      if (!resp.ok) return;
+      const view = await resp.json();
+      const status = view.order?.status;
+      if (status === "CONFIRMED") this.finish("confirmed", "Order confirmed");
+      else if (status === "EXPIRED") this.finish("expired", "The payment window closed");
+      else if (status === "CANCELLED") this.finish("expired", "The order was cancelled");
+    } catch {
+      /* keep polling */
+    }
+  }
+
+  finish(state, message) {
+    this.clearHold();
+    this.setState(state, message);
+    this.badges?.refreshSoon(0);
+  }
+
   clearHold() {
     clearInterval(this.countdown);
+    clearInterval(this.poller);
     this.countdown = null;
+    this.poller = null;
     this.hold = null;
+    this.order = null;
     this.storage.removeItem(this.storageKey());
   }
 
@@ -279,9 +379,7 @@ export class ReserveButton {
         this.badges?.refreshSoon(0);
         return;
       }
-      const mm = String(Math.floor(left / 60)).padStart(2, "0");
-      const ss = String(left % 60).padStart(2, "0");
-      this.setState("held", `Held for ${mm}:${ss}`);
+      this.setState("held", `Held for ${mmss(left)}`);
     };
     clearInterval(this.countdown);
     this.countdown = setInterval(tick, 1000);

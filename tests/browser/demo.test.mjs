@@ -1,9 +1,13 @@
 // Drives the demo product page in a real headless Chromium (Debian's `chromium`, through
 // playwright-core): the badge shows the level, Reserve holds a unit and starts the countdown, the
-// badge drops, Release gives it back. Run by tests/api/browser.rs, which starts the worker in
-// workerd (Miniflare) against the gateway and Redis, seeds the SKU and sets:
+// badge drops, Release gives it back; Place order awaits payment with its deadline counting down
+// and the demo checkout's confirmation shows as "Order confirmed". Run by tests/api/browser.rs,
+// which starts the whole stack (the worker in workerd, the gateway, Redis, the origin, Postgres)
+// and the demo checkout, seeds the SKUs and sets:
 //   EDGE_URL        the worker's base URL (it serves /demo.html and /edgestock.js)
 //   DEMO_SKU        a SKU seeded with 3 units and a low-stock threshold of 5
+//   PAY_SKU         another such SKU, for the checkout flow
+//   CHECKOUT_URL    the demo checkout backend (scripts/demo-checkout.mjs)
 //   SCREENSHOT_DIR  where to save screenshots
 //   CHROMIUM_PATH   the browser binary (default /usr/bin/chromium)
 import { test } from "node:test";
@@ -34,7 +38,7 @@ test("badge, reserve with countdown, release", { timeout: 60_000 }, async () => 
     const card = page.locator(`.card[data-sku="${sku}"]`);
     const badge = card.locator("[data-edgestock-sku]");
     const reserve = card.locator(".reserve");
-    const button = reserve.locator("button");
+    const button = reserve.locator("button").first();
 
     await assert.doesNotReject(badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 }));
     assert.equal(await badge.getAttribute("data-status"), "low_stock");
@@ -91,14 +95,52 @@ test("a lost answer is retried with the same Idempotency-Key: one hold, not two"
     const badge = card.locator("[data-edgestock-sku]");
     const reserve = card.locator(".reserve");
     await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
-    await reserve.locator("button").click();
+    await reserve.locator("button").first().click();
     await reserve.locator(".edgestock-hold", { hasText: /Held for/ }).waitFor({ timeout: 10_000 });
     assert.equal(keys.length, 2, "one retry");
     assert.equal(keys[0], keys[1], "the retry reuses the Idempotency-Key");
     await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${shots}/demo-4-retried.png` });
-    await reserve.locator("button").click();
+    await reserve.locator("button").first().click();
     await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
+  } finally {
+    await browser.close();
+  }
+});
+
+test("place order, await payment with its deadline, the checkout confirms it", { timeout: 60_000 }, async (t) => {
+  const checkout = process.env.CHECKOUT_URL;
+  const paySku = process.env.PAY_SKU;
+  if (!checkout || !paySku) return t.skip("CHECKOUT_URL and PAY_SKU are set by tests/api/browser.rs");
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(
+      `${edge}/demo.html?skus=${encodeURIComponent(paySku)}&interval=500&ttl=120&poll=300&checkout=${encodeURIComponent(checkout)}`,
+    );
+    const card = page.locator(`.card[data-sku="${paySku}"]`);
+    const badge = card.locator("[data-edgestock-sku]");
+    const reserve = card.locator(".reserve");
+    await badge.filter({ hasText: "Only 3 left" }).waitFor({ timeout: 10_000 });
+    await reserve.locator("button", { hasText: "Reserve" }).click();
+    await reserve.locator(".edgestock-hold", { hasText: /Held for/ }).waitFor({ timeout: 10_000 });
+
+    await reserve.locator("button.edgestock-place").click();
+    // The payment window (PAYMENT_WINDOW_SECONDS, 15 min by default) counts down; no Release now.
+    await reserve.locator(".edgestock-hold", { hasText: /Awaiting payment: 1[45]:\d\d left/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "awaiting_payment");
+    assert.equal(await reserve.locator("button", { hasText: "Release" }).isVisible(), false);
+    await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: `${shots}/demo-5-awaiting-payment.png` });
+
+    await reserve.locator("button.demo-pay").click();
+    await reserve.locator(".edgestock-hold", { hasText: "Order confirmed" }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "confirmed");
+    await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
+    await page.screenshot({ path: `${shots}/demo-6-confirmed.png` });
+    assert.deepEqual(errors, [], "no uncaught errors on the page");
   } finally {
     await browser.close();
   }
