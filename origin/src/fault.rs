@@ -41,13 +41,17 @@ impl Gate {
     }
 }
 
+/// Gates set by a test, each at its point.
+#[cfg(any(test, feature = "fault-injection"))]
+type Gates = Arc<Mutex<Vec<(FaultPoint, Arc<Gate>)>>>;
+
 /// Armed fault points of one application instance.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
     #[cfg(any(test, feature = "fault-injection"))]
     armed: Arc<Mutex<Vec<FaultPoint>>>,
     #[cfg(any(test, feature = "fault-injection"))]
-    gates: Arc<Mutex<Vec<(FaultPoint, Arc<Gate>)>>>,
+    gates: Gates,
 }
 
 impl Faults {
