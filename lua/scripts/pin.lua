@@ -29,7 +29,8 @@ if expires <= now or not all_held(rid, items, 2) then
   save_rsv(rsv_key, r, RETENTION_MS)
   return { 'expired', 'expired' }
 end
-if status == 'confirming' then
+-- (A record pinned before deadlines were stored has deadline 0: it gets one now, like a first pin.)
+if status == 'confirming' and r.deadline > 0 then
   return { 'ok', r.deadline, expires, now, 1 }
 end
 local deadline = math.min(now + window_ms, r.max_expires + window_ms)
@@ -37,8 +38,8 @@ local new_expires = math.max(expires, deadline + grace_ms)
 for i, it in ipairs(items) do
   redis.call('ZADD', KEYS[2 + 2 * i], 'XX', new_expires, rid .. '|' .. it.qty)
 end
+if status == 'held' then r.held_expires = expires end
 r.status = 'confirming'
-r.held_expires = expires
 r.deadline = deadline
 r.expires = new_expires
 save_rsv(rsv_key, r, new_expires - now + RETENTION_MS)
