@@ -156,7 +156,7 @@ pub(crate) async fn confirm<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let b: ConfirmRequest = optional_json_body(req)?;
     let key = req.header("idempotency-key");
     if let Some(k) = key {
@@ -178,7 +178,7 @@ pub(crate) async fn cancel<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let b: CancelRequest = optional_json_body(req)?;
     let body = serde_json::to_vec(&b).unwrap_or_else(|_| b"{}".to_vec());
     let path = format!("/v1/reservations/{id}/cancel");

@@ -165,6 +165,41 @@ fn syntax_errors_are_400_and_value_errors_422() {
     assert_eq!((e.status(), e.code.as_str()), (422, "too_many_items"));
 }
 
+/// The bad-input table of the reserve's `Idempotency-Key` header (22..=64 base64url characters):
+/// 422 `invalid_request` naming the header.
+#[test]
+fn bad_idempotency_keys_are_422_naming_the_header() {
+    let long = "a".repeat(65);
+    for key in [
+        "",
+        "buyer-1",
+        "0123456789abcdefghijk",
+        long.as_str(),
+        "0123456789abcdefghijk+",
+        "0123456789abcdefghij/k",
+        "0123456789abcdefghijkl==",
+        "0123456789 abcdefghijkl",
+        "0123456789abcdéfghijkl",
+    ] {
+        let e = crate::crypto::check_reserve_idempotency_key(key).unwrap_err();
+        assert_eq!(
+            (e.status(), e.code.as_str(), e.details.field.as_deref()),
+            (422, "invalid_request", Some("Idempotency-Key")),
+            "{key:?}"
+        );
+    }
+    for key in [
+        "0123456789abcdefghijkl",
+        "0b0e3c1e-9d4f-4b7a-8a47-5c3d2f1e0a9b",
+        &"Z".repeat(64),
+    ] {
+        assert!(
+            crate::crypto::check_reserve_idempotency_key(key).is_ok(),
+            "{key}"
+        );
+    }
+}
+
 #[test]
 fn insufficient_context_details_name_the_sku() {
     let e = err(r#"{"items":[{"sku":"A","qty":99}]}"#);

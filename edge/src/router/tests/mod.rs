@@ -23,6 +23,8 @@ struct Shared {
     cache: HashMap<String, ApiResponse>,
     origin_reply: Option<Result<OriginResponse, TransportError>>,
     origin_sent: Vec<OriginRequest>,
+    /// The clock when set (a fixed instant otherwise).
+    now_ms: Option<i64>,
 }
 
 #[derive(Clone, Default)]
@@ -38,6 +40,9 @@ impl Fake {
     }
     fn sent(&self) -> Vec<String> {
         self.0.borrow().redis_sent.clone()
+    }
+    fn set_now_ms(&self, now: i64) {
+        self.0.borrow_mut().now_ms = Some(now);
     }
 }
 
@@ -63,7 +68,7 @@ impl Platform for Fake {
         self.clone()
     }
     fn now_ms(&self) -> i64 {
-        1_700_000_000_000
+        self.0.borrow().now_ms.unwrap_or(1_700_000_000_000)
     }
     fn random_bytes(&self) -> [u8; 16] {
         [7; 16]
@@ -148,6 +153,7 @@ fn reserve_req(body: &str) -> ApiRequest {
     with_json(req("POST", "/v1/reservations"), body)
 }
 
+mod adversary;
 mod origin;
 mod reservations;
 mod routing;

@@ -6,7 +6,10 @@ use super::*;
 fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     p.0.borrow_mut().origin_reply = Some(Ok(OriginResponse {
         status: 201,
         body: br#"{"order_id":"o1","status":"confirmed"}"#.to_vec(),
@@ -88,7 +91,10 @@ fn confirm_is_signed_and_forwarded_and_origin_failures_map() {
 fn cancel_forwards_to_the_origin_cancel_route() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     p.0.borrow_mut().origin_reply = Some(Ok(OriginResponse {
         status: 200,
         body: br#"{"status":"released"}"#.to_vec(),
