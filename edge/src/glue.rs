@@ -47,6 +47,10 @@ impl Platform for Runtime {
         random_bytes()
     }
 
+    fn log_error(&self, message: &str) {
+        console_error!("{message}");
+    }
+
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
         let now = self.now_ms();
         if let Some(hit) = MEMORY.with(|m| m.borrow().get(key, now)) {

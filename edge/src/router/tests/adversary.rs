@@ -350,6 +350,13 @@ fn internal_errors_answer_a_request_id_not_the_internal_text() {
     assert_eq!(rid, hex::encode([7u8; 16]));
     assert!(message.contains(rid), "{message}");
     assert_eq!(r.header("x-request-id"), Some(rid));
+    // The cause is in the log, under the same id.
+    let logs = p.0.borrow().logs.clone();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!(
+        logs[0].contains(rid) && logs[0].contains("10.1.2.3"),
+        "{logs:?}"
+    );
 
     // Redis answering garbage (502) and the origin unreachable: the same.
     p.redis(

@@ -25,6 +25,8 @@ struct Shared {
     origin_sent: Vec<OriginRequest>,
     /// The clock when set (a fixed instant otherwise).
     now_ms: Option<i64>,
+    /// What the handlers logged.
+    logs: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -72,6 +74,9 @@ impl Platform for Fake {
     }
     fn random_bytes(&self) -> [u8; 16] {
         [7; 16]
+    }
+    fn log_error(&self, message: &str) {
+        self.0.borrow_mut().logs.push(message.to_owned());
     }
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
         self.0.borrow().cache.get(key).cloned()
