@@ -208,6 +208,20 @@ fn insufficient_context_details_name_the_sku() {
 }
 
 #[test]
+fn a_streamed_body_stops_at_the_limit() {
+    let mut body = Vec::new();
+    for _ in 0..16 {
+        append_limited(&mut body, &[b' '; 1024]).unwrap();
+    }
+    assert_eq!(body.len(), MAX_BODY_BYTES);
+    let e = append_limited(&mut body, b"x").unwrap_err();
+    assert_eq!((e.status(), e.code.as_str()), (413, "body_too_large"));
+    assert_eq!(body.len(), MAX_BODY_BYTES, "the refused chunk is not kept");
+    let e = append_limited(&mut Vec::new(), &vec![0; MAX_BODY_BYTES + 1]).unwrap_err();
+    assert_eq!(e.status(), 413);
+}
+
+#[test]
 fn body_size_and_content_type() {
     assert!(check_body_size(MAX_BODY_BYTES).is_ok());
     assert_eq!(
