@@ -164,7 +164,10 @@ mod tests {
             );
         }
         // The same extreme instant on both sides is no skew at all.
-        assert_eq!(verify(b"k", "POST", "/p", &min, b"{}", &sig, i64::MIN), Ok(()));
+        assert_eq!(
+            verify(b"k", "POST", "/p", &min, b"{}", &sig, i64::MIN),
+            Ok(())
+        );
     }
 
     #[test]
