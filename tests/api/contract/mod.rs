@@ -23,7 +23,7 @@ async fn the_openapi_specs_match_the_running_services() {
     let edge = spec(Edge);
     let origin = spec(Origin);
 
-    let s = FullStack::start(&redis_url(), json!({"RATE_LIMIT_PER_MINUTE": "2"}), &[]).await;
+    let s = FullStack::start(&redis_url(), json!({"RATE_LIMIT_PER_MINUTE": "3"}), &[]).await;
     s.put_sku("OAS-A", 100, 5).await;
     s.put_sku("OAS-LOW", 1, 5).await;
     s.wait_until("the SKUs at the edge", || async {
