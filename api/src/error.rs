@@ -17,6 +17,8 @@ pub enum ErrorCode {
     MissingToken,
     /// 401: backend or admin credentials missing or wrong (origin).
     Unauthorized,
+    /// 401: a reservation token past its expiry (fixed when the reservation was created).
+    TokenExpired,
     /// 403: a token that does not belong to this reservation.
     InvalidToken,
     /// 403: a CORS preflight from an origin not in `ALLOWED_ORIGINS`.
@@ -105,7 +107,7 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | BadRequest => 400,
-            MissingToken | Unauthorized => 401,
+            MissingToken | TokenExpired | Unauthorized => 401,
             InvalidToken | CorsOriginDenied => 403,
             NotFound | UnknownSku | ReservationNotFound => 404,
             MethodNotAllowed => 405,
@@ -150,6 +152,7 @@ const NAMES: &[(ErrorCode, &str)] = {
         (BadRequest, "bad_request"),
         (MissingToken, "missing_token"),
         (Unauthorized, "unauthorized"),
+        (TokenExpired, "token_expired"),
         (InvalidToken, "invalid_token"),
         (CorsOriginDenied, "cors_origin_denied"),
         (NotFound, "not_found"),
@@ -249,6 +252,10 @@ pub struct ErrorDetails {
     /// The origin's own HTTP status (`origin_error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin_status: Option<u16>,
+    /// The id of this request in the edge's log, also sent as `X-Request-Id` (5xx answers of
+    /// the edge, whose internal cause is logged rather than shown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The `error` object: a code, a human message and the details.
@@ -340,7 +347,7 @@ mod tests {
             assert_eq!(code.as_str(), *name);
             assert!((400..600).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(NAMES.len(), 43, "a new ErrorCode needs a row in NAMES");
+        assert_eq!(NAMES.len(), 44, "a new ErrorCode needs a row in NAMES");
     }
 
     #[test]

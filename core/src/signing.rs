@@ -69,7 +69,8 @@ pub fn verify(
         .trim()
         .parse()
         .map_err(|_| SignatureError::MalformedTimestamp)?;
-    if (now - ts).abs() > MAX_SKEW_SECS {
+    // `abs_diff`: no overflow for any pair of i64 (`(now - ts).abs()` panics on extreme values).
+    if now.abs_diff(ts) > MAX_SKEW_SECS.unsigned_abs() {
         return Err(SignatureError::Stale);
     }
     let given = hex::decode(signature.trim()).map_err(|_| SignatureError::Mismatch)?;
@@ -142,6 +143,30 @@ mod tests {
         assert_eq!(
             verify(b"k", "POST", "/p", "soon", b"", &sig, NOW),
             Err(SignatureError::MalformedTimestamp)
+        );
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        let sig = sign(b"k", "POST", "/p", i64::MIN, b"{}");
+        let min = i64::MIN.to_string();
+        let max = i64::MAX.to_string();
+        for (ts, now) in [
+            (min.as_str(), 1_700_000_000),
+            (max.as_str(), 1_700_000_000),
+            (max.as_str(), i64::MIN),
+            (min.as_str(), i64::MAX),
+        ] {
+            assert_eq!(
+                verify(b"k", "POST", "/p", ts, b"{}", &sig, now),
+                Err(SignatureError::Stale),
+                "{ts} at {now}"
+            );
+        }
+        // The same extreme instant on both sides is no skew at all.
+        assert_eq!(
+            verify(b"k", "POST", "/p", &min, b"{}", &sig, i64::MIN),
+            Ok(())
         );
     }
 

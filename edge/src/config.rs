@@ -22,6 +22,9 @@ pub struct Config {
     pub redis_rest_token: Option<String>,
     /// `RESERVATION_TOKEN_SECRET` (secret): HMAC key of reservation tokens and ids.
     pub reservation_token_secret: Option<String>,
+    /// `RESERVATION_TOKEN_SECRET_PREVIOUS` (secret, optional): the secret before a rotation; its
+    /// tokens are still accepted (new ones always use the current secret).
+    pub reservation_token_secret_previous: Option<String>,
     /// `EDGE_ORIGIN_SECRET` (secret): HMAC key of forwarded origin calls.
     pub edge_origin_secret: Option<String>,
     /// `ORIGIN_URL`: where confirm and cancel are forwarded.
@@ -34,6 +37,12 @@ pub struct Config {
     pub default_hold_seconds: u32,
     /// `MAX_HOLD_SECONDS` (default 900): longest hold, extensions included.
     pub max_hold_seconds: u32,
+    /// `PAYMENT_WINDOW_SECONDS` (default 900): how long a placed order waits for its payment;
+    /// part of a reservation token's lifetime.
+    pub payment_window_seconds: u32,
+    /// `CONFIRM_GRACE_SECONDS` (default 60): slack after the payment window before a token
+    /// expires.
+    pub confirm_grace_seconds: u32,
     /// `MAX_QTY_PER_ITEM` (default 10).
     pub max_qty_per_item: u32,
     /// `MAX_ITEMS` (default 20, at most [`SCRIPT_MAX_ITEMS`]).
@@ -64,12 +73,18 @@ impl std::fmt::Debug for Config {
                 "reservation_token_secret",
                 &secret(&self.reservation_token_secret),
             )
+            .field(
+                "reservation_token_secret_previous",
+                &secret(&self.reservation_token_secret_previous),
+            )
             .field("edge_origin_secret", &secret(&self.edge_origin_secret))
             .field("origin_url", &self.origin_url)
             .field("allowed_origins", &self.allowed_origins)
             .field("stock_cache_seconds", &self.stock_cache_seconds)
             .field("default_hold_seconds", &self.default_hold_seconds)
             .field("max_hold_seconds", &self.max_hold_seconds)
+            .field("payment_window_seconds", &self.payment_window_seconds)
+            .field("confirm_grace_seconds", &self.confirm_grace_seconds)
             .field("max_qty_per_item", &self.max_qty_per_item)
             .field("max_items", &self.max_items)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
@@ -153,6 +168,9 @@ impl Config {
             redis_rest_url: non_empty(lookup("REDIS_REST_URL")),
             redis_rest_token: non_empty(lookup("REDIS_REST_TOKEN")),
             reservation_token_secret: non_empty(lookup("RESERVATION_TOKEN_SECRET")),
+            reservation_token_secret_previous: non_empty(lookup(
+                "RESERVATION_TOKEN_SECRET_PREVIOUS",
+            )),
             edge_origin_secret: non_empty(lookup("EDGE_ORIGIN_SECRET")),
             origin_url: non_empty(lookup("ORIGIN_URL")).map(|u| u.trim_end_matches('/').to_owned()),
             allowed_origins: lookup("ALLOWED_ORIGINS")
@@ -164,6 +182,8 @@ impl Config {
             stock_cache_seconds: number(lookup, "STOCK_CACHE_SECONDS", 1)?,
             default_hold_seconds: number(lookup, "DEFAULT_HOLD_SECONDS", 600)?,
             max_hold_seconds: number(lookup, "MAX_HOLD_SECONDS", 900)?,
+            payment_window_seconds: number(lookup, "PAYMENT_WINDOW_SECONDS", 900)?,
+            confirm_grace_seconds: number(lookup, "CONFIRM_GRACE_SECONDS", 60)?,
             max_qty_per_item: number(lookup, "MAX_QTY_PER_ITEM", 10)?,
             max_items: number(lookup, "MAX_ITEMS", 20)?,
             rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 30)?,
@@ -183,6 +203,11 @@ impl Config {
                 "DEFAULT_HOLD_SECONDS ({}) exceeds MAX_HOLD_SECONDS ({})",
                 c.default_hold_seconds, c.max_hold_seconds
             )));
+        }
+        if c.payment_window_seconds == 0 {
+            return Err(config_error(
+                "PAYMENT_WINDOW_SECONDS must be positive".into(),
+            ));
         }
         if c.max_items == 0 || c.max_items > SCRIPT_MAX_ITEMS {
             return Err(config_error(format!(
@@ -239,6 +264,25 @@ impl Config {
             .ok_or_else(|| config_error("missing configuration: RESERVATION_TOKEN_SECRET".into()))
     }
 
+    /// The secrets a presented token may be signed with: the current one, then the previous one
+    /// during a rotation.
+    ///
+    /// # Errors
+    /// When `RESERVATION_TOKEN_SECRET` is missing.
+    pub fn token_secrets(&self) -> Result<Vec<&str>, ApiError> {
+        let mut secrets = vec![self.token_secret()?];
+        secrets.extend(self.reservation_token_secret_previous.as_deref());
+        Ok(secrets)
+    }
+
+    /// How long a reservation token lives after the reservation's creation, in seconds:
+    /// `MAX_HOLD_SECONDS + PAYMENT_WINDOW_SECONDS + CONFIRM_GRACE_SECONDS`.
+    pub fn token_lifetime_secs(&self) -> u64 {
+        u64::from(self.max_hold_seconds)
+            + u64::from(self.payment_window_seconds)
+            + u64::from(self.confirm_grace_seconds)
+    }
+
     /// The origin settings, or `config_error` naming what is missing.
     ///
     /// # Errors
@@ -280,6 +324,10 @@ mod tests {
         assert_eq!(c.stock_cache_seconds, 1);
         assert_eq!(c.default_hold_seconds, 600);
         assert_eq!(c.max_hold_seconds, 900);
+        assert_eq!(c.payment_window_seconds, 900);
+        assert_eq!(c.confirm_grace_seconds, 60);
+        assert_eq!(c.token_lifetime_secs(), 1860);
+        assert!(c.reservation_token_secret_previous.is_none());
         assert_eq!(c.max_qty_per_item, 10);
         assert_eq!(c.max_items, 20);
         assert_eq!(c.rate_limit_per_minute, 30);
@@ -300,6 +348,15 @@ mod tests {
         assert!(!e.message.contains("REDIS_REST_URL"));
         assert_eq!(c.origin().unwrap_err().code.as_str(), "config_error");
         assert_eq!(c.token_secret().unwrap_err().code.as_str(), "config_error");
+        // A previous secret alone is not a secret to issue tokens with.
+        let c = parse(&[("RESERVATION_TOKEN_SECRET_PREVIOUS", "old")]).unwrap();
+        assert_eq!(c.token_secrets().unwrap_err().code.as_str(), "config_error");
+        let c = parse(&[
+            ("RESERVATION_TOKEN_SECRET", "new"),
+            ("RESERVATION_TOKEN_SECRET_PREVIOUS", "old"),
+        ])
+        .unwrap();
+        assert_eq!(c.token_secrets().unwrap(), vec!["new", "old"]);
     }
 
     #[test]
@@ -310,6 +367,9 @@ mod tests {
             &[("MAX_ITEMS", "0")],
             &[("DEFAULT_HOLD_SECONDS", "1000")],
             &[("RATE_LIMIT_PER_MINUTE", "-1")],
+            &[("PAYMENT_WINDOW_SECONDS", "0")],
+            &[("PAYMENT_WINDOW_SECONDS", "soon")],
+            &[("CONFIRM_GRACE_SECONDS", "-1")],
             &[("EXPOSE_EXACT_COUNTS", "maybe")],
             &[("REDIS_KEY_PREFIX", "a{b}")],
         ] {
@@ -356,7 +416,12 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_secrets() {
-        let c = parse(&[("REDIS_REST_TOKEN", "hunter2")]).unwrap();
+        let c = parse(&[
+            ("REDIS_REST_TOKEN", "hunter2"),
+            ("RESERVATION_TOKEN_SECRET_PREVIOUS", "swordfish"),
+        ])
+        .unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(!format!("{c:?}").contains("swordfish"));
     }
 }

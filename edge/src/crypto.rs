@@ -14,8 +14,14 @@ type HmacSha256 = Hmac<Sha256>;
 /// Length of a reservation id in hex characters (128 bits).
 pub const RESERVATION_ID_LEN: usize = 32;
 
-/// Longest `Idempotency-Key` accepted.
-pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
+/// Shortest `Idempotency-Key` of a reserve (128 bits of base64url, rounded up).
+pub const IDEMPOTENCY_KEY_MIN_LEN: usize = 22;
+
+/// Longest `Idempotency-Key` of a reserve.
+pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 64;
+
+/// Longest `Idempotency-Key` passed on to the origin.
+pub const FORWARDED_KEY_MAX_LEN: usize = 255;
 
 fn hmac(secret: &str, parts: &[&[u8]]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
@@ -26,16 +32,37 @@ fn hmac(secret: &str, parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-/// The token of reservation `id`: base64url (no padding) of HMAC-SHA256(secret, `"rsv:" + id`).
-pub fn reservation_token(secret: &str, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(hmac(secret, &[b"rsv:", id.as_bytes()]))
+/// The token of reservation `id`, valid until `exp_secs` (unix seconds):
+/// `<exp_secs>.` followed by base64url (no padding) of
+/// HMAC-SHA256(secret, `"rsv:" + id + "." + exp_secs`).
+pub fn reservation_token(secret: &str, id: &str, exp_secs: i64) -> String {
+    let exp = exp_secs.to_string();
+    let mac = hmac(secret, &[b"rsv:", id.as_bytes(), b".", exp.as_bytes()]);
+    format!("{exp}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
-/// Checks the `Authorization` header against the token of `id` in constant time.
+/// The expiry of the token of a reservation created at `created_ms`: its creation second plus
+/// `lifetime_secs` (`MAX_HOLD_SECONDS + PAYMENT_WINDOW_SECONDS + CONFIRM_GRACE_SECONDS`). Fixed
+/// at creation, so a replay answers the same token.
+pub fn token_expiry_secs(created_ms: i64, lifetime_secs: u64) -> i64 {
+    created_ms
+        .div_euclid(1000)
+        .saturating_add(i64::try_from(lifetime_secs).unwrap_or(i64::MAX))
+}
+
+/// Checks the `Authorization` header against the token of `id` in constant time, then its
+/// expiry against `now_ms`. A token of any of `secrets` (the current one, and the previous one
+/// during a rotation) is accepted.
 ///
 /// # Errors
-/// 401 `missing_token` without a bearer token, 403 `invalid_token` for a wrong one.
-pub fn check_token(secret: &str, id: &str, authorization: Option<&str>) -> Result<(), ApiError> {
+/// 401 `missing_token` without a bearer token, 403 `invalid_token` for a wrong or malformed one,
+/// 401 `token_expired` for a genuine one past its expiry.
+pub fn check_token(
+    secrets: &[&str],
+    id: &str,
+    authorization: Option<&str>,
+    now_ms: i64,
+) -> Result<(), ApiError> {
     let presented = authorization
         .map(str::trim)
         .and_then(|h| {
@@ -49,22 +76,87 @@ pub fn check_token(secret: &str, id: &str, authorization: Option<&str>) -> Resul
             "this call needs the reservation token as `Authorization: Bearer <token>`",
         ));
     };
-    let expected = reservation_token(secret, id);
-    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+    let invalid = || {
+        ApiError::new(
             ErrorCode::InvalidToken,
             "the token does not match this reservation",
-        ))
+        )
+    };
+    let exp: i64 = presented
+        .split_once('.')
+        .map(|(e, _)| e)
+        .filter(|e| !e.is_empty() && e.len() <= 12 && e.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|e| e.parse().ok())
+        .ok_or_else(invalid)?;
+    let genuine = secrets.iter().fold(false, |ok, secret| {
+        let expected = reservation_token(secret, id, exp);
+        ok | bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+    });
+    if !genuine {
+        return Err(invalid());
+    }
+    if now_ms >= exp.saturating_mul(1000) {
+        return Err(ApiError::new(
+            ErrorCode::TokenExpired,
+            "the reservation token has expired",
+        ));
+    }
+    Ok(())
+}
+
+/// The subject an `Idempotency-Key` is scoped to, the strongest one present: the customer (a
+/// storefront-issued JWT's `sub`, once the edge verifies them), else the cart, else the client's
+/// IP (IPv6 by its /64), else the one anonymous scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject<'a> {
+    /// A verified customer JWT `sub` (not issued yet: the seam for customer logins).
+    Customer(&'a str),
+    /// The request's `cart_id`.
+    Cart(&'a str),
+    /// The client address, IPv6 already reduced to its /64 (see [`client_network`]).
+    Ip(&'a str),
+    /// Neither of the above.
+    Anonymous,
+}
+
+impl Subject<'_> {
+    /// The scope's name, also the rate-limit subject of the same client
+    /// (`customer:…`, `cart:…`, `ip:…`, `anon`).
+    pub fn name(self) -> String {
+        match self {
+            Subject::Customer(s) => format!("customer:{s}"),
+            Subject::Cart(c) => format!("cart:{c}"),
+            Subject::Ip(ip) => format!("ip:{ip}"),
+            Subject::Anonymous => "anon".to_owned(),
+        }
     }
 }
 
-/// The reservation id for an `Idempotency-Key`: the first 32 hex characters of
-/// HMAC-SHA256(secret, `"idem:" + key`), so retries land on the same record and ids stay
+/// The client as rate limits and idempotency scopes see it: an IPv4 address as is, an IPv6 one
+/// by its /64 (`2001:db8:1:2::/64`), since one subscriber holds a whole /64.
+pub fn client_network(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let net = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(net))
+            }
+        },
+    }
+}
+
+/// The reservation id for an `Idempotency-Key` of `subject`: the first 32 hex characters of
+/// HMAC-SHA256(secret, `"idem:" + subject + "\n" + key`), so the same client's retries land on
+/// the same record, the same key from another client is another reservation, and ids stay
 /// unguessable from the key alone.
-pub fn idempotent_id(secret: &str, key: &str) -> String {
-    let mut id = hex::encode(hmac(secret, &[b"idem:", key.as_bytes()]));
+pub fn idempotent_id(secret: &str, subject: Subject<'_>, key: &str) -> String {
+    let scope = subject.name();
+    let mut id = hex::encode(hmac(
+        secret,
+        &[b"idem:", scope.as_bytes(), b"\n", key.as_bytes()],
+    ));
     id.truncate(RESERVATION_ID_LEN);
     id
 }
@@ -74,20 +166,41 @@ pub fn random_id(bytes: [u8; 16]) -> String {
     hex::encode(bytes)
 }
 
-/// Validates an `Idempotency-Key` header value: 1..=255 visible ASCII characters.
+/// Validates the `Idempotency-Key` of a reserve: 22..=64 base64url characters (`A-Z a-z 0-9 - _`,
+/// no padding; a UUID or 16+ random bytes in base64url fit).
+///
+/// # Errors
+/// 422 `invalid_request` (field `Idempotency-Key`) otherwise.
+pub fn check_reserve_idempotency_key(key: &str) -> Result<(), ApiError> {
+    let ok = (IDEMPOTENCY_KEY_MIN_LEN..=IDEMPOTENCY_KEY_MAX_LEN).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(ApiError::invalid(
+            "Idempotency-Key",
+            format!(
+                "Idempotency-Key must be {IDEMPOTENCY_KEY_MIN_LEN}..={IDEMPOTENCY_KEY_MAX_LEN} \
+                 base64url characters (A-Z, a-z, 0-9, - and _)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Validates an `Idempotency-Key` passed on to the origin (confirm): 1..=255 visible ASCII
+/// characters.
 ///
 /// # Errors
 /// 422 `invalid_request` otherwise.
 pub fn check_idempotency_key(key: &str) -> Result<(), ApiError> {
     if key.is_empty()
-        || key.len() > IDEMPOTENCY_KEY_MAX_LEN
+        || key.len() > FORWARDED_KEY_MAX_LEN
         || !key.bytes().all(|b| b.is_ascii_graphic())
     {
         return Err(ApiError::invalid(
             "Idempotency-Key",
-            format!(
-                "Idempotency-Key must be 1..={IDEMPOTENCY_KEY_MAX_LEN} visible ASCII characters"
-            ),
+            format!("Idempotency-Key must be 1..={FORWARDED_KEY_MAX_LEN} visible ASCII characters"),
         ));
     }
     Ok(())
@@ -127,42 +240,73 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_is_base64url_hmac_of_the_id_and_checks_in_both_directions() {
-        let t = reservation_token("secret", "abc");
-        assert_eq!(t.len(), 43);
-        assert!(t
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-        // Known answer: HMAC-SHA256("secret", "rsv:abc").
-        let mut mac = HmacSha256::new_from_slice(b"secret").unwrap();
-        mac.update(b"rsv:abc");
-        assert_eq!(t, URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()));
-
-        assert!(check_token("secret", "abc", Some(&format!("Bearer {t}"))).is_ok());
-        assert!(check_token("secret", "abc", Some(&format!("bearer  {t} "))).is_ok());
-        let e = check_token("secret", "abc", None).unwrap_err();
+    fn token_is_expiry_and_base64url_hmac_and_checks_in_both_directions() {
+        let t = reservation_token("secret", "abc", 1_700_001_860);
+        // Known answer, from Python: hmac.new(b"secret", b"rsv:abc.1700001860", sha256),
+        // base64url without padding.
+        assert_eq!(t, "1700001860.QeYdhKwLobjBLTuKjccnyWaJCBaCEXGBa3hL8AEB1SI");
+        let now = 1_700_000_000_000;
+        let s: &[&str] = &["secret"];
+        assert!(check_token(s, "abc", Some(&format!("Bearer {t}")), now).is_ok());
+        assert!(check_token(s, "abc", Some(&format!("bearer  {t} ")), now).is_ok());
+        let e = check_token(s, "abc", None, now).unwrap_err();
         assert_eq!((e.status(), e.code.as_str()), (401, "missing_token"));
-        let e = check_token("secret", "abc", Some("Basic xyz")).unwrap_err();
-        assert_eq!(e.status(), 401);
-        let e = check_token("secret", "abc", Some("Bearer ")).unwrap_err();
-        assert_eq!(e.status(), 401);
-        let e = check_token("secret", "abd", Some(&format!("Bearer {t}"))).unwrap_err();
+        let e = check_token(s, "abc", Some("Basic xyz"), now).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (401, "missing_token"));
+        let e = check_token(s, "abc", Some("Bearer "), now).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (401, "missing_token"));
+        let e = check_token(s, "abd", Some(&format!("Bearer {t}")), now).unwrap_err();
         assert_eq!((e.status(), e.code.as_str()), (403, "invalid_token"));
-        let e = check_token("other", "abc", Some(&format!("Bearer {t}"))).unwrap_err();
-        assert_eq!(e.status(), 403);
-        let e = check_token("secret", "abc", Some(&format!("Bearer {}", &t[..10]))).unwrap_err();
-        assert_eq!(e.status(), 403);
+        let e = check_token(&["other"], "abc", Some(&format!("Bearer {t}")), now).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (403, "invalid_token"));
+        let e = check_token(s, "abc", Some(&format!("Bearer {}", &t[..20])), now).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (403, "invalid_token"));
+        for bad in ["", ".", "x.y", "-1.abc", "99999999999999999999.abc"] {
+            let e = check_token(s, "abc", Some(&format!("Bearer {bad}")), now).unwrap_err();
+            assert_eq!(e.status(), if bad.is_empty() { 401 } else { 403 }, "{bad}");
+        }
+        // Rotation: a token of either secret checks.
+        assert!(check_token(&["new", "secret"], "abc", Some(&format!("Bearer {t}")), now).is_ok());
     }
 
     #[test]
-    fn idempotent_ids_are_stable_per_key_and_secret() {
-        let a = idempotent_id("s", "key-1");
+    fn a_genuine_token_expires_at_its_second() {
+        let t = reservation_token("secret", "abc", 1_700_001_860);
+        let auth = format!("Bearer {t}");
+        assert!(check_token(&["secret"], "abc", Some(&auth), 1_700_001_859_999).is_ok());
+        let e = check_token(&["secret"], "abc", Some(&auth), 1_700_001_860_000).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (401, "token_expired"));
+        assert_eq!(token_expiry_secs(1_700_000_000_999, 1860), 1_700_001_860);
+        assert_eq!(token_expiry_secs(1_700_000_000_000, 0), 1_700_000_000);
+    }
+
+    #[test]
+    fn idempotent_ids_are_stable_per_subject_key_and_secret() {
+        let ip = Subject::Ip("203.0.113.9");
+        let a = idempotent_id("s", ip, "key-1");
         assert_eq!(a.len(), RESERVATION_ID_LEN);
-        assert_eq!(a, idempotent_id("s", "key-1"));
-        assert_ne!(a, idempotent_id("s", "key-2"));
-        assert_ne!(a, idempotent_id("t", "key-1"));
+        assert_eq!(a, idempotent_id("s", ip, "key-1"));
+        assert_ne!(a, idempotent_id("s", ip, "key-2"));
+        assert_ne!(a, idempotent_id("t", ip, "key-1"));
+        assert_ne!(a, idempotent_id("s", Subject::Ip("203.0.113.10"), "key-1"));
+        assert_ne!(a, idempotent_id("s", Subject::Cart("203.0.113.9"), "key-1"));
+        assert_ne!(a, idempotent_id("s", Subject::Anonymous, "key-1"));
+        assert_ne!(
+            idempotent_id("s", Subject::Customer("u1"), "key-1"),
+            idempotent_id("s", Subject::Cart("u1"), "key-1")
+        );
         assert!(is_reservation_id(&a));
         assert_eq!(random_id([0xab; 16]), "ab".repeat(16));
+    }
+
+    #[test]
+    fn client_networks_are_ipv4_addresses_and_ipv6_64s() {
+        let net = |s: &str| client_network(s.parse().unwrap());
+        assert_eq!(net("203.0.113.9"), "203.0.113.9");
+        assert_eq!(net("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+        assert_eq!(net("2001:DB8:1:2::"), "2001:db8:1:2::/64");
+        assert_eq!(net("::ffff:198.51.100.1"), "198.51.100.1");
+        assert_eq!(net("::1"), "::/64");
     }
 
     #[test]
@@ -174,7 +318,35 @@ mod tests {
     }
 
     #[test]
-    fn idempotency_key_bounds() {
+    fn reserve_idempotency_keys_are_22_to_64_base64url_characters() {
+        for good in [
+            "0b0e3c1e-9d4f-4b7a-8a47-5c3d2f1e0a9b",
+            "k7Qp2Vx9LmN4rT8wYz1Abc",
+            &"_".repeat(64),
+        ] {
+            assert!(check_reserve_idempotency_key(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "short",
+            "k7Qp2Vx9LmN4rT8wYz1Ab",
+            &"a".repeat(65),
+            "k7Qp2Vx9LmN4rT8wYz1Ab+",
+            "k7Qp2Vx9LmN4rT8wYz1Ab/c",
+            "k7Qp2Vx9LmN4rT8wYz1Abc==",
+            "k7Qp2Vx9LmN4rT8wYz1A bc",
+        ] {
+            let e = check_reserve_idempotency_key(bad).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (422, "invalid_request"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn forwarded_idempotency_key_bounds() {
         assert!(check_idempotency_key("0b0e3c1e-9d4f-4b7a-8a47-5c3d2f1e0a9b").is_ok());
         assert!(check_idempotency_key("").is_err());
         assert!(check_idempotency_key("has space").is_err());

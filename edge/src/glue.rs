@@ -19,7 +19,7 @@ use crate::platform::{
     ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, ResponseExt,
 };
 use crate::router;
-use crate::validate::check_body_size;
+use crate::validate::{append_limited, check_body_size};
 use edgestock_api::{ApiError, ErrorCode};
 
 /// Bodies up to this size are read and discarded before a 413, so keep-alive connections survive.
@@ -45,6 +45,10 @@ impl Platform for Runtime {
 
     fn random_bytes(&self) -> [u8; 16] {
         random_bytes()
+    }
+
+    fn log_error(&self, message: &str) {
+        console_error!("{message}");
     }
 
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
@@ -140,6 +144,23 @@ fn config(env: &Env) -> std::result::Result<Config, ApiError> {
     })
 }
 
+/// Reads the body chunk by chunk, stopping with a 413 as soon as it passes the limit: a chunked
+/// body (no `Content-Length`) of any size is never read further than that.
+async fn read_body_limited(req: &mut Request) -> std::result::Result<Vec<u8>, ApiError> {
+    use futures::StreamExt as _;
+    if req.inner().body().is_none() {
+        return Ok(Vec::new());
+    }
+    let unreadable =
+        |e: worker::Error| ApiError::new(ErrorCode::BadRequest, format!("cannot read body: {e}"));
+    let mut stream = req.stream().map_err(unreadable)?;
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        append_limited(&mut body, &chunk.map_err(unreadable)?)?;
+    }
+    Ok(body)
+}
+
 async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
     let url = req
         .url()
@@ -167,9 +188,7 @@ async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
                 return Err(e);
             }
         }
-        req.bytes()
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::BadRequest, format!("cannot read body: {e}")))?
+        read_body_limited(&mut req).await?
     };
     let mut api = http::Request::builder()
         .method(method.as_str())

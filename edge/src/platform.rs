@@ -150,6 +150,8 @@ pub trait Platform {
     fn now_ms(&self) -> i64;
     /// 16 cryptographically random bytes.
     fn random_bytes(&self) -> [u8; 16];
+    /// Writes `message` to the operator's log (the worker's console).
+    fn log_error(&self, message: &str);
     /// A cached response under `key`.
     async fn cache_get(&self, key: &str) -> Option<ApiResponse>;
     /// Caches `resp` under `key` (it carries its `Cache-Control`).

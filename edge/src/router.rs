@@ -2,7 +2,7 @@
 //! checked (405 with `Allow`), and the handler of [`crate::routes`] called; every problem becomes
 //! a JSON error in the one shape. Independent of the Workers runtime (see [`crate::platform`]).
 
-use edgestock_api::{edge, ApiError, ErrorCode};
+use edgestock_api::{edge, ApiError, ErrorBody, ErrorCode};
 
 use crate::config::Config;
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
@@ -12,7 +12,7 @@ use crate::validate;
 /// Request headers a browser may send cross-origin.
 pub const CORS_ALLOW_HEADERS: &str = "content-type, authorization, idempotency-key";
 /// Response headers a browser may read cross-origin.
-pub const CORS_EXPOSE_HEADERS: &str = "Retry-After, ETag, Idempotency-Replayed";
+pub const CORS_EXPOSE_HEADERS: &str = "Retry-After, ETag, Idempotency-Replayed, X-Request-Id";
 /// How long a browser may cache a preflight answer.
 pub const CORS_MAX_AGE: &str = "600";
 
@@ -120,6 +120,7 @@ pub async fn handle<P: Platform>(
             Err(e) => ApiResponse::error(&e),
         }
     };
+    conceal_internal_error(p, req, &mut resp);
     if route.is_api() {
         if resp.header("cache-control").is_none() {
             resp.set_header("cache-control", "no-store");
@@ -129,6 +130,38 @@ pub async fn handle<P: Platform>(
         }
     }
     resp
+}
+
+/// A 5xx error answer keeps its status, code and structured details, but its message (which may
+/// carry Redis's or the origin's own text, addresses included) goes to the worker's log under a
+/// new request id; the browser gets a generic message naming that id, also as the `request_id`
+/// detail and the `X-Request-Id` header.
+fn conceal_internal_error<P: Platform>(p: &P, req: &ApiRequest, resp: &mut ApiResponse) {
+    if resp.code() < 500 {
+        return;
+    }
+    let Ok(mut body) = serde_json::from_slice::<ErrorBody>(resp.body()) else {
+        return;
+    };
+    let id = hex::encode(p.random_bytes());
+    p.log_error(&format!(
+        "request {id}: {} {} answered {} {}: {}",
+        req.method(),
+        req.uri().path(),
+        resp.code(),
+        body.error.code.as_str(),
+        body.error.message
+    ));
+    body.error.message = if resp.code() == 503 {
+        format!("temporarily unavailable, retry later (request id {id})")
+    } else {
+        format!("internal error (request id {id})")
+    };
+    body.error.details.request_id = Some(id.clone());
+    if let Ok(bytes) = serde_json::to_vec(&body) {
+        *resp.body_mut() = bytes;
+        resp.set_header("x-request-id", &id);
+    }
 }
 
 fn allow(route: Route<'_>) -> String {

@@ -34,6 +34,17 @@ pub fn check_body_size(len: usize) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Appends one chunk of a streamed body, refusing (413, like [`check_body_size`]) as soon as the
+/// total would pass [`MAX_BODY_BYTES`], so a body of unbounded size is never read past the limit.
+///
+/// # Errors
+/// 413 `body_too_large`.
+pub fn append_limited(body: &mut Vec<u8>, chunk: &[u8]) -> Result<(), ApiError> {
+    check_body_size(body.len().saturating_add(chunk.len()))?;
+    body.extend_from_slice(chunk);
+    Ok(())
+}
+
 /// 415 unless the content type is JSON (`application/json`, parameters allowed).
 ///
 /// # Errors

@@ -3,7 +3,7 @@
 local rsv_key     = KEYS[1]            -- rsv:{rid}: reservation record, also the idempotency record
 local events      = KEYS[2]            -- events stream
 local sweep       = KEYS[3]            -- sweep index (sku -> earliest expiry)
--- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip, cart)
+-- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, or anon)
 -- then for item i: KEYS[3+n_rl+2i-1] = stock:{sku_i}, KEYS[3+n_rl+2i] = holds:{sku_i}
 local rid         = ARGV[1]            -- reservation id
 local fingerprint = ARGV[2]            -- hash of the request, tells a replay from a key reuse
@@ -20,21 +20,15 @@ local MAX_ITEMS = 50
 
 local now = clock(offset)
 
--- Idempotency: the same key with the same request answers the stored reservation.
-local existing = load_rsv(rsv_key)
-if existing then
-  if existing.fp ~= fingerprint then return { 'idempotency_mismatch' } end
-  local status = existing.status
-  if (status == 'held' or status == 'confirming') and existing.expires <= now then status = 'expired' end
-  return { 'ok', rid, status, existing.created, existing.expires, 1, now }
-end
-
 if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 10 + 2 * n_items
    or #KEYS ~= 3 + n_rl + 2 * n_items or not ttl_ms or ttl_ms < 1 or not max_hold_ms then
   return { 'bad_request', 'malformed reserve arguments' }
 end
 
--- Rate limit (fixed window per subject): check all first so a refused request changes nothing.
+-- Rate limit (fixed window per subject), before anything else: every attempt that gets past it
+-- counts on every subject, whatever its outcome (replay, mismatch, unknown SKU, insufficient
+-- stock or a hold), so polling for freed units costs the same as reserving them. An attempt over
+-- the limit is refused without counting (all subjects are checked before any is counted).
 if rl_limit > 0 then
   for i = 1, n_rl do
     local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
@@ -44,6 +38,18 @@ if rl_limit > 0 then
       return { 'rate_limited', left }
     end
   end
+  for i = 1, n_rl do
+    if redis.call('INCR', KEYS[3 + i]) == 1 then redis.call('PEXPIRE', KEYS[3 + i], rl_window) end
+  end
+end
+
+-- Idempotency: the same key with the same request answers the stored reservation.
+local existing = load_rsv(rsv_key)
+if existing then
+  if existing.fp ~= fingerprint then return { 'idempotency_mismatch' } end
+  local status = existing.status
+  if (status == 'held' or status == 'confirming') and existing.expires <= now then status = 'expired' end
+  return { 'ok', rid, status, existing.created, existing.expires, 1, now }
 end
 
 -- Reap, then check every item before holding any.
@@ -91,11 +97,5 @@ end
 
 save_rsv(rsv_key, { status = 'held', created = now, expires = expires, max_expires = now + max_hold_ms,
   fp = fingerprint, items = table.concat(parts, ','), owner = owner }, ttl_ms + RETENTION_MS)
-
-if rl_limit > 0 then
-  for i = 1, n_rl do
-    if redis.call('INCR', KEYS[3 + i]) == 1 then redis.call('PEXPIRE', KEYS[3 + i], rl_window) end
-  end
-end
 
 return { 'ok', rid, 'held', now, expires, 0, now }

@@ -1,5 +1,6 @@
 //! Black-box tests across the running stack.
 
+mod adversary;
 mod browser;
 mod contract;
 mod edge;

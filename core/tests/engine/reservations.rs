@@ -168,6 +168,50 @@ fn rate_limit_refuses_without_changing_anything() {
 }
 
 #[test]
+fn every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_included() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("SOLD"), 0, 0).await.unwrap();
+        e.seed(&sku("FREE"), 10, 0).await.unwrap();
+        let limit = |subject: &str| {
+            Some(RateLimit {
+                subjects: vec![subject.into()],
+                limit: 3,
+                window_ms: 60_000,
+            })
+        };
+        // Polling a sold-out SKU and an unknown one: refused, yet counted.
+        let mut sold = request("poll-1", vec![item("SOLD", 1)], 10_000);
+        sold.rate_limit = limit("ip:poller");
+        assert!(matches!(
+            e.reserve(&sold).await.unwrap(),
+            ReserveOutcome::Insufficient { .. }
+        ));
+        let mut unknown = request("poll-2", vec![item("NEVER", 1)], 10_000);
+        unknown.rate_limit = limit("ip:poller");
+        assert_eq!(
+            e.reserve(&unknown).await.unwrap(),
+            ReserveOutcome::UnknownSku("NEVER".into())
+        );
+        // The third attempt is the last one allowed, the fourth is refused.
+        let mut free = request("poll-3", vec![item("FREE", 1)], 10_000);
+        free.rate_limit = limit("ip:poller");
+        assert!(matches!(
+            e.reserve(&free).await.unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+        free.id = "poll-4".into();
+        assert!(matches!(
+            e.reserve(&free).await.unwrap(),
+            ReserveOutcome::RateLimited { .. }
+        ));
+        // A refused attempt changed nothing but the counters.
+        assert_eq!(available(&e, "SOLD").await, 0);
+        assert_eq!(available(&e, "FREE").await, 9);
+    });
+}
+
+#[test]
 fn extend_is_capped_by_the_maximum_hold_time() {
     block(async {
         let e = engine();

@@ -42,10 +42,22 @@ pub(crate) fn items(items: &[Item]) -> Vec<ReservationItem> {
         .collect()
 }
 
-/// Checks the token of `id` (401/403) and its syntax (404) before anything touches Redis.
-pub(crate) fn authorize(cfg: &Config, req: &ApiRequest, id: &str) -> Result<(), ApiError> {
-    let secret = cfg.token_secret()?;
-    crypto::check_token(secret, id, req.header("authorization"))?;
+/// The clock the edge compares token expiries with: the platform's, shifted like the scripts'
+/// (`CLOCK_OFFSET_MS`, test builds only), so both sides of an expiry agree.
+pub(crate) fn now_ms<P: Platform>(p: &P, cfg: &Config) -> i64 {
+    p.now_ms().saturating_add(cfg.clock_offset_ms)
+}
+
+/// Checks the token of `id` (401/403, 401 `token_expired` past its expiry) and the id's syntax
+/// (404) before anything else.
+pub(crate) fn authorize<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+    id: &str,
+) -> Result<(), ApiError> {
+    let secrets = cfg.token_secrets()?;
+    crypto::check_token(&secrets, id, req.header("authorization"), now_ms(p, cfg))?;
     if !crypto::is_reservation_id(id) {
         return Err(reservation_not_found());
     }

@@ -151,7 +151,7 @@ pub(crate) async fn confirm<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let _: ConfirmRequest = optional_json_body(req)?;
     let path = format!("/v1/reservations/{id}/place");
     let call = signed_origin_request(cfg, &path, b"{}".to_vec(), p.now_ms())?;
@@ -164,7 +164,7 @@ pub(crate) async fn cancel<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let _: CancelRequest = optional_json_body(req)?;
     let path = format!("/v1/reservations/{id}/release");
     let call = signed_origin_request(cfg, &path, b"{}".to_vec(), p.now_ms())?;

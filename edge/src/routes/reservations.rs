@@ -23,6 +23,37 @@ fn client_ip(req: &ApiRequest) -> Option<IpAddr> {
     req.header("cf-connecting-ip")?.trim().parse().ok()
 }
 
+/// The rate-limit subjects of a reserve: the client's IP (IPv6 by its /64) and the cart, each
+/// counted on its own; a request with neither falls in the one shared anonymous bucket. (A
+/// verified customer JWT, once the edge accepts them, adds `customer:<sub>` here.)
+pub fn rate_limit_subjects(network: Option<&str>, cart_id: Option<&str>) -> Vec<String> {
+    let mut subjects = Vec::new();
+    if let Some(net) = network {
+        subjects.push(crypto::Subject::Ip(net).name());
+    }
+    if let Some(cart) = cart_id {
+        subjects.push(crypto::Subject::Cart(cart).name());
+    }
+    if subjects.is_empty() {
+        subjects.push(crypto::Subject::Anonymous.name());
+    }
+    subjects
+}
+
+/// The strongest subject of a reserve, which its `Idempotency-Key` is scoped to: the cart, else
+/// the IP /64, else anonymous. (A verified customer JWT `sub` will come first:
+/// [`crypto::Subject::Customer`].)
+pub fn idempotency_subject<'a>(
+    network: Option<&'a str>,
+    cart_id: Option<&'a str>,
+) -> crypto::Subject<'a> {
+    match (cart_id, network) {
+        (Some(cart), _) => crypto::Subject::Cart(cart),
+        (None, Some(net)) => crypto::Subject::Ip(net),
+        (None, None) => crypto::Subject::Anonymous,
+    }
+}
+
 pub(crate) async fn reserve<P: Platform>(
     p: &P,
     cfg: &Config,
@@ -32,22 +63,18 @@ pub(crate) async fn reserve<P: Platform>(
     let r = validate::reserve(req.body(), cfg)?;
     let secret = cfg.token_secret()?;
     let engine = engine(p, cfg)?;
+    let network = client_ip(req).map(crypto::client_network);
+    let (network, cart) = (network.as_deref(), r.cart_id.as_deref());
     let id = match req.header("idempotency-key") {
         Some(key) => {
-            crypto::check_idempotency_key(key)?;
-            crypto::idempotent_id(secret, key)
+            crypto::check_reserve_idempotency_key(key)?;
+            crypto::idempotent_id(secret, idempotency_subject(network, cart), key)
         }
         None => crypto::random_id(p.random_bytes()),
     };
-    let mut subjects = Vec::new();
-    if let Some(ip) = client_ip(req) {
-        subjects.push(format!("ip:{ip}"));
-    }
-    if let Some(cart) = &r.cart_id {
-        subjects.push(format!("cart:{cart}"));
-    }
+    let subjects = rate_limit_subjects(network, cart);
     let owner = subjects.last().cloned().unwrap_or_default();
-    let rate_limit = (cfg.rate_limit_per_minute > 0 && !subjects.is_empty()).then_some(RateLimit {
+    let rate_limit = (cfg.rate_limit_per_minute > 0).then_some(RateLimit {
         subjects,
         limit: cfg.rate_limit_per_minute,
         window_ms: RATE_LIMIT_WINDOW_MS,
@@ -67,7 +94,11 @@ pub(crate) async fn reserve<P: Platform>(
     match outcome {
         ReserveOutcome::Held(h) => {
             let body = edge::Reservation {
-                token: crypto::reservation_token(secret, &h.id),
+                token: crypto::reservation_token(
+                    secret,
+                    &h.id,
+                    crypto::token_expiry_secs(h.created_ms, cfg.token_lifetime_secs()),
+                ),
                 status: status(h.status),
                 items: items(&r.items),
                 created_at: rfc3339_ms(h.created_ms),
@@ -122,7 +153,7 @@ pub(crate) async fn get<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let rec = engine(p, cfg)?
         .reservation(id)
         .await
@@ -158,7 +189,7 @@ pub(crate) async fn extend<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     validate::check_json_content_type(req.header("content-type"))?;
     let seconds = validate::extend(req.body(), cfg)?;
     let outcome = engine(p, cfg)?
@@ -205,7 +236,7 @@ pub(crate) async fn release<P: Platform>(
     req: &ApiRequest,
     id: &str,
 ) -> Result<ApiResponse, ApiError> {
-    authorize(cfg, req, id)?;
+    authorize(p, cfg, req, id)?;
     let outcome = engine(p, cfg)?
         .release(id, false)
         .await

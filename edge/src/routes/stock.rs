@@ -11,8 +11,8 @@ use crate::crypto;
 use crate::error::unknown_sku;
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 
-/// The cache key of a stock read: the request origin, the normalised SKU list and the key prefix
-/// (tenants sharing a zone never share entries).
+/// The cache key of a stock read: the request origin, the SKU list (callers pass it canonical:
+/// sorted, de-duplicated) and the key prefix (tenants sharing a zone never share entries).
 pub fn stock_cache_key(url_origin: &str, prefix: &str, skus: &[&str], single: bool) -> String {
     let p: String = prefix
         .bytes()
@@ -48,6 +48,44 @@ fn not_modified(req: &ApiRequest, resp: ApiResponse) -> ApiResponse {
     r
 }
 
+/// The batch body in the request's order: the cached (and fetched) body lists the SKUs in
+/// canonical (sorted) order, so one entry serves every order of the same set.
+fn in_request_order(canonical: &[u8], order: &[&str]) -> Result<Vec<u8>, ApiError> {
+    let internal = |e: serde_json::Error| ApiError::new(ErrorCode::Internal, e.to_string());
+    let list: StockList = serde_json::from_slice(canonical).map_err(internal)?;
+    let mut items = Vec::with_capacity(order.len());
+    for sku in order {
+        let item = list
+            .items
+            .iter()
+            .find(|i| i.sku == *sku)
+            .ok_or_else(|| ApiError::new(ErrorCode::Internal, "stock entry misses a SKU"))?;
+        items.push(item.clone());
+    }
+    serde_json::to_vec(&StockList { items }).map_err(internal)
+}
+
+/// The answer to the request from a (cached or fresh) canonical response: a batch is put back in
+/// request order with its own `ETag`; a single read or a cached refusal is as is.
+fn answer(
+    req: &ApiRequest,
+    canonical: ApiResponse,
+    order: &[&str],
+    single: bool,
+    cache: &str,
+) -> Result<ApiResponse, ApiError> {
+    let mut resp = canonical;
+    if !single && resp.code() == 200 {
+        let body = in_request_order(resp.body(), order)?;
+        if body != *resp.body() {
+            resp.set_header("etag", &crypto::etag(&body));
+            *resp.body_mut() = body;
+        }
+    }
+    resp.set_header("x-edgestock-cache", cache);
+    Ok(not_modified(req, resp))
+}
+
 pub(crate) async fn read<P: Platform>(
     p: &P,
     cfg: &Config,
@@ -55,22 +93,38 @@ pub(crate) async fn read<P: Platform>(
     skus: Vec<edgestock_core::domain::Sku>,
     single: bool,
 ) -> Result<ApiResponse, ApiError> {
-    let names: Vec<&str> = skus.iter().map(|s| s.as_str()).collect();
+    // Request order (already de-duplicated) for the answer; canonical order for the cache key
+    // and the Redis read.
+    let order: Vec<&str> = skus.iter().map(|s| s.as_str()).collect();
+    let mut canonical_skus = skus.clone();
+    canonical_skus.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    canonical_skus.dedup();
+    let names: Vec<&str> = canonical_skus.iter().map(|s| s.as_str()).collect();
     let key = stock_cache_key(&req.url_origin(), &cfg.redis_key_prefix, &names, single);
     let cached = cfg.stock_cache_seconds > 0;
     if cached {
-        if let Some(mut hit) = p.cache_get(&key).await {
-            hit.set_header("x-edgestock-cache", "hit");
-            return Ok(not_modified(req, hit));
+        if let Some(hit) = p.cache_get(&key).await {
+            return answer(req, hit, &order, single, "hit");
         }
     }
-    let levels = engine(p, cfg)?.stock(&skus).await.map_err(redis_err)?;
+    let levels = engine(p, cfg)?
+        .stock(&canonical_skus)
+        .await
+        .map_err(redis_err)?;
+    let cache_control = badge::cache_control(cfg.stock_cache_seconds);
     let bytes = if single {
         let level = levels
             .first()
             .ok_or_else(|| ApiError::new(ErrorCode::RedisError, "empty stock reply"))?;
         if !level.exists {
-            return Err(unknown_sku(level.sku.as_str()));
+            // Cached briefly too, so probing unknown SKUs is not a Redis call each.
+            let mut resp = ApiResponse::error(&unknown_sku(level.sku.as_str()));
+            resp.set_header("cache-control", &cache_control);
+            if cached {
+                p.cache_put(&key, &resp).await;
+            }
+            resp.set_header("x-edgestock-cache", "miss");
+            return Ok(resp);
         }
         serde_json::to_vec(&badge::stock(level, cfg.expose_exact_counts))
     } else {
@@ -83,13 +137,9 @@ pub(crate) async fn read<P: Platform>(
     .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     let mut resp = ApiResponse::bytes(200, "application/json", bytes);
     resp.set_header("etag", &crypto::etag(resp.body()));
-    resp.set_header(
-        "cache-control",
-        &badge::cache_control(cfg.stock_cache_seconds),
-    );
+    resp.set_header("cache-control", &cache_control);
     if cached {
         p.cache_put(&key, &resp).await;
     }
-    resp.set_header("x-edgestock-cache", "miss");
-    Ok(not_modified(req, resp))
+    answer(req, resp, &order, single, "miss")
 }

@@ -165,11 +165,60 @@ fn syntax_errors_are_400_and_value_errors_422() {
     assert_eq!((e.status(), e.code.as_str()), (422, "too_many_items"));
 }
 
+/// The bad-input table of the reserve's `Idempotency-Key` header (22..=64 base64url characters):
+/// 422 `invalid_request` naming the header.
+#[test]
+fn bad_idempotency_keys_are_422_naming_the_header() {
+    let long = "a".repeat(65);
+    for key in [
+        "",
+        "buyer-1",
+        "0123456789abcdefghijk",
+        long.as_str(),
+        "0123456789abcdefghijk+",
+        "0123456789abcdefghij/k",
+        "0123456789abcdefghijkl==",
+        "0123456789 abcdefghijkl",
+        "0123456789abcdéfghijkl",
+    ] {
+        let e = crate::crypto::check_reserve_idempotency_key(key).unwrap_err();
+        assert_eq!(
+            (e.status(), e.code.as_str(), e.details.field.as_deref()),
+            (422, "invalid_request", Some("Idempotency-Key")),
+            "{key:?}"
+        );
+    }
+    for key in [
+        "0123456789abcdefghijkl",
+        "0b0e3c1e-9d4f-4b7a-8a47-5c3d2f1e0a9b",
+        &"Z".repeat(64),
+    ] {
+        assert!(
+            crate::crypto::check_reserve_idempotency_key(key).is_ok(),
+            "{key}"
+        );
+    }
+}
+
 #[test]
 fn insufficient_context_details_name_the_sku() {
     let e = err(r#"{"items":[{"sku":"A","qty":99}]}"#);
     assert_eq!(e.details.sku.as_deref(), Some("A"));
     assert_eq!(e.details.max_qty, Some(10));
+}
+
+#[test]
+fn a_streamed_body_stops_at_the_limit() {
+    let mut body = Vec::new();
+    for _ in 0..16 {
+        append_limited(&mut body, &[b' '; 1024]).unwrap();
+    }
+    assert_eq!(body.len(), MAX_BODY_BYTES);
+    let e = append_limited(&mut body, b"x").unwrap_err();
+    assert_eq!((e.status(), e.code.as_str()), (413, "body_too_large"));
+    assert_eq!(body.len(), MAX_BODY_BYTES, "the refused chunk is not kept");
+    let e = append_limited(&mut Vec::new(), &vec![0; MAX_BODY_BYTES + 1]).unwrap_err();
+    assert_eq!(e.status(), 413);
 }
 
 #[test]

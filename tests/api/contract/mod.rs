@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use probe::{spec, token, Answer, Edge, Origin, Probe};
+use probe::{spec, token_until, Answer, Edge, Origin, Probe};
 use testkit_stack::full::FullStack;
 use testkit_stack::stack::redis_url;
 
@@ -23,7 +23,7 @@ async fn the_openapi_specs_match_the_running_services() {
     let edge = spec(Edge);
     let origin = spec(Origin);
 
-    let s = FullStack::start(&redis_url(), json!({"RATE_LIMIT_PER_MINUTE": "2"}), &[]).await;
+    let s = FullStack::start(&redis_url(), json!({"RATE_LIMIT_PER_MINUTE": "3"}), &[]).await;
     s.put_sku("OAS-A", 100, 5).await;
     s.put_sku("OAS-LOW", 1, 5).await;
     s.wait_until("the SKUs at the edge", || async {
@@ -66,6 +66,8 @@ async fn hold(s: &FullStack, p: &mut Probe, qty: u32) -> (String, String) {
         .want(201);
     let id = a.body["reservation_id"].as_str().unwrap().to_owned();
     let t = a.body["token"].as_str().unwrap().to_owned();
-    assert_eq!(t, token(&id));
+    // Expires at created_at + MAX_HOLD (900) + PAYMENT_WINDOW (900) + CONFIRM_GRACE (60) seconds.
+    let exp = a.body["created_at_ms"].as_i64().unwrap().div_euclid(1000) + 1860;
+    assert_eq!(t, token_until(&id, exp));
     (id, t)
 }

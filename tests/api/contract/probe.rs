@@ -363,9 +363,18 @@ impl Probe {
     }
 }
 
-/// The reservation token of `id`, computed like the edge does.
+/// The reservation token of `id` expiring at `exp_secs`, computed like the edge does.
+pub(crate) fn token_until(id: &str, exp_secs: i64) -> String {
+    testkit::reservation_token(TOKEN_SECRET, id, exp_secs)
+}
+
+/// A valid token of `id` for the next hour.
 pub(crate) fn token(id: &str) -> String {
-    testkit::reservation_token(TOKEN_SECRET, id)
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after the epoch")
+        .as_secs();
+    token_until(id, i64::try_from(now).expect("seconds fit") + 3600)
 }
 
 /// Adds the edge's signature headers for `method path body`.

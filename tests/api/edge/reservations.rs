@@ -25,9 +25,11 @@ async fn reservation_lifecycle_with_token() {
         header(&a, "location"),
         Some(format!("/v1/reservations/{id}").as_str())
     );
-    // The token is the base64url HMAC of the id, computed independently (testkit's helper is
-    // pinned by a known answer).
-    assert_eq!(token, testkit::reservation_token(TOKEN_SECRET, &id));
+    // The token is its expiry (created_at + MAX_HOLD 120 + PAYMENT_WINDOW 900 + CONFIRM_GRACE 60
+    // seconds) and the base64url HMAC of the id and expiry, computed independently (testkit's
+    // helper is pinned by a known answer).
+    let exp = a.2["created_at_ms"].as_i64().unwrap().div_euclid(1000) + 1080;
+    assert_eq!(token, testkit::reservation_token(TOKEN_SECRET, &id, exp));
     assert_eq!(available(&s, "A").await, 7);
 
     let path = format!("/v1/reservations/{id}");
@@ -154,7 +156,7 @@ async fn wrong_or_missing_tokens_are_refused_and_change_nothing() {
 
     // A well-formed id nobody reserved, with its own valid token: 404.
     let ghost = "0123456789abcdef0123456789abcdef";
-    let ghost_token = testkit::reservation_token(TOKEN_SECRET, ghost);
+    let ghost_token = testkit::reservation_token(TOKEN_SECRET, ghost, 4_102_444_800);
     for m in [reqwest::Method::GET, reqwest::Method::DELETE] {
         let a = with_token(
             &s,
@@ -278,22 +280,22 @@ async fn idempotent_retries_return_the_same_reservation() {
     let s = Stack::start(json!({})).await;
     s.seed("A", 10, 2).await;
     let body = json!({"items": [{"sku": "A", "qty": 2}], "cart_id": "cart-1"});
-    let first = reserve_with(&s, &body, Some("idem-key-1"), None).await;
+    let first = reserve_with(&s, &body, Some("idem-key-1-0123456789ab"), None).await;
     assert_eq!(first.0, StatusCode::CREATED, "{:?}", first.2);
     assert_eq!(header(&first, "idempotency-replayed"), None);
-    let again = reserve_with(&s, &body, Some("idem-key-1"), None).await;
+    let again = reserve_with(&s, &body, Some("idem-key-1-0123456789ab"), None).await;
     assert_eq!(again.0, StatusCode::OK);
     assert_eq!(header(&again, "idempotency-replayed"), Some("true"));
     assert_eq!(again.2, first.2);
     assert_eq!(available(&s, "A").await, 8, "the retry held nothing more");
 
     let other = json!({"items": [{"sku": "A", "qty": 3}], "cart_id": "cart-1"});
-    let a = reserve_with(&s, &other, Some("idem-key-1"), None).await;
+    let a = reserve_with(&s, &other, Some("idem-key-1-0123456789ab"), None).await;
     assert_eq!(
         (a.0, code(&a)),
         (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
     );
-    let fresh = reserve_with(&s, &body, Some("idem-key-2"), None).await;
+    let fresh = reserve_with(&s, &body, Some("idem-key-2-0123456789ab"), None).await;
     assert_eq!(fresh.0, StatusCode::CREATED);
     assert_ne!(fresh.2["reservation_id"], first.2["reservation_id"]);
     assert_eq!(available(&s, "A").await, 6);
@@ -389,7 +391,7 @@ async fn two_hundred_concurrent_reserves_for_37_units_make_37_winners() {
         tokio::spawn(async move {
             let resp = http
                 .post(&url)
-                .header("idempotency-key", format!("buyer-{i}"))
+                .header("idempotency-key", format!("buyer-{i:017}"))
                 .json(&json!({"items": [{"sku": "DROP", "qty": 1}]}))
                 .send()
                 .await

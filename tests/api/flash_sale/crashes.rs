@@ -34,7 +34,7 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
             &s,
             "RST-1",
             &format!("10.9.0.{i}"),
-            &format!("rst-{i}"),
+            &format!("rst-{i}-0123456789abcdef"),
             600,
         )
         .await;
@@ -42,7 +42,8 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
         won.push(Won {
             id: body["reservation_id"].as_str().unwrap().into(),
             token: body["token"].as_str().unwrap().into(),
-            key: format!("rst-{i}"),
+            key: format!("rst-{i}-0123456789abcdef"),
+            ip: format!("10.9.0.{i}"),
             expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
         });
     }
@@ -68,7 +69,7 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let (status, body) = reserve(&s, "RST-1", "10.9.0.9", "rst-after", 600).await;
+    let (status, body) = reserve(&s, "RST-1", "10.9.0.9", "rst-after-0123456789abcdef", 600).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (404, Some("unknown_sku")),
@@ -116,7 +117,7 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
     .await;
     assert!(status == 404 || status == 409, "{status} {body}");
     // The confirmed order survives, and selling resumes.
-    let (status, _) = reserve(&s, "RST-1", "10.9.0.10", "rst-after-seed", 600).await;
+    let (status, _) = reserve(&s, "RST-1", "10.9.0.10", "rst-after-seed-0123456789ab", 600).await;
     assert_eq!(status, 201);
     s.stop().await;
 }
@@ -131,7 +132,8 @@ async fn origin_killed_mid_confirm_the_outbox_finishes_after_restart() {
         redis_level(&s, "CRASH-1").await.0 == 5
     })
     .await;
-    let (status, body) = reserve(&s, "CRASH-1", "10.7.0.1", "crash-1", 600).await;
+    let (status, body) =
+        reserve(&s, "CRASH-1", "10.7.0.1", "crash-1-0123456789abcdefgh", 600).await;
     assert_eq!(status, 201, "{body}");
     let (id, token) = (
         body["reservation_id"].as_str().unwrap().to_owned(),

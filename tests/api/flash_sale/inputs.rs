@@ -58,6 +58,28 @@ async fn bad_input_is_always_a_documented_4xx_and_changes_nothing() {
             &body[..body.len().min(80)]
         );
     }
+    // An Idempotency-Key outside 22..=64 base64url characters.
+    for key in ["short-key", "k7Qp2Vx9LmN4rT8wYz1Abc+/"] {
+        let res = s
+            .http
+            .post(s.edge("/v1/reservations"))
+            .header("idempotency-key", key)
+            .json(&json!({"items": [{"sku": "BAD-1", "qty": 1}]}))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let b: Value = res.json().await.unwrap_or(Value::Null);
+        assert_eq!(
+            (
+                status,
+                b["error"]["code"].as_str(),
+                b["error"]["field"].as_str()
+            ),
+            (422, Some("invalid_request"), Some("Idempotency-Key")),
+            "{key}: {b}"
+        );
+    }
     let res = s
         .http
         .post(s.edge("/v1/reservations"))

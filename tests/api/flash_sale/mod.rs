@@ -16,7 +16,10 @@ const HOLD_SECONDS: u64 = 15;
 struct Won {
     id: String,
     token: String,
+    /// The Idempotency-Key of the reserve (scoped to `ip`).
     key: String,
+    /// The client address the reserve came from.
+    ip: String,
     expires_at_ms: i64,
 }
 

@@ -18,22 +18,23 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
             let s = s.clone();
             tokio::spawn(async move {
                 let ip = format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256);
-                let key = format!("shopper-{i}");
+                let key = format!("shopper-{i:016}");
                 let (status, body) = reserve(&s, "DROP-1", &ip, &key, HOLD_SECONDS).await;
-                (status, body, key)
+                (status, body, key, ip)
             })
         })
         .collect();
     let mut won = Vec::new();
     let mut sold_out = 0;
     for t in tasks {
-        let (status, body, key) = t.await.unwrap();
+        let (status, body, key, ip) = t.await.unwrap();
         match status {
             // 200: a retry after a 503 replayed a hold made just before the timeout.
             200 | 201 => won.push(Won {
                 id: body["reservation_id"].as_str().unwrap().to_owned(),
                 token: body["token"].as_str().unwrap().to_owned(),
                 key,
+                ip,
                 expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
             }),
             409 => {
@@ -109,7 +110,8 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
     let (status, _) = release(&s, &won[30]).await;
     assert_eq!(status, 200, "a second release is a no-op");
     let last = &won[45];
-    let (status, replay) = reserve(&s, "DROP-1", "10.200.0.1", &last.key, HOLD_SECONDS).await;
+    // The shopper's retry (same client, same key) replays; keys are scoped to their client.
+    let (status, replay) = reserve(&s, "DROP-1", &last.ip, &last.key, HOLD_SECONDS).await;
     assert_eq!(status, 200, "{replay}");
     assert_eq!(
         replay["reservation_id"],

@@ -23,6 +23,10 @@ struct Shared {
     cache: HashMap<String, ApiResponse>,
     origin_reply: Option<Result<OriginResponse, TransportError>>,
     origin_sent: Vec<OriginRequest>,
+    /// The clock when set (a fixed instant otherwise).
+    now_ms: Option<i64>,
+    /// What the handlers logged.
+    logs: Vec<String>,
 }
 
 #[derive(Clone, Default)]
@@ -38,6 +42,9 @@ impl Fake {
     }
     fn sent(&self) -> Vec<String> {
         self.0.borrow().redis_sent.clone()
+    }
+    fn set_now_ms(&self, now: i64) {
+        self.0.borrow_mut().now_ms = Some(now);
     }
 }
 
@@ -63,10 +70,13 @@ impl Platform for Fake {
         self.clone()
     }
     fn now_ms(&self) -> i64 {
-        1_700_000_000_000
+        self.0.borrow().now_ms.unwrap_or(1_700_000_000_000)
     }
     fn random_bytes(&self) -> [u8; 16] {
         [7; 16]
+    }
+    fn log_error(&self, message: &str) {
+        self.0.borrow_mut().logs.push(message.to_owned());
     }
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
         self.0.borrow().cache.get(key).cloned()
@@ -148,6 +158,7 @@ fn reserve_req(body: &str) -> ApiRequest {
     with_json(req("POST", "/v1/reservations"), body)
 }
 
+mod adversary;
 mod origin;
 mod reservations;
 mod routing;

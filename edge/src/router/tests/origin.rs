@@ -7,7 +7,10 @@ use super::*;
 fn confirm_places_the_order_signed_and_origin_failures_map() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     p.0.borrow_mut().origin_reply = Some(Ok(OriginResponse {
         status: 201,
         body: br#"{"order_id":"o1","status":"confirmed"}"#.to_vec(),
@@ -87,7 +90,10 @@ fn confirm_places_the_order_signed_and_origin_failures_map() {
 fn adversary_the_browser_cannot_say_anything_about_payment() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     for body in [
         r#"{"payment_ref":"pay-9"}"#,
         r#"{"customer_ref":"c9"}"#,
@@ -112,7 +118,10 @@ fn adversary_the_browser_cannot_say_anything_about_payment() {
 fn cancel_forwards_to_the_origin_release_route() {
     let p = Fake::default();
     let id = "0123456789abcdef0123456789abcdef";
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     p.0.borrow_mut().origin_reply = Some(Ok(OriginResponse {
         status: 200,
         body: br#"{"status":"released"}"#.to_vec(),

@@ -5,7 +5,11 @@ use super::*;
 #[test]
 fn reserve_success_replay_and_errors() {
     let p = Fake::default();
-    let id = crypto::idempotent_id("secret", "k1");
+    let id = crypto::idempotent_id(
+        "secret",
+        crypto::Subject::Cart("c1"),
+        "idem-key-1-0123456789ab",
+    );
     p.redis(
         200,
         &format!(
@@ -19,7 +23,7 @@ fn reserve_success_replay_and_errors() {
         with_header(
             reserve_req(r#"{"items":[{"sku":"A","qty":2}],"ttl_seconds":60,"cart_id":"c1"}"#),
             "idempotency-key",
-            "k1",
+            "idem-key-1-0123456789ab",
         ),
         "cf-connecting-ip",
         "203.0.113.9",
@@ -30,7 +34,7 @@ fn reserve_success_replay_and_errors() {
     assert_eq!(b["reservation_id"], id.as_str());
     assert_eq!(
         b["token"],
-        crypto::reservation_token("secret", &id).as_str()
+        crypto::reservation_token("secret", &id, 1_700_000_000 + 1860).as_str()
     );
     assert_eq!(b["items"], json!([{"sku": "A", "qty": 2}]));
     assert_eq!(b["expires_at_ms"], 1_700_000_060_000_i64);
@@ -159,7 +163,10 @@ fn reservation_routes_check_the_token_before_redis() {
     );
     assert!(p.sent().is_empty());
 
-    let auth = format!("Bearer {}", crypto::reservation_token("secret", id));
+    let auth = format!(
+        "Bearer {}",
+        crypto::reservation_token("secret", id, 1_800_000_000)
+    );
     p.redis(200, &format!(r#"{{"result":["{}",1]}}"#, b64("not_found")));
     let r = run(
         &p,
