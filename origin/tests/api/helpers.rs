@@ -254,6 +254,14 @@ impl TestApp {
         (l[0].on_hand, l[0].reserved)
     }
 
+    /// The kinds of every ledger movement, oldest first.
+    pub(crate) async fn movement_kinds(&self) -> Vec<String> {
+        sqlx::query_scalar("select kind::text from stock_movements order by id")
+            .fetch_all(&self.state.db)
+            .await
+            .unwrap()
+    }
+
     /// Ledger on-hand of a SKU.
     pub(crate) async fn ledger_on_hand(&self, sku: &str) -> i64 {
         sqlx::query_scalar::<_, i64>(

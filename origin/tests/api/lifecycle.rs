@@ -2,24 +2,33 @@
 //! the backend confirms or cancels, unpaid orders expire, and place / confirm / release of one
 //! reservation never interleave (each interleaving is forced with a gate).
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use edgestock_core::domain::{ReservationStatus, Sku};
-use origin::fault::FaultPoint;
+use origin::fault::{FaultPoint, Gate};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::{eventually, pool, Env, TestApp};
 
-fn kinds_sql() -> &'static str {
-    "select kind::text from stock_movements order by id"
-}
-
-async fn kinds(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar(kinds_sql())
-        .fetch_all(&app.state.db)
-        .await
-        .unwrap()
+/// Runs `first` until it waits at `gate` (holding the reservation's lock), starts `second`, and
+/// lets `first` go on 300 ms later: long enough for `second` to overtake it if nothing
+/// serialised the two. Returns both answers.
+async fn interleave<A: Future, B: Future>(
+    gate: Arc<Gate>,
+    first: A,
+    second: B,
+) -> (A::Output, B::Output) {
+    tokio::join!(first, async {
+        gate.reached().await;
+        let opener = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            gate.open();
+        };
+        tokio::join!(second, opener).0
+    })
 }
 
 #[sqlx::test(migrations = false)]
@@ -49,7 +58,7 @@ async fn place_then_confirm_is_the_only_way_to_a_paid_order(
     // Placing again answers the same order and deadline; no stock movement yet.
     let (s, again) = app.place(&rid).await;
     assert_eq!((s, &again), (200, &placed));
-    assert_eq!(kinds(&app).await, ["initial"]);
+    assert_eq!(app.movement_kinds().await, ["initial"]);
     let rec = app.state.redis.reservation(&rid).await.unwrap().unwrap();
     assert_eq!(rec.status, ReservationStatus::Confirming);
     assert!(
@@ -77,7 +86,7 @@ async fn place_then_confirm_is_the_only_way_to_a_paid_order(
         ),
         (Some(false), Some(true))
     );
-    assert_eq!(kinds(&app).await, ["initial", "sale"]);
+    assert_eq!(app.movement_kinds().await, ["initial", "sale"]);
     assert_eq!(app.redis_level("SKU-1").await, (7, 0));
 
     let (s, same) = app.confirm_paid(&rid, "pay-1").await;
@@ -127,7 +136,7 @@ async fn a_placed_order_the_backend_cancels_gives_its_units_back_without_movemen
         app.redis_level("SKU-1").await == (10, 0)
     })
     .await;
-    assert_eq!(kinds(&app).await, ["initial"]);
+    assert_eq!(app.movement_kinds().await, ["initial"]);
     let (s, body) = app.confirm(&rid).await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),
@@ -185,7 +194,7 @@ async fn an_unpaid_order_expires_and_a_late_payment_takes_what_is_there_or_gets_
         "EXPIRED",
         "a refused late confirm changes nothing"
     );
-    assert_eq!(kinds(&app).await, ["initial", "sale"]);
+    assert_eq!(app.movement_kinds().await, ["initial", "sale"]);
     assert_eq!(app.redis_level("SKU-1").await, (3, 2));
     let (s, body) = app.cancel(&pb["order_id"], &json!({"restock": true})).await;
     assert_eq!(
@@ -297,15 +306,7 @@ async fn adversary_release_racing_place_is_serialised_both_ways(
     // 1. The place pins first; the release arrives while it records.
     let rid = app.reserve("SKU-1", 2).await;
     let gate = app.state.faults.gate(FaultPoint::AfterPin);
-    let (place, release) = tokio::join!(app.place(&rid), async {
-        gate.reached().await;
-        let release = app.release(&rid);
-        let opener = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            gate.open();
-        };
-        tokio::join!(release, opener).0
-    });
+    let (place, release) = interleave(gate, app.place(&rid), app.release(&rid)).await;
     assert_eq!(place.0, 201, "{}", place.1);
     assert_eq!(
         (release.0, release.1["error"]["code"].as_str()),
@@ -323,15 +324,7 @@ async fn adversary_release_racing_place_is_serialised_both_ways(
     // 2. The release goes first; the place arrives while it runs.
     let rid = app.reserve("SKU-1", 3).await;
     let gate = app.state.faults.gate(FaultPoint::BeforeRelease);
-    let (release, place) = tokio::join!(app.release(&rid), async {
-        gate.reached().await;
-        let place = app.place(&rid);
-        let opener = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            gate.open();
-        };
-        tokio::join!(place, opener).0
-    });
+    let (release, place) = interleave(gate, app.release(&rid), app.place(&rid)).await;
     assert_eq!(
         (release.0, release.1["status"].as_str()),
         (200, Some("released")),
@@ -355,15 +348,7 @@ async fn adversary_release_racing_place_is_serialised_both_ways(
     // 3. A backend confirm of a held reservation racing the shopper's release.
     let rid = app.reserve("SKU-1", 1).await;
     let gate = app.state.faults.gate(FaultPoint::AfterPin);
-    let (confirm, release) = tokio::join!(app.confirm(&rid), async {
-        gate.reached().await;
-        let release = app.release(&rid);
-        let opener = async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            gate.open();
-        };
-        tokio::join!(release, opener).0
-    });
+    let (confirm, release) = interleave(gate, app.confirm(&rid), app.release(&rid)).await;
     assert_eq!(confirm.0, 201, "{}", confirm.1);
     assert_eq!(
         (release.0, release.1["error"]["code"].as_str()),

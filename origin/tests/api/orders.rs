@@ -247,12 +247,10 @@ async fn cancelling_a_confirmed_order_restocks_through_the_ledger_once(
     assert_eq!(first, second);
     assert_eq!(app.ledger_on_hand("SKU-1").await, 10);
     assert_eq!(app.redis_level("SKU-1").await, (10, 0));
-    let kinds: Vec<String> =
-        sqlx::query_scalar("select kind::text from stock_movements order by id")
-            .fetch_all(&app.state.db)
-            .await
-            .unwrap();
-    assert_eq!(kinds, ["initial", "sale", "cancellation"]);
+    assert_eq!(
+        app.movement_kinds().await,
+        ["initial", "sale", "cancellation"]
+    );
     app.stop().await;
 }
 
@@ -273,12 +271,7 @@ async fn cancelling_a_shipped_order_without_restock_keeps_the_units_sold(
     assert_eq!(body["status"], "CANCELLED");
     assert_eq!(app.ledger_on_hand("SKU-1").await, 6);
     assert_eq!(app.redis_level("SKU-1").await, (6, 0));
-    let kinds: Vec<String> =
-        sqlx::query_scalar("select kind::text from stock_movements order by id")
-            .fetch_all(&app.state.db)
-            .await
-            .unwrap();
-    assert_eq!(kinds, ["initial", "sale"]);
+    assert_eq!(app.movement_kinds().await, ["initial", "sale"]);
     app.stop().await;
 }
 

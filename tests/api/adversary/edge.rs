@@ -83,49 +83,23 @@ async fn a_token_is_refused_after_its_fixed_expiry() {
 
     let wait = (exp * 1000 + 300 - created_ms).max(0) as u64;
     tokio::time::sleep(Duration::from_millis(wait)).await;
-    let a = call(&s, reqwest::Method::GET, &path, &token, None).await;
-    assert_eq!(
-        (a.0, code(&a)),
-        (StatusCode::UNAUTHORIZED, "token_expired"),
-        "{:?}",
-        a.2
-    );
-    let a = call(&s, reqwest::Method::DELETE, &path, &token, None).await;
-    assert_eq!(
-        (a.0, code(&a)),
-        (StatusCode::UNAUTHORIZED, "token_expired"),
-        "{:?}",
-        a.2
-    );
-    let a = call(
-        &s,
-        reqwest::Method::POST,
-        &format!("{path}/extend"),
-        &token,
-        Some(json!({"seconds": 1})),
-    )
-    .await;
-    assert_eq!(
-        (a.0, code(&a)),
-        (StatusCode::UNAUTHORIZED, "token_expired"),
-        "{:?}",
-        a.2
-    );
-    // Checked before anything else: even a malformed body or a confirm answers token_expired.
-    let a = call(
-        &s,
-        reqwest::Method::POST,
-        &format!("{path}/confirm"),
-        &token,
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(
-        (a.0, code(&a)),
-        (StatusCode::UNAUTHORIZED, "token_expired"),
-        "{:?}",
-        a.2
-    );
+    // Checked before anything else, on every route: even a confirm answers token_expired.
+    let (ext, conf) = (format!("{path}/extend"), format!("{path}/confirm"));
+    let calls = [
+        (reqwest::Method::GET, &path, None),
+        (reqwest::Method::DELETE, &path, None),
+        (reqwest::Method::POST, &ext, Some(json!({"seconds": 1}))),
+        (reqwest::Method::POST, &conf, Some(json!({}))),
+    ];
+    for (method, p, body) in calls {
+        let a = call(&s, method.clone(), p, &token, body).await;
+        assert_eq!(
+            (a.0, code(&a)),
+            (StatusCode::UNAUTHORIZED, "token_expired"),
+            "{method} {p}: {:?}",
+            a.2
+        );
+    }
 }
 
 #[tokio::test]
