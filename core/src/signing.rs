@@ -147,7 +147,7 @@ mod tests {
     }
 
     #[test]
-    fn extreme_timestamps_are_stale_not_a_panic() {
+    fn adversary_extreme_timestamps_are_stale_not_a_panic() {
         let sig = sign(b"k", "POST", "/p", i64::MIN, b"{}");
         let min = i64::MIN.to_string();
         let max = i64::MAX.to_string();

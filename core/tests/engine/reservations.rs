@@ -168,7 +168,7 @@ fn rate_limit_refuses_without_changing_anything() {
 }
 
 #[test]
-fn every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_included() {
+fn adversary_every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_included() {
     block(async {
         let e = engine();
         e.seed(&sku("SOLD"), 0, 0).await.unwrap();
