@@ -169,6 +169,34 @@ impl<T: Transport> Engine<T> {
         Self::level("seed", &v)
     }
 
+    /// Marks a SKU as requiring a customer login to reserve (field `rc` of its stock hash), or
+    /// clears the mark. One command; the reserve script reads it.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn set_require_customer(&self, sku: &Sku, required: bool) -> Result<(), Error> {
+        let key = self.keys.stock(sku.as_str());
+        let c = if required {
+            cmd("HSET").arg(key).arg("rc").arg(1)
+        } else {
+            cmd("HDEL").arg(key).arg("rc")
+        };
+        self.client.command(&c).await?;
+        Ok(())
+    }
+
+    /// True when a SKU requires a customer login to reserve.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn requires_customer(&self, sku: &Sku) -> Result<bool, Error> {
+        let v = self
+            .client
+            .command(&cmd("HGET").arg(self.keys.stock(sku.as_str())).arg("rc"))
+            .await?;
+        Ok(matches!(v, Value::Bytes(ref b) if b == b"1"))
+    }
+
     fn level(what: &'static str, v: &Value) -> Result<LevelOutcome, Error> {
         let mut r = Reply::new(what, v)?;
         let tag = r.str()?;
