@@ -151,6 +151,21 @@ impl<T: Transport> Engine<T> {
         on_hand: i64,
         low_threshold: i64,
     ) -> Result<LevelOutcome, Error> {
+        self.seed_with(sku, on_hand, low_threshold, None).await
+    }
+
+    /// [`Engine::seed`], also setting (or clearing) the SKU's `require_customer` flag when given,
+    /// in the same script call.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn seed_with(
+        &self,
+        sku: &Sku,
+        on_hand: i64,
+        low_threshold: i64,
+        require_customer: Option<bool>,
+    ) -> Result<LevelOutcome, Error> {
         let keys = [
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
@@ -161,6 +176,12 @@ impl<T: Transport> Engine<T> {
             on_hand.to_string(),
             low_threshold.to_string(),
             self.offset(),
+            match require_customer {
+                Some(true) => "1",
+                Some(false) => "0",
+                None => "",
+            }
+            .to_owned(),
         ];
         let v = self
             .client

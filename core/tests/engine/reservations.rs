@@ -575,5 +575,12 @@ fn a_sku_that_requires_a_customer_refuses_without_one_and_changes_nothing() {
             e.reserve(&req).await.unwrap(),
             ReserveOutcome::Held(_)
         ));
+        // A seed sets the flag when told, and keeps it otherwise.
+        e.seed_with(&sku("DROP"), 5, 0, Some(true)).await.unwrap();
+        assert!(e.requires_customer(&sku("DROP")).await.unwrap());
+        e.seed(&sku("DROP"), 5, 0).await.unwrap();
+        assert!(e.requires_customer(&sku("DROP")).await.unwrap());
+        e.seed_with(&sku("DROP"), 5, 0, Some(false)).await.unwrap();
+        assert!(!e.requires_customer(&sku("DROP")).await.unwrap());
     });
 }
