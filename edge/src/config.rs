@@ -453,12 +453,48 @@ mod tests {
     }
 
     #[test]
+    fn customer_jwt_settings_are_validated_and_name_the_variable() {
+        let c = parse(&[
+            ("CUSTOMER_JWT_SECRET", "s"),
+            ("CUSTOMER_JWT_ISSUER", "https://shop.example"),
+            ("CUSTOMER_JWT_AUDIENCE", "edgestock"),
+            ("CUSTOMER_RATE_LIMIT_PER_MINUTE", "4"),
+        ])
+        .unwrap();
+        assert!(c.customer_auth.is_some());
+        assert_eq!(c.customer_rate_limit_per_minute, 4);
+        for (vars, named) in [
+            (&[("CUSTOMER_JWT_SECRET", "s")][..], "CUSTOMER_JWT_ISSUER"),
+            (
+                &[("CUSTOMER_JWKS", r#"{"keys": []}"#)],
+                "CUSTOMER_JWT_AUDIENCE",
+            ),
+            (
+                &[
+                    ("CUSTOMER_JWKS", "not json"),
+                    ("CUSTOMER_JWT_ISSUER", "i"),
+                    ("CUSTOMER_JWT_AUDIENCE", "a"),
+                ],
+                "CUSTOMER_JWKS",
+            ),
+        ] {
+            let e = parse(vars).unwrap_err();
+            assert_eq!((e.status(), e.code.as_str()), (500, "config_error"));
+            assert!(e.message.contains(named), "{vars:?}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn debug_output_redacts_secrets() {
         let c = parse(&[
             ("REDIS_REST_TOKEN", "hunter2"),
             ("RESERVATION_TOKEN_SECRET_PREVIOUS", "swordfish"),
+            ("CUSTOMER_JWT_SECRET", "opensesame"),
+            ("CUSTOMER_JWT_ISSUER", "i"),
+            ("CUSTOMER_JWT_AUDIENCE", "a"),
         ])
         .unwrap();
+        assert!(!format!("{c:?}").contains("opensesame"));
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{c:?}").contains("swordfish"));
     }
