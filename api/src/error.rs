@@ -19,8 +19,16 @@ pub enum ErrorCode {
     Unauthorized,
     /// 401: a reservation token past its expiry (fixed when the reservation was created).
     TokenExpired,
+    /// 401: an `X-Customer-Token` that is malformed, not genuine, expired, not yet valid, or of
+    /// another issuer or audience (edge).
+    InvalidCustomerToken,
+    /// 401: a reserve of a SKU that requires a customer login, without a valid customer token
+    /// (with `sku`).
+    CustomerRequired,
     /// 403: a token that does not belong to this reservation.
     InvalidToken,
+    /// 403: a call on a reservation bound to a customer without that customer's token (edge).
+    CustomerMismatch,
     /// 403: a CORS preflight from an origin not in `ALLOWED_ORIGINS`.
     CorsOriginDenied,
     /// 404: no such route (or, on the origin, no such resource).
@@ -107,8 +115,9 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             MalformedJson | BadRequest => 400,
-            MissingToken | TokenExpired | Unauthorized => 401,
-            InvalidToken | CorsOriginDenied => 403,
+            MissingToken | TokenExpired | Unauthorized | InvalidCustomerToken
+            | CustomerRequired => 401,
+            InvalidToken | CorsOriginDenied | CustomerMismatch => 403,
             NotFound | UnknownSku | ReservationNotFound => 404,
             MethodNotAllowed => 405,
             InsufficientStock
@@ -153,7 +162,10 @@ const NAMES: &[(ErrorCode, &str)] = {
         (MissingToken, "missing_token"),
         (Unauthorized, "unauthorized"),
         (TokenExpired, "token_expired"),
+        (InvalidCustomerToken, "invalid_customer_token"),
+        (CustomerRequired, "customer_required"),
         (InvalidToken, "invalid_token"),
+        (CustomerMismatch, "customer_mismatch"),
         (CorsOriginDenied, "cors_origin_denied"),
         (NotFound, "not_found"),
         (UnknownSku, "unknown_sku"),
@@ -347,7 +359,7 @@ mod tests {
             assert_eq!(code.as_str(), *name);
             assert!((400..600).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(NAMES.len(), 44, "a new ErrorCode needs a row in NAMES");
+        assert_eq!(NAMES.len(), 47, "a new ErrorCode needs a row in NAMES");
     }
 
     #[test]

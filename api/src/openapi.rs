@@ -141,7 +141,8 @@ mod edge_paths {
 
     /// Hold every item or none, in one Redis round trip.
     #[utoipa::path(post, path = "/v1/reservations", tag = "reservations",
-        params(("Idempotency-Key" = Option<String>, Header, description = "22-64 base64url characters; a retry with the same key and body replays the answer")),
+        params(("Idempotency-Key" = Option<String>, Header, description = "22-64 base64url characters; a retry with the same key and body replays the answer"),
+               ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")),
         request_body = edge::ReserveRequest,
         responses(
             (status = 201, description = "Held", body = edge::Reservation,
@@ -150,6 +151,7 @@ mod edge_paths {
                 headers(("Location" = String, description = "The reservation's URL"),
                         ("Idempotency-Replayed" = String, description = "`true`"))),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
+            (status = 401, description = "`invalid_customer_token`, `customer_required` (with `sku`)", body = ErrorBody),
             (status = 404, description = "`unknown_sku`", body = ErrorBody),
             (status = 409, description = "`insufficient_stock` (with `sku`, `available`)", body = ErrorBody),
             (status = 413, description = "`body_too_large`", body = ErrorBody),
@@ -161,34 +163,34 @@ mod edge_paths {
 
     /// A reservation's status, items and expiry.
     #[utoipa::path(get, path = "/v1/reservations/{id}", tag = "reservations",
-        params(("id" = String, Path)), security(("reservationToken" = [])),
+        params(("id" = String, Path), ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")), security(("reservationToken" = [])),
         responses(
             (status = 200, description = "The reservation", body = edge::ReservationView),
-            (status = 401, description = "`missing_token`", body = ErrorBody),
-            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 401, description = "`missing_token`, `token_expired`, `invalid_customer_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`, `customer_mismatch`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody)))]
     fn get_reservation() {}
 
     /// Give the units back; idempotent.
     #[utoipa::path(delete, path = "/v1/reservations/{id}", tag = "reservations",
-        params(("id" = String, Path)), security(("reservationToken" = [])),
+        params(("id" = String, Path), ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")), security(("reservationToken" = [])),
         responses(
             (status = 200, description = "Released (or already ended)", body = edge::Release),
-            (status = 401, description = "`missing_token`", body = ErrorBody),
-            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 401, description = "`missing_token`, `token_expired`, `invalid_customer_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`, `customer_mismatch`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
             (status = 409, description = "`reservation_committed`, `reservation_confirming`", body = ErrorBody)))]
     fn release() {}
 
     /// Push the expiry out, capped at creation + `MAX_HOLD_SECONDS`.
     #[utoipa::path(post, path = "/v1/reservations/{id}/extend", tag = "reservations",
-        params(("id" = String, Path)), security(("reservationToken" = [])),
+        params(("id" = String, Path), ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")), security(("reservationToken" = [])),
         request_body = edge::ExtendRequest,
         responses(
             (status = 200, description = "Extended", body = edge::Extension),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
-            (status = 401, description = "`missing_token`", body = ErrorBody),
-            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 401, description = "`missing_token`, `token_expired`, `invalid_customer_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`, `customer_mismatch`", body = ErrorBody),
             (status = 413, description = "`body_too_large`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
@@ -200,15 +202,15 @@ mod edge_paths {
     /// its answer passes through. The body is `{}` (or empty): nothing the browser says about
     /// payment or customer is accepted. Placing again answers the same order and deadline.
     #[utoipa::path(post, path = "/v1/reservations/{id}/confirm", tag = "reservations",
-        params(("id" = String, Path)),
+        params(("id" = String, Path), ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")),
         security(("reservationToken" = [])),
         request_body = edge::ConfirmRequest,
         responses(
             (status = 201, description = "Order placed: `PENDING_PAYMENT` until `payment_deadline`", body = origin::PlacedOrder),
             (status = 200, description = "The order placed before (in its current status)", body = origin::PlacedOrder),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
-            (status = 401, description = "`missing_token`", body = ErrorBody),
-            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 401, description = "`missing_token`, `token_expired`, `invalid_customer_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`, `customer_mismatch`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
             (status = 409, description = "`reservation_expired`, `reservation_committed`", body = ErrorBody),
@@ -220,13 +222,13 @@ mod edge_paths {
     /// Releases a `held` reservation: forwarded, signed, to the origin's
     /// `POST /v1/reservations/{id}/release`. A placed or confirmed order is the merchant's.
     #[utoipa::path(post, path = "/v1/reservations/{id}/cancel", tag = "reservations",
-        params(("id" = String, Path)), security(("reservationToken" = [])),
+        params(("id" = String, Path), ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")), security(("reservationToken" = [])),
         request_body = edge::CancelRequest,
         responses(
             (status = 200, description = "Released (or already over)", body = origin::ReservationCancelled),
             (status = 400, description = "`malformed_json`", body = ErrorBody),
-            (status = 401, description = "`missing_token`", body = ErrorBody),
-            (status = 403, description = "`invalid_token`", body = ErrorBody),
+            (status = 401, description = "`missing_token`, `token_expired`, `invalid_customer_token`", body = ErrorBody),
+            (status = 403, description = "`invalid_token`, `customer_mismatch`", body = ErrorBody),
             (status = 404, description = "`reservation_not_found`", body = ErrorBody),
             (status = 409, description = "`order_placed`, `order_confirmed`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),

@@ -158,6 +158,10 @@ pub struct PutSku {
     pub on_hand: i64,
     /// Badge threshold.
     pub low_stock_threshold: i64,
+    /// Reserving needs a verified customer (a drop that needs a login); absent: unchanged (false
+    /// for a new SKU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_customer: Option<bool>,
 }
 
 /// Whether Redis took a change yet.
@@ -187,6 +191,8 @@ pub struct SkuView {
     pub on_hand: i64,
     /// Badge threshold.
     pub low_stock_threshold: i64,
+    /// Reserving needs a verified customer (the edge answers 401 `customer_required` without).
+    pub require_customer: bool,
     /// The movement this call wrote (`null` when on-hand did not change).
     pub movement_id: Option<String>,
     /// Whether Redis took the change.

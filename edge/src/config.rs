@@ -6,6 +6,8 @@
 
 use edgestock_api::{ApiError, ErrorCode};
 
+use crate::customer::CustomerAuth;
+
 /// Most items the reserve script accepts in one reservation (the Lua bound).
 pub const SCRIPT_MAX_ITEMS: u32 = edgestock_core::scripts::MAX_ITEMS as u32;
 
@@ -49,6 +51,13 @@ pub struct Config {
     pub max_items: u32,
     /// `RATE_LIMIT_PER_MINUTE` (default 30 reserves per subject; 0 disables).
     pub rate_limit_per_minute: u32,
+    /// `CUSTOMER_RATE_LIMIT_PER_MINUTE` (default 10): reserve attempts per minute per verified
+    /// customer (0 = unlimited), beside the per-IP and per-cart `RATE_LIMIT_PER_MINUTE`.
+    pub customer_rate_limit_per_minute: u32,
+    /// How customer JWTs (`X-Customer-Token`) are verified: `CUSTOMER_JWT_SECRET` (HS256) and/or
+    /// `CUSTOMER_JWKS` (RS256/ES256 by `kid`), with `CUSTOMER_JWT_ISSUER` and
+    /// `CUSTOMER_JWT_AUDIENCE`. `None` when neither is configured: customer tokens are refused.
+    pub customer_auth: Option<std::sync::Arc<CustomerAuth>>,
     /// `EXPOSE_EXACT_COUNTS` (default false): show `available` above the low-stock threshold too.
     pub expose_exact_counts: bool,
     /// `REDIS_KEY_PREFIX` (default empty): isolates tenants (and tests) sharing one Redis.
@@ -88,6 +97,11 @@ impl std::fmt::Debug for Config {
             .field("max_qty_per_item", &self.max_qty_per_item)
             .field("max_items", &self.max_items)
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "customer_rate_limit_per_minute",
+                &self.customer_rate_limit_per_minute,
+            )
+            .field("customer_auth", &self.customer_auth)
             .field("expose_exact_counts", &self.expose_exact_counts)
             .field("redis_key_prefix", &self.redis_key_prefix)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
@@ -187,6 +201,15 @@ impl Config {
             max_qty_per_item: number(lookup, "MAX_QTY_PER_ITEM", 10)?,
             max_items: number(lookup, "MAX_ITEMS", 20)?,
             rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 30)?,
+            customer_rate_limit_per_minute: number(lookup, "CUSTOMER_RATE_LIMIT_PER_MINUTE", 10)?,
+            customer_auth: CustomerAuth::from_config(
+                non_empty(lookup("CUSTOMER_JWT_SECRET")).as_deref(),
+                non_empty(lookup("CUSTOMER_JWKS")).as_deref(),
+                non_empty(lookup("CUSTOMER_JWT_ISSUER")).as_deref(),
+                non_empty(lookup("CUSTOMER_JWT_AUDIENCE")).as_deref(),
+            )
+            .map_err(config_error)?
+            .map(std::sync::Arc::new),
             expose_exact_counts: boolean(lookup, "EXPOSE_EXACT_COUNTS")?,
             redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
             redis_timeout_ms: number(lookup, "REDIS_TIMEOUT_MS", 1500)?,
@@ -331,6 +354,8 @@ mod tests {
         assert_eq!(c.max_qty_per_item, 10);
         assert_eq!(c.max_items, 20);
         assert_eq!(c.rate_limit_per_minute, 30);
+        assert_eq!(c.customer_rate_limit_per_minute, 10);
+        assert!(c.customer_auth.is_none());
         assert!(!c.expose_exact_counts);
         assert_eq!(c.redis_key_prefix, "");
         assert_eq!(c.redis_timeout_ms, 1500);
@@ -372,6 +397,19 @@ mod tests {
             &[("CONFIRM_GRACE_SECONDS", "-1")],
             &[("EXPOSE_EXACT_COUNTS", "maybe")],
             &[("REDIS_KEY_PREFIX", "a{b}")],
+            &[("CUSTOMER_RATE_LIMIT_PER_MINUTE", "many")],
+            &[("CUSTOMER_JWT_SECRET", "s")],
+            &[("CUSTOMER_JWT_SECRET", "s"), ("CUSTOMER_JWT_ISSUER", "i")],
+            &[
+                ("CUSTOMER_JWKS", r#"{"keys": []}"#),
+                ("CUSTOMER_JWT_ISSUER", "i"),
+                ("CUSTOMER_JWT_AUDIENCE", "a"),
+            ],
+            &[
+                ("CUSTOMER_JWKS", "{"),
+                ("CUSTOMER_JWT_ISSUER", "i"),
+                ("CUSTOMER_JWT_AUDIENCE", "a"),
+            ],
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(
@@ -415,12 +453,48 @@ mod tests {
     }
 
     #[test]
+    fn customer_jwt_settings_are_validated_and_name_the_variable() {
+        let c = parse(&[
+            ("CUSTOMER_JWT_SECRET", "s"),
+            ("CUSTOMER_JWT_ISSUER", "https://shop.example"),
+            ("CUSTOMER_JWT_AUDIENCE", "edgestock"),
+            ("CUSTOMER_RATE_LIMIT_PER_MINUTE", "4"),
+        ])
+        .unwrap();
+        assert!(c.customer_auth.is_some());
+        assert_eq!(c.customer_rate_limit_per_minute, 4);
+        for (vars, named) in [
+            (&[("CUSTOMER_JWT_SECRET", "s")][..], "CUSTOMER_JWT_ISSUER"),
+            (
+                &[("CUSTOMER_JWKS", r#"{"keys": []}"#)],
+                "CUSTOMER_JWT_AUDIENCE",
+            ),
+            (
+                &[
+                    ("CUSTOMER_JWKS", "not json"),
+                    ("CUSTOMER_JWT_ISSUER", "i"),
+                    ("CUSTOMER_JWT_AUDIENCE", "a"),
+                ],
+                "CUSTOMER_JWKS",
+            ),
+        ] {
+            let e = parse(vars).unwrap_err();
+            assert_eq!((e.status(), e.code.as_str()), (500, "config_error"));
+            assert!(e.message.contains(named), "{vars:?}: {}", e.message);
+        }
+    }
+
+    #[test]
     fn debug_output_redacts_secrets() {
         let c = parse(&[
             ("REDIS_REST_TOKEN", "hunter2"),
             ("RESERVATION_TOKEN_SECRET_PREVIOUS", "swordfish"),
+            ("CUSTOMER_JWT_SECRET", "opensesame"),
+            ("CUSTOMER_JWT_ISSUER", "i"),
+            ("CUSTOMER_JWT_AUDIENCE", "a"),
         ])
         .unwrap();
+        assert!(!format!("{c:?}").contains("opensesame"));
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(!format!("{c:?}").contains("swordfish"));
     }

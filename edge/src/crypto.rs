@@ -38,6 +38,35 @@ pub fn reservation_token(secret: &str, id: &str, exp_secs: i64) -> String {
     format!("{exp}.{}", URL_SAFE_NO_PAD.encode(mac))
 }
 
+/// The token of reservation `id` bound to the customer of hash `customer`
+/// ([`crate::customer::customer_hash`]), valid until `exp_secs`:
+/// `<exp_secs>.<customer>.` followed by base64url (no padding) of
+/// HMAC-SHA256(secret, `"rsv:" + id + "." + exp_secs + "." + customer`). The MAC covers the
+/// binding, so it cannot be stripped (an unbound token's message has one dot less).
+pub fn bound_reservation_token(secret: &str, id: &str, exp_secs: i64, customer: &str) -> String {
+    let exp = exp_secs.to_string();
+    let mac = hmac(
+        secret,
+        &[
+            b"rsv:",
+            id.as_bytes(),
+            b".",
+            exp.as_bytes(),
+            b".",
+            customer.as_bytes(),
+        ],
+    );
+    format!("{exp}.{customer}.{}", URL_SAFE_NO_PAD.encode(mac))
+}
+
+/// The token a reserve answers: bound to `customer` when the request carried one.
+pub fn token_for(secret: &str, id: &str, exp_secs: i64, customer: Option<&str>) -> String {
+    match customer {
+        Some(c) => bound_reservation_token(secret, id, exp_secs, c),
+        None => reservation_token(secret, id, exp_secs),
+    }
+}
+
 /// The expiry of the token of a reservation created at `created_ms`: its creation second plus
 /// `lifetime_secs` (`MAX_HOLD_SECONDS + PAYMENT_WINDOW_SECONDS + CONFIRM_GRACE_SECONDS`). Fixed
 /// at creation, so a replay answers the same token.
@@ -49,7 +78,8 @@ pub fn token_expiry_secs(created_ms: i64, lifetime_secs: u64) -> i64 {
 
 /// Checks the `Authorization` header against the token of `id` in constant time, then its
 /// expiry against `now_ms`. A token of any of `secrets` (the current one, and the previous one
-/// during a rotation) is accepted.
+/// during a rotation) is accepted. Answers the customer hash a bound token carries (`None` for a
+/// token in the unbound form).
 ///
 /// # Errors
 /// 401 `missing_token` without a bearer token, 403 `invalid_token` for a wrong or malformed one,
@@ -59,7 +89,7 @@ pub fn check_token(
     id: &str,
     authorization: Option<&str>,
     now_ms: i64,
-) -> Result<(), ApiError> {
+) -> Result<Option<String>, ApiError> {
     let presented = authorization
         .map(str::trim)
         .and_then(|h| {
@@ -79,14 +109,18 @@ pub fn check_token(
             "the token does not match this reservation",
         )
     };
-    let exp: i64 = presented
-        .split_once('.')
-        .map(|(e, _)| e)
+    let mut parts = presented.split('.');
+    let (exp, customer) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(e), Some(_), None, None) => (e, None),
+        (Some(e), Some(c), Some(_), None) if crate::customer::is_customer_hash(c) => (e, Some(c)),
+        _ => return Err(invalid()),
+    };
+    let exp: i64 = Some(exp)
         .filter(|e| !e.is_empty() && e.len() <= 12 && e.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|e| e.parse().ok())
         .ok_or_else(invalid)?;
     let genuine = secrets.iter().fold(false, |ok, secret| {
-        let expected = reservation_token(secret, id, exp);
+        let expected = token_for(secret, id, exp, customer);
         ok | bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
     });
     if !genuine {
@@ -98,15 +132,16 @@ pub fn check_token(
             "the reservation token has expired",
         ));
     }
-    Ok(())
+    Ok(customer.map(str::to_owned))
 }
 
 /// The subject an `Idempotency-Key` is scoped to, the strongest one present: the customer (a
-/// storefront-issued JWT's `sub`, once the edge verifies them), else the cart, else the client's
+/// storefront-issued JWT's verified `sub`), else the cart, else the client's
 /// IP (IPv6 by its /64), else the one anonymous scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Subject<'a> {
-    /// A verified customer JWT `sub` (not issued yet: the seam for customer logins).
+    /// A verified customer (the hash of its JWT's `iss` and `sub`,
+    /// [`crate::customer::customer_hash`]).
     Customer(&'a str),
     /// The request's `cart_id`.
     Cart(&'a str),
@@ -246,6 +281,57 @@ mod tests {
         }
         // Rotation: a token of either secret checks.
         assert!(check_token(&["new", "secret"], "abc", Some(&format!("Bearer {t}")), now).is_ok());
+    }
+
+    #[test]
+    fn a_bound_token_carries_its_customer_under_the_mac() {
+        let c = "119ffe9adb6ac1e9147ec92db46732d6";
+        let t = bound_reservation_token("secret", "abc", 1_700_001_860, c);
+        // Known answer, from Python: hmac.new(b"secret",
+        // b"rsv:abc.1700001860.119ffe9adb6ac1e9147ec92db46732d6", sha256), base64url unpadded.
+        assert_eq!(
+            t,
+            "1700001860.119ffe9adb6ac1e9147ec92db46732d6.v8u86HZczb2gyR36MLBTbSK9bRuLPpIVtqeLhVJckBg"
+        );
+        let now = 1_700_000_000_000;
+        let s: &[&str] = &["secret"];
+        let bearer = |t: &str| format!("Bearer {t}");
+        assert_eq!(
+            check_token(s, "abc", Some(&bearer(&t)), now).unwrap(),
+            Some(c.to_owned())
+        );
+        assert_eq!(
+            check_token(
+                s,
+                "abc",
+                Some(&bearer(&reservation_token("secret", "abc", 1_700_001_860))),
+                now
+            )
+            .unwrap(),
+            None
+        );
+        // Another customer's hash, the binding stripped, or an unbound MAC under a hash: forged.
+        let other = "0".repeat(32);
+        let (exp_part, rest) = t.split_once('.').unwrap();
+        let mac = rest.split_once('.').unwrap().1;
+        let unbound = reservation_token("secret", "abc", 1_700_001_860);
+        let unbound_mac = unbound.split_once('.').unwrap().1;
+        for forged in [
+            format!("{exp_part}.{other}.{mac}"),
+            format!("{exp_part}.{mac}"),
+            format!("{exp_part}.{c}.{unbound_mac}"),
+            format!("{exp_part}.{}.{mac}", c.to_uppercase()),
+            format!("{t}.x"),
+        ] {
+            let e = check_token(s, "abc", Some(&bearer(&forged)), now).unwrap_err();
+            assert_eq!(
+                (e.status(), e.code.as_str()),
+                (403, "invalid_token"),
+                "{forged}"
+            );
+        }
+        let e = check_token(s, "abc", Some(&bearer(&t)), 1_700_001_860_000).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (401, "token_expired"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod badge;
 pub mod cache;
 pub mod config;
 pub mod crypto;
+pub mod customer;
 pub mod error;
 pub mod platform;
 pub mod router;

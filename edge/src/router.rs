@@ -10,7 +10,8 @@ use crate::routes::{origin, reservations, stock};
 use crate::validate;
 
 /// Request headers a browser may send cross-origin.
-pub const CORS_ALLOW_HEADERS: &str = "content-type, authorization, idempotency-key";
+pub const CORS_ALLOW_HEADERS: &str =
+    "content-type, authorization, idempotency-key, x-customer-token";
 /// Response headers a browser may read cross-origin.
 pub const CORS_EXPOSE_HEADERS: &str = "Retry-After, ETag, Idempotency-Replayed, X-Request-Id";
 /// How long a browser may cache a preflight answer.

@@ -1,12 +1,13 @@
 -- prelude.lua: helpers shared by every edgestock script. The lua crate places this file after the
 -- shebang and before each script body, so every script stays one self-contained EVAL source.
 -- Data model (docs/design.md#redis-data-model, with the held quantity folded into the zset member):
---   stock:{sku}  hash  on_hand, reserved, sold, low
+--   stock:{sku}  hash  on_hand, reserved, sold, low, rc (1: reserving needs a customer login)
 --   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
 --   rsv:{rid}    string "status;created;expires;max_expires;fp;items;held_expires;deadline;owner"
 --                with items "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis
 --                can keep); held_expires and deadline are set by a pin (0 otherwise): the expiry to
---                go back to if the pin is undone, and the payment deadline the pin fixed
+--                go back to if the pin is undone, and the payment deadline the pin fixed; owner
+--                is "c:<customer-hash>" for a reservation bound to a verified customer
 --   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
 
 local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end

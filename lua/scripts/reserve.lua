@@ -3,16 +3,18 @@
 local rsv_key     = KEYS[1]            -- rsv:{rid}: reservation record, also the idempotency record
 local events      = KEYS[2]            -- events stream
 local sweep       = KEYS[3]            -- sweep index (sku -> earliest expiry)
--- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, or anon)
+-- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, customer, or anon)
 -- then for item i: KEYS[3+n_rl+2i-1] = stock:{sku_i}, KEYS[3+n_rl+2i] = holds:{sku_i}
 local rid         = ARGV[1]            -- reservation id
 local fingerprint = ARGV[2]            -- hash of the request, tells a replay from a key reuse
 local ttl_ms      = tonumber(ARGV[3])  -- hold lifetime
 local max_hold_ms = tonumber(ARGV[4])  -- cap on the total hold time, extensions included
-local rl_limit    = tonumber(ARGV[5])  -- requests per window per subject (0 = unlimited)
+local rl_limits   = ARGV[5]            -- requests per window, "l1,l2,...": one per subject, in
+                                       -- KEYS order (0 = unlimited; one value applies to all)
 local rl_window   = tonumber(ARGV[6])  -- rate-limit window (ms)
 local n_rl        = tonumber(ARGV[7])  -- number of rate-limit keys
-local owner       = ARGV[8]            -- who holds it (cart or client fingerprint), for audit
+local owner       = ARGV[8]            -- who holds it: "c:<customer-hash>" for a verified customer
+                                       -- (the reservation is bound to it), else the cart or client
 local offset      = ARGV[9]            -- clock offset in ms (tests only; 0 in production)
 local n_items     = tonumber(ARGV[10]) -- number of items
 -- ARGV[11 ..]: sku_1, qty_1, ..., sku_n, qty_n
@@ -20,26 +22,37 @@ local MAX_ITEMS = 50
 
 local now = clock(offset)
 
+local limits = {}
+for l in string.gmatch(rl_limits or '', '[^,]+') do limits[#limits + 1] = tonumber(l) end
+if #limits == 1 then
+  for i = 2, (n_rl or 0) do limits[i] = limits[1] end
+end
+local customer = string.match(owner or '', '^c:(.+)$')
+
 if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 10 + 2 * n_items
-   or #KEYS ~= 3 + n_rl + 2 * n_items or not ttl_ms or ttl_ms < 1 or not max_hold_ms then
+   or #KEYS ~= 3 + n_rl + 2 * n_items or not ttl_ms or ttl_ms < 1 or not max_hold_ms
+   or (n_rl > 0 and #limits ~= n_rl) then
   return { 'bad_request', 'malformed reserve arguments' }
 end
 
 -- Rate limit (fixed window per subject), before anything else: every attempt that gets past it
 -- counts on every subject, whatever its outcome (replay, mismatch, unknown SKU, insufficient
 -- stock or a hold), so polling for freed units costs the same as reserving them. An attempt over
--- the limit is refused without counting (all subjects are checked before any is counted).
-if rl_limit > 0 then
-  for i = 1, n_rl do
+-- the limit is refused without counting (all subjects are checked before any is counted). Each
+-- subject has its own limit (a customer's tier is not an IP's); a subject at 0 is not counted.
+for i = 1, n_rl do
+  if limits[i] > 0 then
     local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
-    if count >= rl_limit then
+    if count >= limits[i] then
       local left = redis.call('PTTL', KEYS[3 + i])
       if left < 0 then left = rl_window end
       return { 'rate_limited', left }
     end
   end
-  for i = 1, n_rl do
-    if redis.call('INCR', KEYS[3 + i]) == 1 then redis.call('PEXPIRE', KEYS[3 + i], rl_window) end
+end
+for i = 1, n_rl do
+  if limits[i] > 0 and redis.call('INCR', KEYS[3 + i]) == 1 then
+    redis.call('PEXPIRE', KEYS[3 + i], rl_window)
   end
 end
 
@@ -52,8 +65,19 @@ if existing then
   return { 'ok', rid, status, existing.created, existing.expires, 1, now }
 end
 
--- Reap, then check every item before holding any.
 local base = 3 + n_rl
+
+-- A SKU that requires a customer login (`rc` = 1 in its hash) refuses an anonymous reserve
+-- before anything else is touched.
+if not customer then
+  for i = 1, n_items do
+    if redis.call('HGET', KEYS[base + 2 * i - 1], 'rc') == '1' then
+      return { 'customer_required', ARGV[9 + 2 * i] }
+    end
+  end
+end
+
+-- Reap, then check every item before holding any.
 local stocks = {}
 local seen = {}
 for i = 1, n_items do

@@ -8,6 +8,7 @@ local sku     = ARGV[1]               -- the SKU
 local on_hand = tonumber(ARGV[2])     -- on-hand per the ledger (plus sales not yet committed here)
 local low     = tonumber(ARGV[3])     -- low-stock threshold
 local offset  = ARGV[4]               -- clock offset in ms (tests only)
+local rc      = ARGV[5]               -- '1' / '0': the SKU requires a customer or not; else unchanged
 
 local now = clock(offset)
 if not on_hand or on_hand < 0 or on_hand % 1 ~= 0 or not low or low < 0 then
@@ -18,6 +19,11 @@ if not s then s = { on_hand = 0, reserved = 0, sold = 0, low = low, state = 'in'
 s.reserved = s.reserved - reap(holds, events, sku, now)
 s.low = low
 redis.call('HSET', stock, 'low', low)
+if rc == '1' then
+  redis.call('HSET', stock, 'rc', 1)
+elseif rc == '0' then
+  redis.call('HDEL', stock, 'rc')
+end
 local before = s.on_hand
 local answer = 'ok'
 if on_hand < s.reserved then

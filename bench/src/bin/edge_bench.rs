@@ -160,6 +160,7 @@ fn reserve_request(id: String) -> ReserveRequest {
         ttl_ms: 600_000,
         max_hold_ms: 900_000,
         rate_limit: None,
+        customer: None,
         owner: String::new(),
     }
 }

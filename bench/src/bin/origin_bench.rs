@@ -160,6 +160,7 @@ async fn origin_round(
                     ttl_ms: 600_000,
                     max_hold_ms: 600_000,
                     rate_limit: None,
+                    customer: None,
                     owner: "bench".into(),
                 };
                 matches!(redis.reserve(&req).await, Ok(ReserveOutcome::Held(_)))

@@ -12,8 +12,12 @@ use super::{malformed, rest_script, status, Engine, Item, Reply};
 pub struct RateLimit {
     /// Subjects counted separately, e.g. `ip:203.0.113.9`, `cart:abc`.
     pub subjects: Vec<String>,
-    /// Reserve requests allowed per subject per window.
+    /// Reserve requests allowed per subject per window (0 = unlimited), for every subject
+    /// without its own entry in `limits`.
     pub limit: u32,
+    /// Per-subject limits, by position in `subjects` (a customer's tier beside an IP's); a
+    /// subject past the end of this list has `limit`.
+    pub limits: Vec<u32>,
     /// Window length in ms.
     pub window_ms: u64,
 }
@@ -35,6 +39,16 @@ pub struct ReserveRequest {
     pub rate_limit: Option<RateLimit>,
     /// Who holds it (cart id or client fingerprint), kept for audit.
     pub owner: String,
+    /// The verified customer (hash of its JWT's `iss` and `sub`), if any: the record's owner
+    /// becomes `c:<customer>`, and SKUs that require a customer accept the reserve.
+    pub customer: Option<String>,
+}
+
+impl RateLimit {
+    /// The limit of the subject at `i`.
+    pub fn limit_of(&self, i: usize) -> u32 {
+        self.limits.get(i).copied().unwrap_or(self.limit)
+    }
 }
 
 /// A reservation as the scripts report it.
@@ -75,6 +89,8 @@ pub enum ReserveOutcome {
     },
     /// The id (idempotency key) was used before with another request.
     IdempotencyMismatch,
+    /// A SKU that requires a customer, reserved without one; nothing was held.
+    CustomerRequired(String),
 }
 
 impl<T: Transport> Engine<T> {
@@ -93,15 +109,26 @@ impl<T: Transport> Engine<T> {
         ];
         keys.extend(subjects.iter().map(|s| self.keys.rate_limit(s)));
         self.sku_keys(req.items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let limits = match rl {
+            Some(r) if !subjects.is_empty() => (0..subjects.len())
+                .map(|i| r.limit_of(i).to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            _ => "0".to_owned(),
+        };
+        let owner = match &req.customer {
+            Some(c) => format!("c:{c}"),
+            None => req.owner.clone(),
+        };
         let mut args = vec![
             req.id.clone(),
             req.fingerprint.clone(),
             req.ttl_ms.to_string(),
             req.max_hold_ms.to_string(),
-            rl.map_or(0, |r| r.limit).to_string(),
+            limits,
             rl.map_or(0, |r| r.window_ms).to_string(),
             subjects.len().to_string(),
-            req.owner.clone(),
+            owner,
             self.offset(),
         ];
         Self::item_args(&req.items, &mut args);
@@ -128,6 +155,7 @@ impl<T: Transport> Engine<T> {
                 retry_after_ms: r.int()?,
             },
             "idempotency_mismatch" => ReserveOutcome::IdempotencyMismatch,
+            "customer_required" => ReserveOutcome::CustomerRequired(r.str()?.to_owned()),
             "bad_request" => {
                 return Err(Error::Malformed(format!("reserve refused: {}", r.str()?)))
             }

@@ -151,6 +151,21 @@ impl<T: Transport> Engine<T> {
         on_hand: i64,
         low_threshold: i64,
     ) -> Result<LevelOutcome, Error> {
+        self.seed_with(sku, on_hand, low_threshold, None).await
+    }
+
+    /// [`Engine::seed`], also setting (or clearing) the SKU's `require_customer` flag when given,
+    /// in the same script call.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn seed_with(
+        &self,
+        sku: &Sku,
+        on_hand: i64,
+        low_threshold: i64,
+        require_customer: Option<bool>,
+    ) -> Result<LevelOutcome, Error> {
         let keys = [
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
@@ -161,12 +176,46 @@ impl<T: Transport> Engine<T> {
             on_hand.to_string(),
             low_threshold.to_string(),
             self.offset(),
+            match require_customer {
+                Some(true) => "1",
+                Some(false) => "0",
+                None => "",
+            }
+            .to_owned(),
         ];
         let v = self
             .client
             .eval(rest_script(&lua::SEED), &keys, &args, false)
             .await?;
         Self::level("seed", &v)
+    }
+
+    /// Marks a SKU as requiring a customer login to reserve (field `rc` of its stock hash), or
+    /// clears the mark. One command; the reserve script reads it.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn set_require_customer(&self, sku: &Sku, required: bool) -> Result<(), Error> {
+        let key = self.keys.stock(sku.as_str());
+        let c = if required {
+            cmd("HSET").arg(key).arg("rc").arg(1)
+        } else {
+            cmd("HDEL").arg(key).arg("rc")
+        };
+        self.client.command(&c).await?;
+        Ok(())
+    }
+
+    /// True when a SKU requires a customer login to reserve.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn requires_customer(&self, sku: &Sku) -> Result<bool, Error> {
+        let v = self
+            .client
+            .command(&cmd("HGET").arg(self.keys.stock(sku.as_str())).arg("rc"))
+            .await?;
+        Ok(matches!(v, Value::Bytes(ref b) if b == b"1"))
     }
 
     fn level(what: &'static str, v: &Value) -> Result<LevelOutcome, Error> {

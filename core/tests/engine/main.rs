@@ -73,6 +73,7 @@ fn request(id: &str, items: Vec<Item>, ttl_ms: u64) -> ReserveRequest {
         ttl_ms,
         max_hold_ms: 60_000,
         rate_limit: None,
+        customer: None,
         owner: "test".into(),
     }
 }

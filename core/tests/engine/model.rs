@@ -20,7 +20,9 @@ enum Op {
     Reserve {
         items: Vec<(usize, u32)>,
         ttl_ms: u64,
+        customer: bool,
     },
+    RequireCustomer(usize, bool),
     Replay(usize),
     Extend(usize, u64),
     Release(usize),
@@ -36,8 +38,9 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (proptest::collection::btree_map(0..3usize, 1..5u32, 1..3), prop_oneof![Just(2_500u64), Just(12_500), Just(22_500)])
-            .prop_map(|(m, ttl_ms)| Op::Reserve { items: m.into_iter().collect(), ttl_ms }),
+        4 => (proptest::collection::btree_map(0..3usize, 1..5u32, 1..3), prop_oneof![Just(2_500u64), Just(12_500), Just(22_500)], any::<bool>())
+            .prop_map(|(m, ttl_ms, customer)| Op::Reserve { items: m.into_iter().collect(), ttl_ms, customer }),
+        1 => (0..3usize, any::<bool>()).prop_map(|(s, on)| Op::RequireCustomer(s, on)),
         1 => (0..20usize).prop_map(Op::Replay),
         1 => (0..20usize, prop_oneof![Just(5_000u64), Just(15_000)]).prop_map(|(i, a)| Op::Extend(i, a)),
         1 => (0..20usize).prop_map(Op::Release),
@@ -78,6 +81,8 @@ struct MRes {
 struct Model {
     now: i64, // model time (ms) = clock offset
     exists: [bool; 3],
+    /// SKUs that require a customer to reserve.
+    rc: [bool; 3],
     on_hand: [i64; 3],
     sold: [i64; 3],
     total_in: [i64; 3],
@@ -185,22 +190,38 @@ async fn run_case(ops: Vec<Op>) {
         e.set_clock_offset_ms(m.now);
         let pick = |i: usize, m: &Model| (!m.res.is_empty()).then(|| i % m.res.len());
         match op {
-            Op::Reserve { items, ttl_ms } => {
+            Op::RequireCustomer(s, on) => {
+                e.set_require_customer(&sku(SKUS[s]), on).await.unwrap();
+                m.rc[s] = on;
+            }
+            Op::Reserve {
+                items,
+                ttl_ms,
+                customer,
+            } => {
                 let id = format!("p{step}");
                 let mut req = request(&id, items_of(&items), ttl_ms);
                 req.max_hold_ms = MAX_HOLD_MS;
+                req.customer = customer.then(|| "0123456789abcdef0123456789abcdef".to_owned());
                 let got = e.reserve(&req).await.unwrap();
-                let first_bad = items.iter().find_map(|(s, q)| {
-                    if !m.exists[*s] {
-                        Some(ReserveOutcome::UnknownSku(SKUS[*s].into()))
-                    } else if m.available(*s) < i64::from(*q) {
-                        Some(ReserveOutcome::Insufficient {
-                            sku: SKUS[*s].into(),
-                            available: m.available(*s),
-                        })
-                    } else {
-                        None
-                    }
+                // Without a customer, a SKU that requires one refuses before anything else.
+                let required = (!customer)
+                    .then(|| items.iter().find(|(s, _)| m.rc[*s]))
+                    .flatten()
+                    .map(|(s, _)| ReserveOutcome::CustomerRequired(SKUS[*s].into()));
+                let first_bad = required.or_else(|| {
+                    items.iter().find_map(|(s, q)| {
+                        if !m.exists[*s] {
+                            Some(ReserveOutcome::UnknownSku(SKUS[*s].into()))
+                        } else if m.available(*s) < i64::from(*q) {
+                            Some(ReserveOutcome::Insufficient {
+                                sku: SKUS[*s].into(),
+                                available: m.available(*s),
+                            })
+                        } else {
+                            None
+                        }
+                    })
                 });
                 let want = if let Some(bad) = first_bad {
                     bad

@@ -141,6 +141,7 @@ fn rate_limit_refuses_without_changing_anything() {
         req.rate_limit = Some(RateLimit {
             subjects: vec!["ip:1".into(), "cart:c".into()],
             limit: 3,
+            limits: vec![],
             window_ms: 60_000,
         });
         for i in 0..3 {
@@ -177,6 +178,7 @@ fn adversary_every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_inc
             Some(RateLimit {
                 subjects: vec![subject.into()],
                 limit: 3,
+                limits: vec![],
                 window_ms: 60_000,
             })
         };
@@ -477,5 +479,108 @@ fn unpin_puts_the_hold_back_with_its_old_expiry() {
             e.unpin("nope", &items).await.unwrap(),
             UnpinOutcome::NotFound
         );
+    });
+}
+
+#[test]
+fn each_rate_limit_subject_has_its_own_limit() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("A"), 100, 0).await.unwrap();
+        let mut req = request("tier", vec![item("A", 1)], 10_000);
+        // The IP allows 5 per window, the customer 2: the customer's tier refuses the third.
+        req.rate_limit = Some(RateLimit {
+            subjects: vec!["ip:t1".into(), "customer:c1".into()],
+            limit: 5,
+            limits: vec![5, 2],
+            window_ms: 60_000,
+        });
+        for i in 0..2 {
+            req.id = format!("tier{i}");
+            assert!(matches!(
+                e.reserve(&req).await.unwrap(),
+                ReserveOutcome::Held(_)
+            ));
+        }
+        req.id = "tier2".into();
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::RateLimited { .. }
+        ));
+        // The same IP without the customer still has 3 left (the refused attempt did not count).
+        let rl = req.rate_limit.as_mut().unwrap();
+        rl.subjects = vec!["ip:t1".into()];
+        rl.limits = vec![5];
+        for i in 3..6 {
+            req.id = format!("tier{i}");
+            assert!(matches!(
+                e.reserve(&req).await.unwrap(),
+                ReserveOutcome::Held(_)
+            ));
+        }
+        req.id = "tier6".into();
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::RateLimited { .. }
+        ));
+        // A subject at 0 is not limited (nor counted).
+        let rl = req.rate_limit.as_mut().unwrap();
+        rl.subjects = vec!["ip:t2".into(), "customer:c2".into()];
+        rl.limits = vec![1, 0];
+        req.id = "tier7".into();
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+        req.id = "tier8".into();
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::RateLimited { .. }
+        ));
+        assert_eq!(available(&e, "A").await, 94);
+    });
+}
+
+#[test]
+fn a_sku_that_requires_a_customer_refuses_without_one_and_changes_nothing() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("FREE"), 5, 0).await.unwrap();
+        e.seed(&sku("DROP"), 5, 0).await.unwrap();
+        e.set_require_customer(&sku("DROP"), true).await.unwrap();
+        assert!(e.requires_customer(&sku("DROP")).await.unwrap());
+        assert!(!e.requires_customer(&sku("FREE")).await.unwrap());
+        let mut req = request("rc1", vec![item("FREE", 1), item("DROP", 2)], 10_000);
+        assert_eq!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::CustomerRequired("DROP".into())
+        );
+        assert_eq!(available(&e, "FREE").await, 5);
+        assert_eq!(available(&e, "DROP").await, 5);
+        assert_eq!(e.reservation("rc1").await.unwrap(), None);
+        // With a customer: held, and the record is owned by it.
+        req.customer = Some("0123456789abcdef0123456789abcdef".into());
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+        assert_eq!(available(&e, "DROP").await, 3);
+        let rec = e.reservation("rc1").await.unwrap().unwrap();
+        assert_eq!(rec.owner, "c:0123456789abcdef0123456789abcdef");
+        // Cleared: anyone reserves it.
+        e.set_require_customer(&sku("DROP"), false).await.unwrap();
+        assert!(!e.requires_customer(&sku("DROP")).await.unwrap());
+        let req = request("rc2", vec![item("DROP", 1)], 10_000);
+        assert!(matches!(
+            e.reserve(&req).await.unwrap(),
+            ReserveOutcome::Held(_)
+        ));
+        // A seed sets the flag when told, and keeps it otherwise.
+        e.seed_with(&sku("DROP"), 5, 0, Some(true)).await.unwrap();
+        assert!(e.requires_customer(&sku("DROP")).await.unwrap());
+        e.seed(&sku("DROP"), 5, 0).await.unwrap();
+        assert!(e.requires_customer(&sku("DROP")).await.unwrap());
+        e.seed_with(&sku("DROP"), 5, 0, Some(false)).await.unwrap();
+        assert!(!e.requires_customer(&sku("DROP")).await.unwrap());
     });
 }

@@ -9,13 +9,14 @@ pub mod stock;
 use std::time::Duration;
 
 use edgestock_api::edge::ReservationItem;
-use edgestock_api::ApiError;
+use edgestock_api::{ApiError, ErrorCode};
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::{Engine, Item};
 use upstash_rest::Client;
 
 use crate::config::Config;
 use crate::crypto;
+use crate::customer::{self, Customer};
 use crate::error::{redis_failure, reservation_not_found};
 use crate::platform::{ApiRequest, Platform, RequestExt};
 
@@ -48,8 +49,26 @@ pub(crate) fn now_ms<P: Platform>(p: &P, cfg: &Config) -> i64 {
     p.now_ms().saturating_add(cfg.clock_offset_ms)
 }
 
-/// Checks the token of `id` (401/403, 401 `token_expired` past its expiry) and the id's syntax
-/// (404) before anything else.
+/// The verified customer of a request (`X-Customer-Token`), `None` without the header.
+///
+/// # Errors
+/// 401 `invalid_customer_token` for a header that does not verify.
+pub(crate) fn request_customer<P: Platform>(
+    p: &P,
+    cfg: &Config,
+    req: &ApiRequest,
+) -> Result<Option<Customer>, ApiError> {
+    customer::from_header(
+        cfg.customer_auth.as_deref(),
+        req.header(customer::HEADER),
+        now_ms(p, cfg),
+    )
+}
+
+/// Checks the token of `id` (401/403, 401 `token_expired` past its expiry), the id's syntax
+/// (404) and the customer before anything else: a customer token that does not verify is 401
+/// `invalid_customer_token`, and a reservation bound to a customer answers 403
+/// `customer_mismatch` without that customer's token.
 pub(crate) fn authorize<P: Platform>(
     p: &P,
     cfg: &Config,
@@ -57,9 +76,18 @@ pub(crate) fn authorize<P: Platform>(
     id: &str,
 ) -> Result<(), ApiError> {
     let secrets = cfg.token_secrets()?;
-    crypto::check_token(&secrets, id, req.header("authorization"), now_ms(p, cfg))?;
+    let bound = crypto::check_token(&secrets, id, req.header("authorization"), now_ms(p, cfg))?;
     if !crypto::is_reservation_id(id) {
         return Err(reservation_not_found());
+    }
+    let customer = request_customer(p, cfg, req)?;
+    if let Some(bound) = bound {
+        if customer.map(|c| c.hash).as_deref() != Some(bound.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::CustomerMismatch,
+                "this reservation belongs to a customer: send their token as X-Customer-Token",
+            ));
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use edgestock_core::scripts::{
     ExtendOutcome, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
 };
 
-use super::{authorize, engine, items, redis_err};
+use super::{authorize, engine, items, redis_err, request_customer};
 use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
 use crate::crypto;
 use crate::error::{reservation_not_found, retry_after_seconds, unknown_sku};
@@ -23,10 +23,14 @@ fn client_ip(req: &ApiRequest) -> Option<IpAddr> {
     req.header("cf-connecting-ip")?.trim().parse().ok()
 }
 
-/// The rate-limit subjects of a reserve: the client's IP (IPv6 by its /64) and the cart, each
-/// counted on its own; a request with neither falls in the one shared anonymous bucket. (A
-/// verified customer JWT, once the edge accepts them, adds `customer:<sub>` here.)
-pub fn rate_limit_subjects(network: Option<&str>, cart_id: Option<&str>) -> Vec<String> {
+/// The rate-limit subjects of a reserve: the client's IP (IPv6 by its /64), the cart and the
+/// verified customer (its hash), each counted on its own; a request with none falls in the one
+/// shared anonymous bucket.
+pub fn rate_limit_subjects(
+    network: Option<&str>,
+    cart_id: Option<&str>,
+    customer: Option<&str>,
+) -> Vec<String> {
     let mut subjects = Vec::new();
     if let Some(net) = network {
         subjects.push(crypto::Subject::Ip(net).name());
@@ -34,23 +38,37 @@ pub fn rate_limit_subjects(network: Option<&str>, cart_id: Option<&str>) -> Vec<
     if let Some(cart) = cart_id {
         subjects.push(crypto::Subject::Cart(cart).name());
     }
+    if let Some(c) = customer {
+        subjects.push(crypto::Subject::Customer(c).name());
+    }
     if subjects.is_empty() {
         subjects.push(crypto::Subject::Anonymous.name());
     }
     subjects
 }
 
-/// The strongest subject of a reserve, which its `Idempotency-Key` is scoped to: the cart, else
-/// the IP /64, else anonymous. (A verified customer JWT `sub` will come first:
-/// [`crypto::Subject::Customer`].)
+/// The limit per window of a rate-limit subject: `CUSTOMER_RATE_LIMIT_PER_MINUTE` for a
+/// customer, `RATE_LIMIT_PER_MINUTE` for the others.
+pub fn subject_limit(cfg: &Config, subject: &str) -> u32 {
+    if subject.starts_with("customer:") {
+        cfg.customer_rate_limit_per_minute
+    } else {
+        cfg.rate_limit_per_minute
+    }
+}
+
+/// The strongest subject of a reserve, which its `Idempotency-Key` is scoped to: the verified
+/// customer, else the cart, else the IP /64, else anonymous.
 pub fn idempotency_subject<'a>(
     network: Option<&'a str>,
     cart_id: Option<&'a str>,
+    customer: Option<&'a str>,
 ) -> crypto::Subject<'a> {
-    match (cart_id, network) {
-        (Some(cart), _) => crypto::Subject::Cart(cart),
-        (None, Some(net)) => crypto::Subject::Ip(net),
-        (None, None) => crypto::Subject::Anonymous,
+    match (customer, cart_id, network) {
+        (Some(c), _, _) => crypto::Subject::Customer(c),
+        (None, Some(cart), _) => crypto::Subject::Cart(cart),
+        (None, None, Some(net)) => crypto::Subject::Ip(net),
+        (None, None, None) => crypto::Subject::Anonymous,
     }
 }
 
@@ -62,21 +80,25 @@ pub(crate) async fn reserve<P: Platform>(
     validate::check_json_content_type(req.header("content-type"))?;
     let r = validate::reserve(req.body(), cfg)?;
     let secret = cfg.token_secret()?;
+    let customer = request_customer(p, cfg, req)?.map(|c| c.hash);
     let engine = engine(p, cfg)?;
     let network = client_ip(req).map(crypto::client_network);
     let (network, cart) = (network.as_deref(), r.cart_id.as_deref());
     let id = match req.header("idempotency-key") {
         Some(key) => {
             crypto::check_reserve_idempotency_key(key)?;
-            crypto::idempotent_id(secret, idempotency_subject(network, cart), key)
+            let subject = idempotency_subject(network, cart, customer.as_deref());
+            crypto::idempotent_id(secret, subject, key)
         }
         None => crypto::random_id(p.random_bytes()),
     };
-    let subjects = rate_limit_subjects(network, cart);
+    let subjects = rate_limit_subjects(network, cart, customer.as_deref());
     let owner = subjects.last().cloned().unwrap_or_default();
-    let rate_limit = (cfg.rate_limit_per_minute > 0).then_some(RateLimit {
+    let limits: Vec<u32> = subjects.iter().map(|s| subject_limit(cfg, s)).collect();
+    let rate_limit = limits.iter().any(|l| *l > 0).then_some(RateLimit {
         subjects,
         limit: cfg.rate_limit_per_minute,
+        limits,
         window_ms: RATE_LIMIT_WINDOW_MS,
     });
     let outcome = engine
@@ -88,16 +110,18 @@ pub(crate) async fn reserve<P: Platform>(
             max_hold_ms: u64::from(cfg.max_hold_seconds) * 1000,
             rate_limit,
             owner,
+            customer: customer.clone(),
         })
         .await
         .map_err(redis_err)?;
     match outcome {
         ReserveOutcome::Held(h) => {
             let body = edge::Reservation {
-                token: crypto::reservation_token(
+                token: crypto::token_for(
                     secret,
                     &h.id,
                     crypto::token_expiry_secs(h.created_ms, cfg.token_lifetime_secs()),
+                    customer.as_deref(),
                 ),
                 status: status(h.status),
                 items: items(&r.items),
@@ -124,6 +148,11 @@ pub(crate) async fn reserve<P: Platform>(
             d.available = Some(available.max(0));
         })),
         ReserveOutcome::UnknownSku(sku) => Err(unknown_sku(&sku)),
+        ReserveOutcome::CustomerRequired(sku) => Err(ApiError::new(
+            ErrorCode::CustomerRequired,
+            format!("{sku} can only be reserved by a signed-in customer (X-Customer-Token)"),
+        )
+        .with(|d| d.sku = Some(sku))),
         ReserveOutcome::RateLimited { retry_after_ms } => Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many reservation attempts, slow down",

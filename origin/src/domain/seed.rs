@@ -88,7 +88,17 @@ async fn seed_one(state: &AppState, sku: &str, write: bool) -> Result<SkuDrift> 
     };
     if write {
         let low = i64::from(level.low_stock_threshold);
-        match state.redis.seed(&parsed, expected.max(0), low).await? {
+        // Not a macro: the column is newer than the offline query cache.
+        let require_customer: bool =
+            sqlx::query_scalar("select require_customer from skus where sku = $1")
+                .bind(sku)
+                .fetch_one(&mut *tx)
+                .await?;
+        match state
+            .redis
+            .seed_with(&parsed, expected.max(0), low, Some(require_customer))
+            .await?
+        {
             LevelOutcome::BelowReserved { on_hand, reserved } => {
                 tracing::warn!(
                     sku,

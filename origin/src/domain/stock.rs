@@ -43,6 +43,8 @@ pub struct SkuSpec {
     pub on_hand: i64,
     /// Low-stock threshold.
     pub low_stock_threshold: i64,
+    /// Whether reserving needs a verified customer; `None` keeps the current value.
+    pub require_customer: Option<bool>,
 }
 
 /// What [`put_sku`] did.
@@ -52,6 +54,8 @@ pub struct SkuWritten {
     pub created: bool,
     /// The movement recording the change of on-hand, if any.
     pub movement_id: Option<String>,
+    /// Whether reserving needs a verified customer, after the call.
+    pub require_customer: bool,
     /// Whether Redis has it yet.
     pub redis: RedisState,
 }
@@ -82,6 +86,21 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
     )
     .execute(&mut *tx)
     .await?;
+    // Not a macro: the column is newer than the offline query cache.
+    let rc_before: bool = sqlx::query_scalar("select require_customer from skus where sku = $1")
+        .bind(sku.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .unwrap_or(false);
+    let require_customer = spec.require_customer.unwrap_or(rc_before);
+    let rc_changed = require_customer != rc_before;
+    if rc_changed {
+        sqlx::query("update skus set require_customer = $2 where sku = $1")
+            .bind(sku.as_str())
+            .bind(require_customer)
+            .execute(&mut *tx)
+            .await?;
+    }
     let created = before.is_none();
     let delta = spec.on_hand - before.as_ref().map_or(0, |b| b.on_hand);
     let low_changed = before
@@ -95,13 +114,14 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
         }
     });
     let mut outbox_id = None;
-    if movement_id.is_some() || low_changed {
+    if movement_id.is_some() || low_changed || rc_changed {
         let effect = Effect::Adjust(AdjustPayload {
             sku: sku.to_string(),
             delta,
             movement_id: movement_id.clone(),
             low: low_changed.then_some(spec.low_stock_threshold),
             create: created,
+            require_customer: rc_changed.then_some(require_customer),
         });
         outbox_id = Some(outbox::insert(&mut tx, &effect, state.config.outbox_grace).await?);
     }
@@ -125,6 +145,7 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
     tx.commit().await?;
     Ok(SkuWritten {
         created,
+        require_customer,
         movement_id,
         redis: apply_now(state, outbox_id).await,
     })
@@ -190,6 +211,7 @@ pub async fn adjust(state: &AppState, sku: &Sku, a: &Adjustment) -> Result<Adjus
         movement_id: Some(a.movement_id.clone()),
         low: None,
         create: false,
+        require_customer: None,
     });
     let outbox_id = outbox::insert(&mut tx, &effect, state.config.outbox_grace).await?;
     let movement = NewMovement {

@@ -93,6 +93,7 @@ async fn put_sku(
         name: req.name,
         on_hand: req.on_hand,
         low_stock_threshold: req.low_stock_threshold,
+        require_customer: req.require_customer,
     };
     let written = stock::put_sku(&state, &sku, &spec).await?;
     let status = if written.created {
@@ -105,6 +106,7 @@ async fn put_sku(
         name: spec.name,
         on_hand: spec.on_hand,
         low_stock_threshold: spec.low_stock_threshold,
+        require_customer: written.require_customer,
         movement_id: written.movement_id,
         redis: redis_label(written.redis),
     };

@@ -250,3 +250,66 @@ async fn adversary_control_characters_in_admin_text_are_422_not_500(
     assert_eq!(app.ledger_on_hand("SKU-1").await, 10);
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn require_customer_reaches_redis_and_survives_a_reseed(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[])).await;
+    let drop = edgestock_core::domain::Sku::parse("DROP-1").unwrap();
+    let (s, body) = app
+        .put(
+            "/v1/admin/skus/DROP-1",
+            ADMIN_KEY,
+            &json!({"name": "Drop", "on_hand": 5, "low_stock_threshold": 0, "require_customer": true}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(body["require_customer"], true, "{body}");
+    assert!(app.state.redis.requires_customer(&drop).await.unwrap());
+    // Absent: unchanged.
+    let (s, body) = app
+        .put(
+            "/v1/admin/skus/DROP-1",
+            ADMIN_KEY,
+            &json!({"name": "Drop", "on_hand": 6, "low_stock_threshold": 0}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["require_customer"], true, "{body}");
+    assert_eq!(app.redis_level("DROP-1").await, (6, 0));
+    // Redis loses the SKU; seeding restores the flag from Postgres.
+    let key = app.state.redis.keys().stock("DROP-1");
+    app.state
+        .redis
+        .client()
+        .command(&upstash_rest::cmd("DEL").arg(key))
+        .await
+        .unwrap();
+    assert!(!app.state.redis.requires_customer(&drop).await.unwrap());
+    let (s, body) = app.post("/v1/admin/seed", ADMIN_KEY, &json!({})).await;
+    assert_eq!(s, 200, "{body}");
+    assert!(app.state.redis.requires_customer(&drop).await.unwrap());
+    // Cleared.
+    let (s, body) = app
+        .put(
+            "/v1/admin/skus/DROP-1",
+            ADMIN_KEY,
+            &json!({"name": "Drop", "on_hand": 6, "low_stock_threshold": 0, "require_customer": false}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["require_customer"], false, "{body}");
+    assert!(!app.state.redis.requires_customer(&drop).await.unwrap());
+    let (s, body) = app
+        .put(
+            "/v1/admin/skus/DROP-1",
+            ADMIN_KEY,
+            &json!({"name": "Drop", "on_hand": 6, "low_stock_threshold": 0, "require_customer": "yes"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{body}");
+    app.stop().await;
+}

@@ -180,6 +180,7 @@ impl TestApp {
                 ttl_ms: 60_000,
                 max_hold_ms: 600_000,
                 rate_limit: None,
+                customer: None,
                 owner: "test".into(),
             })
             .await
@@ -342,6 +343,7 @@ pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: 
             ttl_ms: 60_000,
             max_hold_ms: 600_000,
             rate_limit: None,
+            customer: None,
             owner: "test".into(),
         })
         .await

@@ -82,6 +82,9 @@ fn cors_allows_configured_origins_only() {
         r.header("access-control-allow-headers"),
         Some(CORS_ALLOW_HEADERS)
     );
+    assert!(CORS_ALLOW_HEADERS
+        .split(", ")
+        .any(|h| h == crate::customer::HEADER));
     assert_eq!(
         r.header("access-control-allow-methods"),
         Some("POST, OPTIONS")

@@ -50,6 +50,9 @@ pub struct AdjustPayload {
     /// True when the SKU is new: Redis must create it even with a zero delta.
     #[serde(default)]
     pub create: bool,
+    /// New `require_customer` flag, when it changed (field `rc` of the SKU's hash).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_customer: Option<bool>,
 }
 
 /// A Redis effect waiting in the outbox.
@@ -181,6 +184,9 @@ async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError>
             .client()
             .command(&cmd("HSET").arg(key).arg("low").arg(low))
             .await?;
+    }
+    if let Some(required) = p.require_customer {
+        redis.set_require_customer(&sku, required).await?;
     }
     match &p.movement_id {
         Some(mid) if p.delta != 0 || p.create => match redis.adjust(&sku, p.delta, mid).await? {
