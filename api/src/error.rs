@@ -63,6 +63,9 @@ pub enum ErrorCode {
     AlreadyConfirmed,
     /// 409: a `payment_ref` that already confirmed another reservation's order.
     PaymentRefInUse,
+    /// 409: the customer's cap on units of one SKU (held + placed + bought) would be passed
+    /// (with `sku` and, in `available`, the units still allowed).
+    CustomerLimitReached,
     /// 413: the body is too large (with `max_bytes` on the edge).
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -130,7 +133,8 @@ impl ErrorCode {
             | OrderPlaced
             | OrderConfirmed
             | AlreadyConfirmed
-            | PaymentRefInUse => 409,
+            | PaymentRefInUse
+            | CustomerLimitReached => 409,
             BodyTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidRequest | InvalidQuantity | InvalidSku | DuplicateSku | TooManyItems
@@ -182,6 +186,7 @@ const NAMES: &[(ErrorCode, &str)] = {
         (OrderConfirmed, "order_confirmed"),
         (AlreadyConfirmed, "already_confirmed"),
         (PaymentRefInUse, "payment_ref_in_use"),
+        (CustomerLimitReached, "customer_limit_reached"),
         (BodyTooLarge, "body_too_large"),
         (UnsupportedMediaType, "unsupported_media_type"),
         (InvalidRequest, "invalid_request"),
@@ -359,7 +364,7 @@ mod tests {
             assert_eq!(code.as_str(), *name);
             assert!((400..600).contains(&code.status()), "{code:?}");
         }
-        assert_eq!(NAMES.len(), 47, "a new ErrorCode needs a row in NAMES");
+        assert_eq!(NAMES.len(), 48, "a new ErrorCode needs a row in NAMES");
     }
 
     #[test]

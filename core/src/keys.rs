@@ -38,6 +38,12 @@ impl Keys {
         format!("{}rsv:{{{id}}}", self.prefix)
     }
 
+    /// `cap:{sku}:<customer>`: the customer's reservations of the SKU counted toward its cap (in
+    /// the SKU's slot).
+    pub fn cap(&self, sku: &str, customer: &str) -> String {
+        format!("{}cap:{{{sku}}}:{customer}", self.prefix)
+    }
+
     /// `rl:{subject}`: rate-limit window for one subject (`ip:…`, `cart:…`).
     pub fn rate_limit(&self, subject: &str) -> String {
         format!("{}rl:{{{subject}}}", self.prefix)

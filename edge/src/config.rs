@@ -54,6 +54,11 @@ pub struct Config {
     /// `CUSTOMER_RATE_LIMIT_PER_MINUTE` (default 10): reserve attempts per minute per verified
     /// customer (0 = unlimited), beside the per-IP and per-cart `RATE_LIMIT_PER_MINUTE`.
     pub customer_rate_limit_per_minute: u32,
+    /// `MAX_UNITS_PER_CUSTOMER` (default 0 = no cap): units of one SKU a verified customer may
+    /// hold + place + buy across its reservations.
+    pub max_units_per_customer: u32,
+    /// `CAP_WINDOW_SECONDS` (default 86400): how long a customer's count lives after a reserve.
+    pub cap_window_seconds: u32,
     /// How customer JWTs (`X-Customer-Token`) are verified: `CUSTOMER_JWT_SECRET` (HS256) and/or
     /// `CUSTOMER_JWKS` (RS256/ES256 by `kid`), with `CUSTOMER_JWT_ISSUER` and
     /// `CUSTOMER_JWT_AUDIENCE`. `None` when neither is configured: customer tokens are refused.
@@ -101,6 +106,8 @@ impl std::fmt::Debug for Config {
                 "customer_rate_limit_per_minute",
                 &self.customer_rate_limit_per_minute,
             )
+            .field("max_units_per_customer", &self.max_units_per_customer)
+            .field("cap_window_seconds", &self.cap_window_seconds)
             .field("customer_auth", &self.customer_auth)
             .field("expose_exact_counts", &self.expose_exact_counts)
             .field("redis_key_prefix", &self.redis_key_prefix)
@@ -202,6 +209,8 @@ impl Config {
             max_items: number(lookup, "MAX_ITEMS", 20)?,
             rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 30)?,
             customer_rate_limit_per_minute: number(lookup, "CUSTOMER_RATE_LIMIT_PER_MINUTE", 10)?,
+            max_units_per_customer: number(lookup, "MAX_UNITS_PER_CUSTOMER", 0)?,
+            cap_window_seconds: number(lookup, "CAP_WINDOW_SECONDS", 86_400)?,
             customer_auth: CustomerAuth::from_config(
                 non_empty(lookup("CUSTOMER_JWT_SECRET")).as_deref(),
                 non_empty(lookup("CUSTOMER_JWKS")).as_deref(),

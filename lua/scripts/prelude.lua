@@ -129,14 +129,49 @@ end
 -- Loads the reservation a script acts on and checks that the caller declared its items' keys
 -- (stock/holds pairs from KEYS[3]) in the record's order, items from ARGV[first_arg]. Returns the
 -- record and its items, or nil, nil and the reply to give.
+-- A reservation bound to a customer also declares, after its stock/holds pairs, one cap key per
+-- item (cap:{sku}:<customer>): the fourth value returned is the index of the first, or nil.
 local function load_declared(rsv_key, n_items, first_arg)
   local r = load_rsv(rsv_key)
   if not r then return nil, nil, { 'not_found' } end
   local items = parse_items(r.items)
-  if #items ~= n_items or #KEYS ~= 2 + 2 * n_items or not items_match(items, first_arg) then
+  local capped = #KEYS == 2 + 3 * n_items
+  if #items ~= n_items or not (#KEYS == 2 + 2 * n_items or capped) or not items_match(items, first_arg) then
     return nil, nil, { 'bad_request', 'items do not match the reservation' }
   end
+  if capped then return r, items, nil, 3 + 2 * n_items end
   return r, items
+end
+
+-- The per-customer cap: cap:{sku}:<customer> is a zset of the customer's reservations of the SKU,
+-- member "<rid>|<qty>", scored by when the units stop counting: the hold's expiry while held
+-- (an expired hold drops out by itself), +inf once placed or bought. The key lives at least the
+-- cap window after a reserve, and at least as long as any hold it counts.
+
+-- Units of a SKU the customer holds, has placed or bought (members past their score removed).
+local function cap_units(cap, now)
+  redis.call('ZREMRANGEBYSCORE', cap, '-inf', now)
+  local total = 0
+  for _, m in ipairs(redis.call('ZRANGE', cap, 0, -1)) do total = total + (qty_of(m) or 0) end
+  return total
+end
+
+-- Sets the reservation's member of each cap key from KEYS[first] to `score` (a number or
+-- '+inf'), keeping the key alive at least `min_ttl_ms` and until a numeric score.
+local function cap_set(first, items, rid, score, now, min_ttl_ms)
+  for i, it in ipairs(items) do
+    local cap = KEYS[first + i - 1]
+    redis.call('ZADD', cap, score, rid .. '|' .. it.qty)
+    local ttl = min_ttl_ms or 0
+    if score ~= '+inf' then ttl = math.max(ttl, score - now) end
+    local left = redis.call('PTTL', cap)
+    if left >= 0 and left < ttl or left == -1 then redis.call('PEXPIRE', cap, math.max(ttl, 1)) end
+  end
+end
+
+-- Removes the reservation's member of each cap key from KEYS[first].
+local function cap_drop(first, items, rid)
+  for i, it in ipairs(items) do redis.call('ZREM', KEYS[first + i - 1], rid .. '|' .. it.qty) end
 end
 
 -- Removes a reservation's holds (those still present), returning their units; `kind` is the

@@ -5,6 +5,7 @@ local events      = KEYS[2]            -- events stream
 local sweep       = KEYS[3]            -- sweep index (sku -> earliest expiry)
 -- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, customer, or anon)
 -- then for item i: KEYS[3+n_rl+2i-1] = stock:{sku_i}, KEYS[3+n_rl+2i] = holds:{sku_i}
+-- then, with a customer cap: KEYS[3+n_rl+2n+i] = cap:{sku_i}:<customer> (see prelude: the cap)
 local rid         = ARGV[1]            -- reservation id
 local fingerprint = ARGV[2]            -- hash of the request, tells a replay from a key reuse
 local ttl_ms      = tonumber(ARGV[3])  -- hold lifetime
@@ -18,6 +19,8 @@ local owner       = ARGV[8]            -- who holds it: "c:<customer-hash>" for 
 local offset      = ARGV[9]            -- clock offset in ms (tests only; 0 in production)
 local n_items     = tonumber(ARGV[10]) -- number of items
 -- ARGV[11 ..]: sku_1, qty_1, ..., sku_n, qty_n
+-- ARGV[11+2n]: units of one SKU a customer may hold + place + buy (0 = no cap)
+-- ARGV[12+2n]: how long a customer's count lives after a reserve (ms)
 local MAX_ITEMS = 50
 
 local now = clock(offset)
@@ -29,9 +32,14 @@ if #limits == 1 then
 end
 local customer = string.match(owner or '', '^c:(.+)$')
 
-if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 10 + 2 * n_items
-   or #KEYS ~= 3 + n_rl + 2 * n_items or not ttl_ms or ttl_ms < 1 or not max_hold_ms
-   or (n_rl > 0 and #limits ~= n_rl) then
+local cap_max = tonumber(ARGV[11 + 2 * (n_items or 0)])
+local cap_window = tonumber(ARGV[12 + 2 * (n_items or 0)])
+local capped = customer ~= nil and cap_max ~= nil and cap_max > 0
+local n_cap = 0
+if capped then n_cap = n_items end
+if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 12 + 2 * n_items
+   or #KEYS ~= 3 + n_rl + 2 * n_items + n_cap or not ttl_ms or ttl_ms < 1 or not max_hold_ms
+   or not cap_max or not cap_window or (n_rl > 0 and #limits ~= n_rl) then
   return { 'bad_request', 'malformed reserve arguments' }
 end
 
@@ -104,6 +112,18 @@ for i = 1, n_items do
   stocks[i] = s
 end
 
+-- The customer's cap, across its reservations: units held (live holds only), placed or bought.
+local cap_first = base + 2 * n_items + 1
+if capped then
+  for i = 1, n_items do
+    local used = cap_units(KEYS[cap_first + i - 1], now)
+    local qty = tonumber(ARGV[10 + 2 * i])
+    if used + qty > cap_max then
+      return { 'customer_limit', ARGV[9 + 2 * i], math.max(cap_max - used, 0) }
+    end
+  end
+end
+
 local expires = now + ttl_ms
 local parts = {}
 for i = 1, n_items do
@@ -117,6 +137,12 @@ for i = 1, n_items do
   if not s.earliest or expires < s.earliest then redis.call('ZADD', sweep, 'LT', expires, sku) end
   emit(events, now, 'hold_created', sku, rid, qty)
   parts[i] = sku .. '|' .. qty
+end
+
+if capped then
+  local held = {}
+  for i = 1, n_items do held[i] = { qty = tonumber(ARGV[10 + 2 * i]) } end
+  cap_set(cap_first, held, rid, expires, now, cap_window)
 end
 
 save_rsv(rsv_key, { status = 'held', created = now, expires = expires, max_expires = now + max_hold_ms,

@@ -161,6 +161,7 @@ fn reserve_request(id: String) -> ReserveRequest {
         max_hold_ms: 900_000,
         rate_limit: None,
         customer: None,
+        cap: None,
         owner: String::new(),
     }
 }

@@ -161,6 +161,7 @@ async fn origin_round(
                     max_hold_ms: 600_000,
                     rate_limit: None,
                     customer: None,
+                    cap: None,
                     owner: "bench".into(),
                 };
                 matches!(redis.reserve(&req).await, Ok(ReserveOutcome::Held(_)))

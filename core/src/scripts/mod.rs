@@ -27,7 +27,7 @@ pub use reservation::{
     CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, RepinOutcome, ReservationRecord,
     UnpinOutcome,
 };
-pub use reserve::{Hold, RateLimit, ReserveOutcome, ReserveRequest};
+pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
 pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};
 
 /// Most items in one reservation (the reserve script enforces the same bound).

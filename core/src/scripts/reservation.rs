@@ -188,14 +188,27 @@ impl<T: Transport> Engine<T> {
         script: &lua::Script,
         id: &str,
         items: &[Item],
+        owner: &str,
         mut args: Vec<String>,
     ) -> Result<Value, Error> {
         let mut keys = vec![self.keys.reservation(id), self.keys.events()];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        self.cap_keys(items, owner, &mut keys);
         Self::item_args(items, &mut args);
         self.client
             .eval(rest_script(script), &keys, &args, false)
             .await
+    }
+
+    /// The cap keys of a reservation bound to a customer (owner `c:<customer>`), one per item.
+    fn cap_keys(&self, items: &[Item], owner: &str, keys: &mut Vec<String>) {
+        if let Some(customer) = owner.strip_prefix("c:") {
+            keys.extend(
+                items
+                    .iter()
+                    .map(|i| self.keys.cap(i.sku.as_str(), customer)),
+            );
+        }
     }
 
     /// Extends a live hold by `add_ms`, capped at its maximum total hold time.
@@ -208,7 +221,7 @@ impl<T: Transport> Engine<T> {
         };
         let args = vec![id.to_owned(), add_ms.to_string(), self.offset()];
         let v = self
-            .eval_on_reservation(&lua::EXTEND, id, &rec.items, args)
+            .eval_on_reservation(&lua::EXTEND, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("extend", &v)?;
         Ok(match r.str()? {
@@ -240,7 +253,7 @@ impl<T: Transport> Engine<T> {
             if allow_confirming { "1" } else { "0" }.to_owned(),
         ];
         let v = self
-            .eval_on_reservation(&lua::RELEASE, id, &rec.items, args)
+            .eval_on_reservation(&lua::RELEASE, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("release", &v)?;
         Ok(match r.str()? {
@@ -278,7 +291,7 @@ impl<T: Transport> Engine<T> {
             self.offset(),
         ];
         let v = self
-            .eval_on_reservation(&lua::PIN, id, &rec.items, args)
+            .eval_on_reservation(&lua::PIN, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("pin", &v)?;
         let outcome = match r.str()? {
@@ -303,12 +316,16 @@ impl<T: Transport> Engine<T> {
     /// # Errors
     /// Transport or Redis failures.
     pub async fn unpin(&self, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok(UnpinOutcome::NotFound);
+        };
         let mut keys = vec![
             self.keys.reservation(id),
             self.keys.events(),
             self.keys.sweep_index(),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        self.cap_keys(items, &rec.owner, &mut keys);
         let mut args = vec![id.to_owned(), self.offset()];
         Self::item_args(items, &mut args);
         let v = self
@@ -380,7 +397,7 @@ impl<T: Transport> Engine<T> {
     pub async fn commit(&self, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
         let args = vec![id.to_owned(), self.offset()];
         let v = self
-            .eval_on_reservation(&lua::COMMIT, id, items, args)
+            .eval_on_reservation(&lua::COMMIT, id, items, "", args)
             .await?;
         let mut r = Reply::new("commit", &v)?;
         Ok(match r.str()? {

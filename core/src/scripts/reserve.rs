@@ -42,6 +42,17 @@ pub struct ReserveRequest {
     /// The verified customer (hash of its JWT's `iss` and `sub`), if any: the record's owner
     /// becomes `c:<customer>`, and SKUs that require a customer accept the reserve.
     pub customer: Option<String>,
+    /// The per-customer cap, applied when there is a customer.
+    pub cap: Option<CustomerCap>,
+}
+
+/// Units of one SKU a customer may hold + place + buy, across its reservations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CustomerCap {
+    /// The most units (at least 1).
+    pub max_units: u32,
+    /// How long a customer's count lives after a reserve, in ms.
+    pub window_ms: u64,
 }
 
 impl RateLimit {
@@ -91,6 +102,13 @@ pub enum ReserveOutcome {
     IdempotencyMismatch,
     /// A SKU that requires a customer, reserved without one; nothing was held.
     CustomerRequired(String),
+    /// The customer's cap for this SKU would be passed; nothing was held.
+    CustomerLimit {
+        /// The SKU.
+        sku: String,
+        /// Units the customer may still reserve of it.
+        allowed: i64,
+    },
 }
 
 impl<T: Transport> Engine<T> {
@@ -109,6 +127,16 @@ impl<T: Transport> Engine<T> {
         ];
         keys.extend(subjects.iter().map(|s| self.keys.rate_limit(s)));
         self.sku_keys(req.items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let cap = match (&req.customer, req.cap) {
+            (Some(c), Some(cap)) if cap.max_units > 0 => {
+                keys.extend(req.items.iter().map(|i| self.keys.cap(i.sku.as_str(), c)));
+                cap
+            }
+            _ => CustomerCap {
+                max_units: 0,
+                window_ms: 0,
+            },
+        };
         let limits = match rl {
             Some(r) if !subjects.is_empty() => (0..subjects.len())
                 .map(|i| r.limit_of(i).to_string())
@@ -132,6 +160,8 @@ impl<T: Transport> Engine<T> {
             self.offset(),
         ];
         Self::item_args(&req.items, &mut args);
+        args.push(cap.max_units.to_string());
+        args.push(cap.window_ms.to_string());
         let v = self
             .client
             .eval(rest_script(&lua::RESERVE), &keys, &args, false)
@@ -156,6 +186,10 @@ impl<T: Transport> Engine<T> {
             },
             "idempotency_mismatch" => ReserveOutcome::IdempotencyMismatch,
             "customer_required" => ReserveOutcome::CustomerRequired(r.str()?.to_owned()),
+            "customer_limit" => ReserveOutcome::CustomerLimit {
+                sku: r.str()?.to_owned(),
+                allowed: r.int()?,
+            },
             "bad_request" => {
                 return Err(Error::Malformed(format!("reserve refused: {}", r.str()?)))
             }

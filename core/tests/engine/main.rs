@@ -74,6 +74,7 @@ fn request(id: &str, items: Vec<Item>, ttl_ms: u64) -> ReserveRequest {
         max_hold_ms: 60_000,
         rate_limit: None,
         customer: None,
+        cap: None,
         owner: "test".into(),
     }
 }

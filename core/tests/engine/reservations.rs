@@ -584,3 +584,100 @@ fn a_sku_that_requires_a_customer_refuses_without_one_and_changes_nothing() {
         assert!(!e.requires_customer(&sku("DROP")).await.unwrap());
     });
 }
+
+fn capped(id: &str, qty: u32, customer: &str, ttl_ms: u64) -> ReserveRequest {
+    let mut r = request(id, vec![item("A", qty)], ttl_ms);
+    r.customer = Some(customer.to_owned());
+    r.cap = Some(CustomerCap {
+        max_units: 2,
+        window_ms: 60_000,
+    });
+    r
+}
+
+/// Finding 6 of the red-team review: one client could hold a whole drop through many
+/// reservations. With `MAX_UNITS_PER_CUSTOMER`, a customer's units of one SKU held, placed and
+/// bought are counted across its reservations: released and expired holds stop counting, placed
+/// ones count until they are released.
+#[test]
+fn adversary_a_customer_never_holds_more_than_the_cap_across_reservations() {
+    block(async {
+        let mut e = engine();
+        e.seed(&sku("A"), 20, 0).await.unwrap();
+        let limit = |allowed| ReserveOutcome::CustomerLimit {
+            sku: "A".into(),
+            allowed,
+        };
+        let held = |o: &ReserveOutcome| matches!(o, ReserveOutcome::Held(_));
+
+        assert!(held(
+            &e.reserve(&capped("k1", 2, "c1", 10_000)).await.unwrap()
+        ));
+        assert_eq!(
+            e.reserve(&capped("k2", 1, "c1", 10_000)).await.unwrap(),
+            limit(0)
+        );
+        assert_eq!(
+            available(&e, "A").await,
+            18,
+            "a refused reserve holds nothing"
+        );
+        assert!(
+            held(&e.reserve(&capped("k3", 2, "c2", 10_000)).await.unwrap()),
+            "another customer has its own count"
+        );
+        // A released hold stops counting.
+        assert!(matches!(
+            e.release("k1", false).await.unwrap(),
+            ReleaseOutcome::Released { changed: true, .. }
+        ));
+        assert!(held(
+            &e.reserve(&capped("k4", 1, "c1", 10_000)).await.unwrap()
+        ));
+        assert_eq!(
+            e.reserve(&capped("k5", 2, "c1", 10_000)).await.unwrap(),
+            limit(1)
+        );
+        // An extended hold counts until its new expiry; an expired one stops counting.
+        assert!(matches!(
+            e.extend("k4", 10_000).await.unwrap(),
+            ExtendOutcome::Extended { .. }
+        ));
+        e.set_clock_offset_ms(12_500);
+        assert_eq!(
+            e.reserve(&capped("k6", 2, "c1", 10_000)).await.unwrap(),
+            limit(1)
+        );
+        e.set_clock_offset_ms(22_500);
+        assert!(held(
+            &e.reserve(&capped("k7", 2, "c1", 10_000)).await.unwrap()
+        ));
+        // A placed order counts past its hold's own expiry, until it is released.
+        assert!(matches!(
+            e.pin("k7", 5_000, 1_000).await.unwrap().0,
+            PinOutcome::Pinned { .. }
+        ));
+        e.set_clock_offset_ms(40_000);
+        assert_eq!(
+            e.reserve(&capped("k8", 1, "c1", 10_000)).await.unwrap(),
+            limit(0)
+        );
+        assert!(matches!(
+            e.release("k7", true).await.unwrap(),
+            ReleaseOutcome::Released { .. }
+        ));
+        assert!(held(
+            &e.reserve(&capped("k9", 2, "c1", 10_000)).await.unwrap()
+        ));
+        // An undone pin counts as the hold it was again.
+        let (_, items) = e.pin("k9", 5_000, 1_000).await.unwrap();
+        assert!(matches!(
+            e.unpin("k9", &items).await.unwrap(),
+            UnpinOutcome::Unpinned { .. }
+        ));
+        e.set_clock_offset_ms(51_000);
+        assert!(held(
+            &e.reserve(&capped("k10", 2, "c1", 10_000)).await.unwrap()
+        ));
+    });
+}

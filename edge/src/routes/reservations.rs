@@ -7,7 +7,7 @@ use edgestock_api::edge::{self, ReservationStatus};
 use edgestock_api::{ApiError, ErrorCode};
 use edgestock_core::domain::ReservationStatus as Status;
 use edgestock_core::scripts::{
-    ExtendOutcome, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
+    CustomerCap, ExtendOutcome, RateLimit, ReleaseOutcome, ReserveOutcome, ReserveRequest,
 };
 
 use super::{authorize, engine, items, redis_err, request_customer};
@@ -111,6 +111,10 @@ pub(crate) async fn reserve<P: Platform>(
             rate_limit,
             owner,
             customer: customer.clone(),
+            cap: (cfg.max_units_per_customer > 0).then_some(CustomerCap {
+                max_units: cfg.max_units_per_customer,
+                window_ms: u64::from(cfg.cap_window_seconds) * 1000,
+            }),
         })
         .await
         .map_err(redis_err)?;
@@ -153,6 +157,17 @@ pub(crate) async fn reserve<P: Platform>(
             format!("{sku} can only be reserved by a signed-in customer (X-Customer-Token)"),
         )
         .with(|d| d.sku = Some(sku))),
+        ReserveOutcome::CustomerLimit { sku, allowed } => Err(ApiError::new(
+            ErrorCode::CustomerLimitReached,
+            format!(
+                "at most {} units of {sku} per customer (held, placed or bought); {allowed} more allowed",
+                cfg.max_units_per_customer
+            ),
+        )
+        .with(|d| {
+            d.sku = Some(sku);
+            d.available = Some(allowed);
+        })),
         ReserveOutcome::RateLimited { retry_after_ms } => Err(ApiError::new(
             ErrorCode::RateLimited,
             "too many reservation attempts, slow down",

@@ -181,6 +181,7 @@ impl TestApp {
                 max_hold_ms: 600_000,
                 rate_limit: None,
                 customer: None,
+                cap: None,
                 owner: "test".into(),
             })
             .await
@@ -344,6 +345,7 @@ pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: 
             max_hold_ms: 600_000,
             rate_limit: None,
             customer: None,
+            cap: None,
             owner: "test".into(),
         })
         .await
