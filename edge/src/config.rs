@@ -49,7 +49,7 @@ pub struct Config {
     pub max_qty_per_item: u32,
     /// `MAX_ITEMS` (default 20, at most [`SCRIPT_MAX_ITEMS`]).
     pub max_items: u32,
-    /// `RATE_LIMIT_PER_MINUTE` (default 30 reserves per subject; 0 disables).
+    /// `RATE_LIMIT_PER_MINUTE` (default 100 reserve attempts per IP, cart or the anonymous bucket; 0 disables).
     pub rate_limit_per_minute: u32,
     /// `CUSTOMER_RATE_LIMIT_PER_MINUTE` (default 10): reserve attempts per minute per verified
     /// customer (0 = unlimited), beside the per-IP and per-cart `RATE_LIMIT_PER_MINUTE`.
@@ -207,7 +207,7 @@ impl Config {
             confirm_grace_seconds: number(lookup, "CONFIRM_GRACE_SECONDS", 60)?,
             max_qty_per_item: number(lookup, "MAX_QTY_PER_ITEM", 10)?,
             max_items: number(lookup, "MAX_ITEMS", 20)?,
-            rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 30)?,
+            rate_limit_per_minute: number(lookup, "RATE_LIMIT_PER_MINUTE", 100)?,
             customer_rate_limit_per_minute: number(lookup, "CUSTOMER_RATE_LIMIT_PER_MINUTE", 10)?,
             max_units_per_customer: number(lookup, "MAX_UNITS_PER_CUSTOMER", 0)?,
             cap_window_seconds: number(lookup, "CAP_WINDOW_SECONDS", 86_400)?,
@@ -362,7 +362,7 @@ mod tests {
         assert!(c.reservation_token_secret_previous.is_none());
         assert_eq!(c.max_qty_per_item, 10);
         assert_eq!(c.max_items, 20);
-        assert_eq!(c.rate_limit_per_minute, 30);
+        assert_eq!(c.rate_limit_per_minute, 100);
         assert_eq!(c.customer_rate_limit_per_minute, 10);
         assert!(c.customer_auth.is_none());
         assert!(!c.expose_exact_counts);

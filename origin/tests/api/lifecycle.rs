@@ -357,9 +357,11 @@ async fn adversary_release_racing_place_is_serialised_both_ways(
         release.1
     );
     // The commit is applied inline, or by the outbox worker if it took the row first.
-    eventually(Duration::from_secs(10), "the confirmed unit sold", || async {
-        app.redis_level("SKU-1").await == (9, 2)
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the confirmed unit sold",
+        || async { app.redis_level("SKU-1").await == (9, 2) },
+    )
     .await;
     app.stop().await;
 }
