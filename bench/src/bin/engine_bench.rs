@@ -58,7 +58,10 @@ fn reserve_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, ttl_ms: u64) -> redis:
         .arg(0)
         .arg(1)
         .arg(sku)
-        .arg(1);
+        .arg(1)
+        // No per-customer cap: max units 0, window 0.
+        .arg(0)
+        .arg(0);
     c
 }
 
@@ -141,6 +144,17 @@ async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds:
             .ignore();
     }
     let () = pipe.query_async(conn).await.unwrap();
+    // The script must really hold (a malformed call is refused cheaply and would flatter the
+    // figures): one reserve checked before the preload.
+    let reply: Vec<redis::Value> = reserve_cmd(k, &shas.reserve, "check", &sku(0), 1)
+        .query_async(conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.first(),
+        Some(&redis::Value::BulkString(b"ok".to_vec())),
+        "the reserve script refused the bench's call: {reply:?}"
+    );
     let started = Instant::now();
     for chunk in (0..holds).collect::<Vec<_>>().chunks(2_000) {
         let mut pipe = redis::pipe();
