@@ -19,14 +19,13 @@ use crate::domain::{ReservationStatus, Sku};
 use crate::keys::Keys;
 use upstash_rest::{Client, Error, Transport, Value};
 
+mod order;
 mod reservation;
 mod reserve;
 mod stock;
 
-pub use reservation::{
-    CommitOutcome, ExtendOutcome, PinOutcome, ReleaseOutcome, RepinOutcome, ReservationRecord,
-    UnpinOutcome,
-};
+pub use order::{CommitOutcome, PinOutcome, RepinOutcome, UnpinOutcome};
+pub use reservation::{ExtendOutcome, ReleaseOutcome, ReservationRecord};
 pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
 pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};
 

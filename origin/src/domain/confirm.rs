@@ -20,13 +20,13 @@
 //! Natural keys make it idempotent: one order per `reservation_id`, one per `payment_ref`.
 
 use edgestock_core::domain::ReservationStatus;
-use edgestock_core::scripts::{CommitOutcome, Item, PinOutcome};
+use edgestock_core::scripts::{CommitOutcome, PinOutcome};
 use uuid::Uuid;
 
 use super::error::{Error, Result, ResultExt};
 use super::ledger;
 use super::lifecycle::{self, Lines, OrderEvent, OrderStatus};
-use super::orders::{self, Order, OrderItem};
+use super::orders::{self, items_of, lines_of, Order, OrderItem};
 use super::outbox::{self, Applied, Attempt, Effect, OrderPayload, PayloadItem};
 use crate::fault::FaultPoint;
 use crate::state::AppState;
@@ -103,29 +103,6 @@ fn payload(order_id: Uuid, reservation_id: &str, lines: &[OrderItem]) -> Effect 
             })
             .collect(),
     })
-}
-
-fn lines_of(items: &[Item]) -> Vec<OrderItem> {
-    items
-        .iter()
-        .map(|i| OrderItem {
-            sku: i.sku.as_str().to_owned(),
-            qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
-        })
-        .collect()
-}
-
-fn items_of(lines: &[OrderItem]) -> Result<Vec<Item>> {
-    lines
-        .iter()
-        .map(|l| {
-            Ok(Item {
-                sku: edgestock_core::domain::Sku::parse(&l.sku)
-                    .map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
-                qty: u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
-            })
-        })
-        .collect()
 }
 
 /// A placed (or expired) order confirmed.

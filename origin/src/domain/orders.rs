@@ -15,6 +15,34 @@ pub struct OrderItem {
     pub qty: i32,
 }
 
+/// The order lines of a reservation's items.
+pub fn lines_of(items: &[edgestock_core::scripts::Item]) -> Vec<OrderItem> {
+    items
+        .iter()
+        .map(|i| OrderItem {
+            sku: i.sku.as_str().to_owned(),
+            qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
+        })
+        .collect()
+}
+
+/// The reservation items of stored order lines (for the Redis scripts).
+///
+/// # Errors
+/// A stored line that is not a valid item (never written by this code).
+pub fn items_of(lines: &[OrderItem]) -> anyhow::Result<Vec<edgestock_core::scripts::Item>> {
+    lines
+        .iter()
+        .map(|l| {
+            Ok(edgestock_core::scripts::Item {
+                sku: edgestock_core::domain::Sku::parse(&l.sku)
+                    .map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
+                qty: u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
+            })
+        })
+        .collect()
+}
+
 /// An order as Postgres records it (`http/` turns it into the wire `edgestock_api::origin::Order`).
 #[derive(Debug, Clone)]
 pub struct Order {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::error::{Error, Result, ResultExt};
 use super::lifecycle::{self, Lines, OrderStatus};
-use super::orders::{Order, OrderItem};
+use super::orders::Order;
 use crate::fault::FaultPoint;
 use crate::state::AppState;
 
@@ -61,13 +61,7 @@ pub async fn place(state: &AppState, reservation_id: &str) -> Result<Placed> {
         // The process "dies": the transaction is dropped, the pin stays until its deadline.
         return Err(Error::FaultInjected);
     }
-    let lines: Vec<OrderItem> = items
-        .iter()
-        .map(|i| OrderItem {
-            sku: i.sku.as_str().to_owned(),
-            qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
-        })
-        .collect();
+    let lines = super::orders::lines_of(&items);
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
     let order_id = Uuid::now_v7();

@@ -15,7 +15,7 @@
 //! applies take shared: no apply can change Redis between reading the ledger and seeding.
 
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Item, LevelOutcome, RepinOutcome};
+use edgestock_core::scripts::{LevelOutcome, RepinOutcome};
 
 use super::error::Result;
 use super::ledger;
@@ -165,16 +165,7 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
         if hold_ms <= 0 {
             continue;
         }
-        let items: Vec<Item> = super::orders::items(&mut *tx, row.id)
-            .await?
-            .into_iter()
-            .map(|i| {
-                Ok(Item {
-                    sku: Sku::parse(&i.sku).map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
-                    qty: u32::try_from(i.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let items = super::orders::items_of(&super::orders::items(&mut *tx, row.id).await?)?;
         match state
             .redis
             .repin(

@@ -1,0 +1,236 @@
+//! A reservation becoming an order: pin (place, or a backend confirm), unpin (a record that
+//! failed), repin (after Redis lost its data) and commit.
+
+use edgestock_lua as lua;
+
+use crate::domain::ReservationStatus;
+use upstash_rest::{Error, Transport};
+
+use super::{malformed, rest_script, status, Engine, Item, Reply};
+
+/// Outcome of [`Engine::pin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinOutcome {
+    /// Pinned: `confirming` until `expires_ms` (= the deadline plus grace, or the hold's own
+    /// expiry when that is later). Times are Redis's clock; `now_ms` lets a caller carry the
+    /// deadline over to its own clock as a duration.
+    Pinned {
+        /// The payment deadline fixed by the first pin (ms).
+        deadline_ms: i64,
+        /// When Redis frees the units (ms).
+        expires_ms: i64,
+        /// Redis's clock when pinned.
+        now_ms: i64,
+        /// True when the reservation was pinned before (its first deadline stands).
+        again: bool,
+    },
+    /// Already committed.
+    Committed,
+    /// Expired or released: no order may be written.
+    Expired {
+        /// `expired` or `released`.
+        status: ReservationStatus,
+    },
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::unpin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnpinOutcome {
+    /// Back to `held`, expiring at `expires_ms` (its expiry before the pin).
+    Unpinned {
+        /// The restored expiry (ms).
+        expires_ms: i64,
+    },
+    /// Not pinned (any other status): nothing changed.
+    NotPinned(ReservationStatus),
+    /// No such reservation.
+    NotFound,
+}
+
+/// Outcome of [`Engine::repin`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepinOutcome {
+    /// Held again until `expires_ms`.
+    Repinned {
+        /// When Redis frees the units (ms).
+        expires_ms: i64,
+    },
+    /// Redis still has the reservation (in this status): nothing to do.
+    Exists(ReservationStatus),
+    /// This SKU no longer has the units: nothing was held.
+    Short {
+        /// The short SKU.
+        sku: String,
+        /// Units available for it.
+        available: i64,
+    },
+}
+
+/// Outcome of [`Engine::commit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The live holds became sold units.
+    Committed,
+    /// Committed before (idempotent retry).
+    AlreadyCommitted,
+    /// The holds were gone; the units were taken from available.
+    Late,
+    /// The holds were gone and this SKU is short: nothing was taken.
+    Short {
+        /// The short SKU.
+        sku: String,
+        /// Units available for it.
+        available: i64,
+    },
+}
+
+impl<T: Transport> Engine<T> {
+    /// Pins a live hold: `confirming` with a payment deadline of `min(now + window_ms,
+    /// created + MAX_HOLD + window_ms)` fixed at the first pin, the units kept until the deadline
+    /// plus `grace_ms`. Pinning a pinned reservation changes nothing and answers its first
+    /// deadline. Returns the items too, so the caller can record the order without another read.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn pin(
+        &self,
+        id: &str,
+        window_ms: u64,
+        grace_ms: u64,
+    ) -> Result<(PinOutcome, Vec<Item>), Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok((PinOutcome::NotFound, Vec::new()));
+        };
+        let args = vec![
+            id.to_owned(),
+            window_ms.to_string(),
+            grace_ms.to_string(),
+            self.offset(),
+        ];
+        let v = self
+            .eval_on_reservation(&lua::PIN, id, &rec.items, &rec.owner, args)
+            .await?;
+        let mut r = Reply::new("pin", &v)?;
+        let outcome = match r.str()? {
+            "ok" => PinOutcome::Pinned {
+                deadline_ms: r.int()?,
+                expires_ms: r.int()?,
+                now_ms: r.int()?,
+                again: r.int()? == 1,
+            },
+            "committed" => PinOutcome::Committed,
+            "expired" => PinOutcome::Expired {
+                status: status(r.str()?)?,
+            },
+            "not_found" => PinOutcome::NotFound,
+            _ => return Err(malformed("pin", &v)),
+        };
+        Ok((outcome, rec.items))
+    }
+
+    /// Undoes a pin (the order could not be recorded): `held` again with the expiry it had.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn unpin(&self, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
+        let Some(rec) = self.reservation(id).await? else {
+            return Ok(UnpinOutcome::NotFound);
+        };
+        let mut keys = vec![
+            self.keys.reservation(id),
+            self.keys.events(),
+            self.keys.sweep_index(),
+        ];
+        self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        self.cap_keys(items, &rec.owner, &mut keys);
+        let mut args = vec![id.to_owned(), self.offset()];
+        Self::item_args(items, &mut args);
+        let v = self
+            .client
+            .eval(rest_script(&lua::UNPIN), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("unpin", &v)?;
+        Ok(match r.str()? {
+            "ok" => UnpinOutcome::Unpinned {
+                expires_ms: r.int()?,
+            },
+            "not_pinned" => UnpinOutcome::NotPinned(status(r.str()?)?),
+            "not_found" => UnpinOutcome::NotFound,
+            "bad_request" => return Err(Error::Malformed(format!("unpin refused: {}", r.str()?))),
+            _ => return Err(malformed("unpin", &v)),
+        })
+    }
+
+    /// Holds `items` again for reservation `id` for `hold_ms` from Redis's now, as a pinned
+    /// (`confirming`) reservation whose deadline is `hold_ms - grace_ms` from now, unless Redis
+    /// still has the reservation. For placed orders after Redis lost its data.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn repin(
+        &self,
+        id: &str,
+        items: &[Item],
+        hold_ms: u64,
+        grace_ms: u64,
+    ) -> Result<RepinOutcome, Error> {
+        let mut keys = vec![
+            self.keys.reservation(id),
+            self.keys.events(),
+            self.keys.sweep_index(),
+        ];
+        self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
+        let mut args = vec![
+            id.to_owned(),
+            hold_ms.to_string(),
+            grace_ms.to_string(),
+            self.offset(),
+        ];
+        Self::item_args(items, &mut args);
+        let v = self
+            .client
+            .eval(rest_script(&lua::REPIN), &keys, &args, false)
+            .await?;
+        let mut r = Reply::new("repin", &v)?;
+        Ok(match r.str()? {
+            "ok" => RepinOutcome::Repinned {
+                expires_ms: r.int()?,
+            },
+            "exists" => RepinOutcome::Exists(status(r.str()?)?),
+            "short" => RepinOutcome::Short {
+                sku: r.str()?.to_owned(),
+                available: r.int()?,
+            },
+            "bad_request" => return Err(Error::Malformed(format!("repin refused: {}", r.str()?))),
+            _ => return Err(malformed("repin", &v)),
+        })
+    }
+
+    /// Commits a reservation's units as sold (idempotent). `items` come from the order, so a
+    /// commit still applies when Redis lost the reservation record.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn commit(&self, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
+        let args = vec![id.to_owned(), self.offset()];
+        let v = self
+            .eval_on_reservation(&lua::COMMIT, id, items, "", args)
+            .await?;
+        let mut r = Reply::new("commit", &v)?;
+        Ok(match r.str()? {
+            "ok" => match r.str()? {
+                "already" => CommitOutcome::AlreadyCommitted,
+                "late" => CommitOutcome::Late,
+                _ => CommitOutcome::Committed,
+            },
+            "short" => CommitOutcome::Short {
+                sku: r.str()?.to_owned(),
+                available: r.int()?,
+            },
+            "bad_request" => return Err(Error::Malformed(format!("commit refused: {}", r.str()?))),
+            _ => return Err(malformed("commit", &v)),
+        })
+    }
+}
