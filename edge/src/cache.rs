@@ -1,12 +1,18 @@
-//! The isolate-memory tier of the stock cache: an isolate serves many requests, so a response
-//! cached for `max-age` seconds in its memory answers without even a Cache API lookup. Bounded;
-//! entries expire by their own `Cache-Control: max-age`.
+//! What an isolate remembers between requests: an isolate serves many requests, so what one
+//! request learned answers the next without a Redis call (or even a Cache API lookup). Three
+//! bounded LRU maps, each entry with its own expiry:
+//! - stock-read responses, for their `Cache-Control: max-age` (the first tier in front of the
+//!   Cache API);
+//! - SKUs known to have nothing available, for `SOLD_OUT_CACHE_SECONDS`;
+//! - rate-limit subjects over their window, until the window ends.
 
-use std::collections::HashMap;
+use std::num::NonZeroUsize;
+
+use lru::LruCache;
 
 use crate::platform::{ApiResponse, ResponseExt};
 
-/// Most entries kept; a full cache drops its expired entries, then everything if still full.
+/// Most entries of each map: the least recently used entry makes room for a new one.
 pub const MAX_ENTRIES: usize = 1024;
 
 /// `max-age` seconds of a `Cache-Control` value, if any.
@@ -17,40 +23,44 @@ pub fn max_age(cache_control: &str) -> Option<u64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// Responses by key with their expiry (ms).
-#[derive(Debug, Default)]
-pub struct MemoryCache {
-    entries: HashMap<String, (i64, ApiResponse)>,
+/// A bounded LRU map whose entries expire at their own instant (ms since the epoch).
+#[derive(Debug)]
+pub struct TtlLru<V> {
+    entries: LruCache<String, (i64, V)>,
 }
 
-impl MemoryCache {
-    /// The live entry under `key` at `now_ms`.
-    pub fn get(&self, key: &str, now_ms: i64) -> Option<ApiResponse> {
-        self.entries
-            .get(key)
-            .filter(|(exp, _)| *exp > now_ms)
-            .map(|(_, r)| r.clone())
+impl<V: Clone> TtlLru<V> {
+    /// At most `capacity` entries (at least one).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: LruCache::new(NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN)),
+        }
     }
 
-    /// Keeps `resp` until its `max-age` runs out (not at all without one).
-    pub fn put(&mut self, key: &str, resp: &ApiResponse, now_ms: i64) {
-        let Some(age) = resp.header("cache-control").and_then(max_age) else {
-            return;
-        };
-        if age == 0 {
-            return;
-        }
-        if self.entries.len() >= MAX_ENTRIES {
-            self.entries.retain(|_, (exp, _)| *exp > now_ms);
-            if self.entries.len() >= MAX_ENTRIES {
-                self.entries.clear();
+    /// The live entry under `key` at `now_ms` with its expiry; an expired one is dropped.
+    pub fn get(&mut self, key: &str, now_ms: i64) -> Option<(i64, V)> {
+        match self.entries.get(key) {
+            Some((until, v)) if *until > now_ms => Some((*until, v.clone())),
+            Some(_) => {
+                self.entries.pop(key);
+                None
             }
+            None => None,
         }
-        let expires = now_ms.saturating_add(i64::try_from(age).unwrap_or(i64::MAX / 2000) * 1000);
-        self.entries.insert(key.to_owned(), (expires, resp.clone()));
     }
 
-    /// Number of entries (expired ones included until evicted).
+    /// Keeps `value` under `key` until `until_ms` (replacing an earlier entry); when full, the
+    /// least recently used entry goes.
+    pub fn put(&mut self, key: &str, value: V, until_ms: i64) {
+        self.entries.put(key.to_owned(), (until_ms, value));
+    }
+
+    /// Forgets `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.entries.pop(key);
+    }
+
+    /// Number of entries (expired ones included until looked up or evicted).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -58,6 +68,47 @@ impl MemoryCache {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+/// An isolate's memory (one per isolate in the worker; one per fake platform in tests).
+#[derive(Debug)]
+pub struct IsolateMemory {
+    /// Stock-read responses by cache key.
+    pub responses: TtlLru<ApiResponse>,
+    /// SKUs with nothing available, by [`crate::shortcut`]'s key.
+    pub sold_out: TtlLru<()>,
+    /// Rate-limit subjects refused by Redis, by [`crate::shortcut`]'s key.
+    pub limited: TtlLru<()>,
+}
+
+impl Default for IsolateMemory {
+    fn default() -> Self {
+        Self {
+            responses: TtlLru::new(MAX_ENTRIES),
+            sold_out: TtlLru::new(MAX_ENTRIES),
+            limited: TtlLru::new(MAX_ENTRIES),
+        }
+    }
+}
+
+impl IsolateMemory {
+    /// The cached response under `key` at `now_ms`.
+    pub fn response(&mut self, key: &str, now_ms: i64) -> Option<ApiResponse> {
+        self.responses.get(key, now_ms).map(|(_, r)| r)
+    }
+
+    /// Keeps `resp` until its `max-age` runs out (not at all without one, or with 0).
+    pub fn keep_response(&mut self, key: &str, resp: &ApiResponse, now_ms: i64) {
+        let Some(age) = resp.header("cache-control").and_then(max_age) else {
+            return;
+        };
+        if age == 0 {
+            return;
+        }
+        let ms = i64::try_from(age.saturating_mul(1000)).unwrap_or(i64::MAX);
+        self.responses
+            .put(key, resp.clone(), now_ms.saturating_add(ms));
     }
 }
 
@@ -72,27 +123,52 @@ mod tests {
     }
 
     #[test]
-    fn entries_live_for_their_max_age() {
-        let mut c = MemoryCache::default();
-        c.put("k", &resp("public, max-age=2"), 1_000);
-        assert!(c.get("k", 1_000).is_some());
-        assert!(c.get("k", 2_999).is_some());
-        assert!(c.get("k", 3_000).is_none());
-        assert!(c.get("other", 1_000).is_none());
-        c.put("n", &resp("no-store"), 1_000);
-        c.put("z", &resp("public, max-age=0"), 1_000);
-        assert_eq!(c.len(), 1);
+    fn responses_live_for_their_max_age() {
+        let mut m = IsolateMemory::default();
+        m.keep_response("k", &resp("public, max-age=2"), 1_000);
+        assert!(m.response("k", 1_000).is_some());
+        assert!(m.response("k", 2_999).is_some());
+        assert!(m.response("k", 3_000).is_none());
+        assert!(m.response("other", 1_000).is_none());
+        m.keep_response("n", &resp("no-store"), 1_000);
+        m.keep_response("z", &resp("public, max-age=0"), 1_000);
+        // "k" was dropped when found expired; "n" and "z" were never kept.
+        assert_eq!(m.responses.len(), 0);
+        assert_eq!(max_age("public, max-age=30"), Some(30));
+        assert_eq!(max_age("no-store"), None);
     }
 
     #[test]
-    fn the_cache_stays_bounded() {
-        let mut c = MemoryCache::default();
-        for i in 0..MAX_ENTRIES + 10 {
-            c.put(&format!("k{i}"), &resp("max-age=60"), 0);
+    fn a_full_map_evicts_the_least_recently_used_entry() {
+        let mut c: TtlLru<u32> = TtlLru::new(3);
+        c.put("a", 1, 100);
+        c.put("b", 2, 100);
+        c.put("c", 3, 100);
+        // Reading "a" makes "b" the least recently used.
+        assert_eq!(c.get("a", 0), Some((100, 1)));
+        c.put("d", 4, 100);
+        assert_eq!(c.len(), 3);
+        assert_eq!(c.get("b", 0), None);
+        assert_eq!(c.get("a", 0), Some((100, 1)));
+        assert_eq!(c.get("c", 0), Some((100, 3)));
+        assert_eq!(c.get("d", 0), Some((100, 4)));
+        // A flood of new keys never grows it past its capacity.
+        for i in 0..MAX_ENTRIES {
+            c.put(&format!("k{i}"), 0, 100);
         }
-        assert!(c.len() <= MAX_ENTRIES);
+        assert_eq!(c.len(), 3);
+        c.remove("k0");
         assert!(!c.is_empty());
-        assert_eq!(max_age("public, max-age=30"), Some(30));
-        assert_eq!(max_age("no-store"), None);
+    }
+
+    #[test]
+    fn entries_expire_at_their_own_instant() {
+        let mut c: TtlLru<()> = TtlLru::new(8);
+        c.put("short", (), 1_000);
+        c.put("long", (), 5_000);
+        assert_eq!(c.get("short", 999), Some((1_000, ())));
+        assert_eq!(c.get("short", 1_000), None);
+        assert_eq!(c.get("long", 1_000), Some((5_000, ())));
+        assert_eq!(c.len(), 1);
     }
 }

@@ -14,6 +14,9 @@ pub const SCRIPT_MAX_ITEMS: u32 = edgestock_core::scripts::MAX_ITEMS as u32;
 /// Rate-limit window of the reserve script, in ms (the limit is "per minute").
 pub const RATE_LIMIT_WINDOW_MS: u64 = 60_000;
 
+/// Longest `SOLD_OUT_CACHE_SECONDS`: units that come back stay unreservable at most this long.
+pub const MAX_SOLD_OUT_CACHE_SECONDS: u32 = 300;
+
 /// Parsed configuration. Required secrets and URLs are optional here; the route that needs one
 /// asks for it with [`Config::redis`] or [`Config::origin`] and answers `config_error` without it.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +38,13 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `STOCK_CACHE_SECONDS` (default 1): edge cache and `max-age` of stock reads.
     pub stock_cache_seconds: u32,
+    /// `SOLD_OUT_CACHE_SECONDS` (default `STOCK_CACHE_SECONDS`, at most
+    /// [`MAX_SOLD_OUT_CACHE_SECONDS`], 0 = off): how long the edge refuses a reserve of a SKU it
+    /// saw with nothing available, without asking Redis.
+    pub sold_out_cache_seconds: u32,
+    /// `RATE_LIMIT_CACHE` (default true): refuse a subject Redis rate-limited at the edge until
+    /// its window ends, without asking Redis.
+    pub rate_limit_cache: bool,
     /// `DEFAULT_HOLD_SECONDS` (default 600): hold lifetime without `ttl_seconds`.
     pub default_hold_seconds: u32,
     /// `MAX_HOLD_SECONDS` (default 900): longest hold, extensions included.
@@ -95,6 +105,8 @@ impl std::fmt::Debug for Config {
             .field("origin_url", &self.origin_url)
             .field("allowed_origins", &self.allowed_origins)
             .field("stock_cache_seconds", &self.stock_cache_seconds)
+            .field("sold_out_cache_seconds", &self.sold_out_cache_seconds)
+            .field("rate_limit_cache", &self.rate_limit_cache)
             .field("default_hold_seconds", &self.default_hold_seconds)
             .field("max_hold_seconds", &self.max_hold_seconds)
             .field("payment_window_seconds", &self.payment_window_seconds)
@@ -166,9 +178,13 @@ fn clock_offset_ms(lookup: &dyn Fn(&str) -> Option<String>) -> Result<i64, ApiEr
     }
 }
 
-fn boolean(lookup: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<bool, ApiError> {
+fn boolean(
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+) -> Result<bool, ApiError> {
     match non_empty(lookup(name)).map(|s| s.to_ascii_lowercase()) {
-        None => Ok(false),
+        None => Ok(default),
         Some(s) => match s.as_str() {
             "1" | "true" | "yes" | "on" => Ok(true),
             "0" | "false" | "no" | "off" => Ok(false),
@@ -185,6 +201,7 @@ impl Config {
     /// # Errors
     /// A `config_error` for a malformed number or flag, or inconsistent bounds.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+        let stock_cache_seconds = number(lookup, "STOCK_CACHE_SECONDS", 1)?;
         let c = Self {
             redis_rest_url: non_empty(lookup("REDIS_REST_URL")),
             redis_rest_token: non_empty(lookup("REDIS_REST_TOKEN")),
@@ -200,7 +217,9 @@ impl Config {
                 .map(|s| s.trim().trim_end_matches('/').to_owned())
                 .filter(|s| !s.is_empty())
                 .collect(),
-            stock_cache_seconds: number(lookup, "STOCK_CACHE_SECONDS", 1)?,
+            stock_cache_seconds,
+            sold_out_cache_seconds: number(lookup, "SOLD_OUT_CACHE_SECONDS", stock_cache_seconds)?,
+            rate_limit_cache: boolean(lookup, "RATE_LIMIT_CACHE", true)?,
             default_hold_seconds: number(lookup, "DEFAULT_HOLD_SECONDS", 600)?,
             max_hold_seconds: number(lookup, "MAX_HOLD_SECONDS", 900)?,
             payment_window_seconds: number(lookup, "PAYMENT_WINDOW_SECONDS", 900)?,
@@ -219,7 +238,7 @@ impl Config {
             )
             .map_err(config_error)?
             .map(std::sync::Arc::new),
-            expose_exact_counts: boolean(lookup, "EXPOSE_EXACT_COUNTS")?,
+            expose_exact_counts: boolean(lookup, "EXPOSE_EXACT_COUNTS", false)?,
             redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
             redis_timeout_ms: number(lookup, "REDIS_TIMEOUT_MS", 1500)?,
             origin_timeout_ms: number(lookup, "ORIGIN_TIMEOUT_MS", 5000)?,
@@ -244,6 +263,11 @@ impl Config {
         if c.max_items == 0 || c.max_items > SCRIPT_MAX_ITEMS {
             return Err(config_error(format!(
                 "MAX_ITEMS must be 1..={SCRIPT_MAX_ITEMS}"
+            )));
+        }
+        if c.sold_out_cache_seconds > MAX_SOLD_OUT_CACHE_SECONDS {
+            return Err(config_error(format!(
+                "SOLD_OUT_CACHE_SECONDS must be 0..={MAX_SOLD_OUT_CACHE_SECONDS} (units that come back stay unreservable that long)"
             )));
         }
         if c.max_qty_per_item == 0 {

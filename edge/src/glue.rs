@@ -13,7 +13,7 @@ use worker::{
     Response, Result, ScheduleContext, ScheduledEvent,
 };
 
-use crate::cache::MemoryCache;
+use crate::cache::IsolateMemory;
 use crate::config::Config;
 use crate::platform::{
     ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, ResponseExt,
@@ -26,8 +26,8 @@ use edgestock_api::{ApiError, ErrorCode};
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
 thread_local! {
-    /// First cache tier: this isolate's memory (the Cache API is the second, shared by the colo).
-    static MEMORY: std::cell::RefCell<MemoryCache> = std::cell::RefCell::new(MemoryCache::default());
+    /// What this isolate remembers between requests (the Cache API is shared by the location).
+    static MEMORY: std::cell::RefCell<IsolateMemory> = std::cell::RefCell::new(IsolateMemory::default());
 }
 
 struct Runtime;
@@ -51,11 +51,11 @@ impl Platform for Runtime {
         console_error!("{message}");
     }
 
+    fn memory<R>(&self, f: impl FnOnce(&mut IsolateMemory) -> R) -> R {
+        MEMORY.with(|m| f(&mut m.borrow_mut()))
+    }
+
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
-        let now = self.now_ms();
-        if let Some(hit) = MEMORY.with(|m| m.borrow().get(key, now)) {
-            return Some(hit);
-        }
         let mut resp = Cache::default().get(key, true).await.ok()??;
         let mut hit = ApiResponse::bytes(resp.status_code(), "application/json", Vec::new());
         for (k, v) in resp.headers().entries() {
@@ -66,8 +66,6 @@ impl Platform for Runtime {
     }
 
     async fn cache_put(&self, key: &str, resp: &ApiResponse) {
-        let now = self.now_ms();
-        MEMORY.with(|m| m.borrow_mut().put(key, resp, now));
         match to_worker(resp) {
             Ok(r) => {
                 if let Err(e) = Cache::default().put(key, r).await {

@@ -11,7 +11,8 @@
 //! - [`crypto`]: reservation tokens, idempotent ids, fingerprints, ETags;
 //! - [`badge`]: badge status and the public view of a SKU;
 //! - [`error`]: the mapping of Redis failures onto the one error enum of `edgestock-api`;
-//! - [`cache`]: the isolate-memory tier in front of the Cache API.
+//! - [`cache`]: what an isolate remembers between requests (bounded LRU maps);
+//! - [`shortcut`]: losing reserves (sold out, rate limited) answered without a Redis call.
 //!
 //! The `glue` module (wasm32 only, the one wasm-specific file) implements
 //! [`platform::Platform`] with the Workers runtime (`worker::Fetch` with a timeout,
@@ -26,6 +27,7 @@ pub mod error;
 pub mod platform;
 pub mod router;
 pub mod routes;
+pub mod shortcut;
 pub mod time;
 pub mod validate;
 

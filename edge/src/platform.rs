@@ -1,5 +1,5 @@
 //! What the handlers need from the runtime, behind [`Platform`]: the Redis REST transport, the
-//! clock, randomness, the edge cache and the origin HTTP call; and the request and response
+//! clock, randomness, the isolate's memory, the edge cache and the origin HTTP call; and the request and response
 //! shapes the handlers work on. The worker glue implements it with `worker::Fetch`,
 //! `worker::Cache` and `crypto.getRandomValues`; host tests implement it with fakes.
 
@@ -9,6 +9,8 @@ use serde::Serialize;
 use upstash_rest::{Transport, TransportError};
 
 use edgestock_api::ApiError;
+
+use crate::cache::IsolateMemory;
 
 /// An incoming request: the `http` crate's, with the body read into memory. The worker glue
 /// builds it from the Workers request (absolute URI, lowercase header names).
@@ -152,9 +154,11 @@ pub trait Platform {
     fn random_bytes(&self) -> [u8; 16];
     /// Writes `message` to the operator's log (the worker's console).
     fn log_error(&self, message: &str);
-    /// A cached response under `key`.
+    /// Runs `f` on this isolate's memory (kept between the requests an isolate serves).
+    fn memory<R>(&self, f: impl FnOnce(&mut IsolateMemory) -> R) -> R;
+    /// A response under `key` in the location's shared cache (the Cache API).
     async fn cache_get(&self, key: &str) -> Option<ApiResponse>;
-    /// Caches `resp` under `key` (it carries its `Cache-Control`).
+    /// Puts `resp` under `key` in the location's shared cache (it carries its `Cache-Control`).
     async fn cache_put(&self, key: &str, resp: &ApiResponse);
     /// Sends `req` to the origin, honouring its timeout.
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError>;

@@ -11,9 +11,10 @@ use crate::validate;
 
 /// Request headers a browser may send cross-origin.
 pub const CORS_ALLOW_HEADERS: &str =
-    "content-type, authorization, idempotency-key, x-customer-token";
+    "content-type, authorization, idempotency-key, x-customer-token, cache-control";
 /// Response headers a browser may read cross-origin.
-pub const CORS_EXPOSE_HEADERS: &str = "Retry-After, ETag, Idempotency-Replayed, X-Request-Id";
+pub const CORS_EXPOSE_HEADERS: &str =
+    "Retry-After, ETag, Idempotency-Replayed, X-Request-Id, X-Edgestock-Cache";
 /// How long a browser may cache a preflight answer.
 pub const CORS_MAX_AGE: &str = "600";
 

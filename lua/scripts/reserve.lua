@@ -48,13 +48,15 @@ end
 -- stock or a hold), so polling for freed units costs the same as reserving them. An attempt over
 -- the limit is refused without counting (all subjects are checked before any is counted). Each
 -- subject has its own limit (a customer's tier is not an IP's); a subject at 0 is not counted.
+-- The refusal names the subject (its 1-based position in KEYS order), so the edge can refuse that
+-- subject's next attempts itself until the window ends.
 for i = 1, n_rl do
   if limits[i] > 0 then
     local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
     if count >= limits[i] then
       local left = redis.call('PTTL', KEYS[3 + i])
       if left < 0 then left = rl_window end
-      return { 'rate_limited', left }
+      return { 'rate_limited', left, i }
     end
   end
 end

@@ -97,6 +97,9 @@ pub enum ReserveOutcome {
     RateLimited {
         /// Milliseconds until the window resets.
         retry_after_ms: i64,
+        /// The subject over its limit, as its index in [`RateLimit::subjects`] (`None` from a
+        /// script that does not say).
+        subject: Option<usize>,
     },
     /// The id (idempotency key) was used before with another request.
     IdempotencyMismatch,
@@ -183,6 +186,11 @@ impl<T: Transport> Engine<T> {
             "unknown_sku" => ReserveOutcome::UnknownSku(r.str()?.to_owned()),
             "rate_limited" => ReserveOutcome::RateLimited {
                 retry_after_ms: r.int()?,
+                subject: r
+                    .int()
+                    .ok()
+                    .and_then(|i| usize::try_from(i - 1).ok())
+                    .filter(|i| *i < subjects.len()),
             },
             "idempotency_mismatch" => ReserveOutcome::IdempotencyMismatch,
             "customer_required" => ReserveOutcome::CustomerRequired(r.str()?.to_owned()),

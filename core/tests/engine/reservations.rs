@@ -153,8 +153,13 @@ fn rate_limit_refuses_without_changing_anything() {
         }
         req.id = "rl3".into();
         match e.reserve(&req).await.unwrap() {
-            ReserveOutcome::RateLimited { retry_after_ms } => {
-                assert!(retry_after_ms > 0 && retry_after_ms <= 60_000)
+            ReserveOutcome::RateLimited {
+                retry_after_ms,
+                subject,
+            } => {
+                assert!(retry_after_ms > 0 && retry_after_ms <= 60_000);
+                // Both subjects made 3 attempts; the first one checked is named.
+                assert_eq!(subject, Some(0));
             }
             other => panic!("{other:?}"),
         }
@@ -505,7 +510,10 @@ fn each_rate_limit_subject_has_its_own_limit() {
         req.id = "tier2".into();
         assert!(matches!(
             e.reserve(&req).await.unwrap(),
-            ReserveOutcome::RateLimited { .. }
+            ReserveOutcome::RateLimited {
+                subject: Some(1),
+                ..
+            }
         ));
         // The same IP without the customer still has 3 left (the refused attempt did not count).
         let rl = req.rate_limit.as_mut().unwrap();
@@ -521,7 +529,10 @@ fn each_rate_limit_subject_has_its_own_limit() {
         req.id = "tier6".into();
         assert!(matches!(
             e.reserve(&req).await.unwrap(),
-            ReserveOutcome::RateLimited { .. }
+            ReserveOutcome::RateLimited {
+                subject: Some(0),
+                ..
+            }
         ));
         // A subject at 0 is not limited (nor counted).
         let rl = req.rate_limit.as_mut().unwrap();
@@ -535,7 +546,10 @@ fn each_rate_limit_subject_has_its_own_limit() {
         req.id = "tier8".into();
         assert!(matches!(
             e.reserve(&req).await.unwrap(),
-            ReserveOutcome::RateLimited { .. }
+            ReserveOutcome::RateLimited {
+                subject: Some(0),
+                ..
+            }
         ));
         assert_eq!(available(&e, "A").await, 94);
     });

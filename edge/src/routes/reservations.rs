@@ -15,6 +15,7 @@ use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
 use crate::crypto;
 use crate::error::{reservation_not_found, retry_after_seconds, unknown_sku};
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
+use crate::shortcut;
 use crate::time::rfc3339_ms;
 use crate::validate;
 
@@ -95,8 +96,25 @@ pub(crate) async fn reserve<P: Platform>(
     let subjects = rate_limit_subjects(network, cart, customer.as_deref());
     let owner = subjects.last().cloned().unwrap_or_default();
     let limits: Vec<u32> = subjects.iter().map(|s| subject_limit(cfg, s)).collect();
+    // Losing attempts answered at the edge from what Redis said before (see `shortcut`).
+    let counted: Vec<String> = subjects
+        .iter()
+        .zip(&limits)
+        .filter(|(_, l)| **l > 0)
+        .map(|(s, _)| s.clone())
+        .collect();
+    if let Some(until) = shortcut::limited_until(p, cfg, &counted) {
+        let left = retry_after_seconds(until.saturating_sub(p.now_ms()));
+        return Ok(shortcut::answered(&shortcut::rate_limited(left), true));
+    }
+    let skus: Vec<&str> = r.items.iter().map(|i| i.sku.as_str()).collect();
+    if !shortcut::revalidate(req) {
+        if let Some(sku) = shortcut::known_sold_out(p, cfg, req, &skus).await {
+            return Ok(shortcut::answered(&shortcut::insufficient(&sku, 0), true));
+        }
+    }
     let rate_limit = limits.iter().any(|l| *l > 0).then_some(RateLimit {
-        subjects,
+        subjects: subjects.clone(),
         limit: cfg.rate_limit_per_minute,
         limits,
         window_ms: RATE_LIMIT_WINDOW_MS,
@@ -143,14 +161,15 @@ pub(crate) async fn reserve<P: Platform>(
             }
             Ok(resp)
         }
-        ReserveOutcome::Insufficient { sku, available } => Err(ApiError::new(
-            ErrorCode::InsufficientStock,
-            format!("not enough stock for {sku}"),
-        )
-        .with(|d| {
-            d.sku = Some(sku);
-            d.available = Some(available.max(0));
-        })),
+        ReserveOutcome::Insufficient { sku, available } => {
+            if available <= 0 {
+                shortcut::learn_sold_out(p, cfg, req, &[sku.as_str()]).await;
+            }
+            Ok(shortcut::answered(
+                &shortcut::insufficient(&sku, available),
+                false,
+            ))
+        }
         ReserveOutcome::UnknownSku(sku) => Err(unknown_sku(&sku)),
         ReserveOutcome::CustomerRequired(sku) => Err(ApiError::new(
             ErrorCode::CustomerRequired,
@@ -168,11 +187,18 @@ pub(crate) async fn reserve<P: Platform>(
             d.sku = Some(sku);
             d.available = Some(allowed);
         })),
-        ReserveOutcome::RateLimited { retry_after_ms } => Err(ApiError::new(
-            ErrorCode::RateLimited,
-            "too many reservation attempts, slow down",
-        )
-        .retry_after_secs(retry_after_seconds(retry_after_ms))),
+        ReserveOutcome::RateLimited {
+            retry_after_ms,
+            subject,
+        } => {
+            if let Some(s) = subject.and_then(|i| subjects.get(i)) {
+                shortcut::learn_limited(p, cfg, s, retry_after_ms);
+            }
+            Ok(shortcut::answered(
+                &shortcut::rate_limited(retry_after_seconds(retry_after_ms)),
+                false,
+            ))
+        }
         ReserveOutcome::IdempotencyMismatch => Err(ApiError::new(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used with a different request",

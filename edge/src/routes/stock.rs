@@ -10,11 +10,23 @@ use crate::config::Config;
 use crate::crypto;
 use crate::error::unknown_sku;
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
+use crate::shortcut;
 
 /// The cache key of a stock read: the request origin, the SKU list (callers pass it canonical:
 /// sorted, de-duplicated) and the key prefix (tenants sharing a zone never share entries).
 pub fn stock_cache_key(url_origin: &str, prefix: &str, skus: &[&str], single: bool) -> String {
-    let p: String = prefix
+    let p = escape_prefix(prefix);
+    if single {
+        format!("{url_origin}/v1/stock/{}?p={p}", skus[0])
+    } else {
+        let q: Vec<String> = skus.iter().map(|s| format!("sku={s}")).collect();
+        format!("{url_origin}/v1/stock?{}&p={p}", q.join("&"))
+    }
+}
+
+/// The key prefix as a query value (percent-escaped but for `[A-Za-z0-9._-]`).
+pub fn escape_prefix(prefix: &str) -> String {
+    prefix
         .bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
@@ -23,13 +35,24 @@ pub fn stock_cache_key(url_origin: &str, prefix: &str, skus: &[&str], single: bo
                 format!("%{b:02X}")
             }
         })
-        .collect();
-    if single {
-        format!("{url_origin}/v1/stock/{}?p={p}", skus[0])
-    } else {
-        let q: Vec<String> = skus.iter().map(|s| format!("sku={s}")).collect();
-        format!("{url_origin}/v1/stock?{}&p={p}", q.join("&"))
+        .collect()
+}
+
+/// A cached response: the isolate's memory first, then the location's Cache API (whose hits
+/// are not copied into memory, so an entry never outlives its `max-age`).
+async fn cached<P: Platform>(p: &P, key: &str) -> Option<ApiResponse> {
+    let now = p.now_ms();
+    if let Some(hit) = p.memory(|m| m.response(key, now)) {
+        return Some(hit);
     }
+    p.cache_get(key).await
+}
+
+/// Keeps `resp` in both tiers for its `max-age`.
+async fn keep<P: Platform>(p: &P, key: &str, resp: &ApiResponse) {
+    let now = p.now_ms();
+    p.memory(|m| m.keep_response(key, resp, now));
+    p.cache_put(key, resp).await;
 }
 
 fn not_modified(req: &ApiRequest, resp: ApiResponse) -> ApiResponse {
@@ -101,9 +124,9 @@ pub(crate) async fn read<P: Platform>(
     canonical_skus.dedup();
     let names: Vec<&str> = canonical_skus.iter().map(|s| s.as_str()).collect();
     let key = stock_cache_key(&req.url_origin(), &cfg.redis_key_prefix, &names, single);
-    let cached = cfg.stock_cache_seconds > 0;
-    if cached {
-        if let Some(hit) = p.cache_get(&key).await {
+    let caching = cfg.stock_cache_seconds > 0;
+    if caching {
+        if let Some(hit) = cached(p, &key).await {
             return answer(req, hit, &order, single, "hit");
         }
     }
@@ -111,6 +134,13 @@ pub(crate) async fn read<P: Platform>(
         .stock(&canonical_skus)
         .await
         .map_err(redis_err)?;
+    // A fresh answer is what the sold-out memory learns from.
+    let sold_out: Vec<&str> = levels
+        .iter()
+        .filter(|l| l.exists && l.available() <= 0)
+        .map(|l| l.sku.as_str())
+        .collect();
+    shortcut::learn_sold_out(p, cfg, req, &sold_out).await;
     let cache_control = badge::cache_control(cfg.stock_cache_seconds);
     let bytes = if single {
         let level = levels
@@ -120,8 +150,8 @@ pub(crate) async fn read<P: Platform>(
             // Cached briefly too, so probing unknown SKUs is not a Redis call each.
             let mut resp = ApiResponse::error(&unknown_sku(level.sku.as_str()));
             resp.set_header("cache-control", &cache_control);
-            if cached {
-                p.cache_put(&key, &resp).await;
+            if caching {
+                keep(p, &key, &resp).await;
             }
             resp.set_header("x-edgestock-cache", "miss");
             return Ok(resp);
@@ -138,8 +168,8 @@ pub(crate) async fn read<P: Platform>(
     let mut resp = ApiResponse::bytes(200, "application/json", bytes);
     resp.set_header("etag", &crypto::etag(resp.body()));
     resp.set_header("cache-control", &cache_control);
-    if cached {
-        p.cache_put(&key, &resp).await;
+    if caching {
+        keep(p, &key, &resp).await;
     }
     answer(req, resp, &order, single, "miss")
 }

@@ -27,6 +27,8 @@ struct Shared {
     now_ms: Option<i64>,
     /// What the handlers logged.
     logs: Vec<String>,
+    /// The isolate's memory.
+    memory: crate::cache::IsolateMemory,
 }
 
 #[derive(Clone, Default)]
@@ -77,6 +79,9 @@ impl Platform for Fake {
     }
     fn log_error(&self, message: &str) {
         self.0.borrow_mut().logs.push(message.to_owned());
+    }
+    fn memory<R>(&self, f: impl FnOnce(&mut crate::cache::IsolateMemory) -> R) -> R {
+        f(&mut self.0.borrow_mut().memory)
     }
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
         self.0.borrow().cache.get(key).cloned()
@@ -162,4 +167,5 @@ mod adversary;
 mod origin;
 mod reservations;
 mod routing;
+mod shortcut;
 mod stock;
