@@ -238,13 +238,19 @@ export class ReserveButton {
     const body = { items: [{ sku: this.sku, qty: this.qty }] };
     if (this.ttlSeconds) body.ttl_seconds = this.ttlSeconds;
     try {
+      // A kept key means the last attempt got no definitive answer: this one is a retry.
+      const retry = this.pendingKey !== null;
       const key = (this.pendingKey ??= crypto.randomUUID());
       let resp;
-      // Up to 3 tries on 502/503, honouring Retry-After (bounded to 3 s), with the same key.
+      // Up to 3 tries on 502/503, honouring Retry-After (bounded to 3 s), with the same key. A
+      // retry asks past the edge's sold-out memory (`no-cache`): it may replay a hold made just
+      // before the SKU sold out.
       for (let attempt = 0; ; attempt++) {
+        const headers = { "content-type": "application/json", "idempotency-key": key };
+        if (attempt > 0 || retry) headers["cache-control"] = "no-cache";
         resp = await this.fetch(`${this.api}/v1/reservations`, {
           method: "POST",
-          headers: { "content-type": "application/json", "idempotency-key": key },
+          headers,
           body: JSON.stringify(body),
         });
         if ((resp.status !== 502 && resp.status !== 503) || attempt >= 2) break;

@@ -74,12 +74,15 @@ test("a lost answer is retried with the same Idempotency-Key: one hold, not two"
   try {
     const page = await browser.newPage();
     const keys = [];
+    const cacheControl = [];
     // The first reserve reaches the edge (the hold is made) but its answer is lost: the page sees
-    // a 503 instead. The module must retry with the same key and get the same hold back.
+    // a 503 instead. The module must retry with the same key and get the same hold back, asking
+    // past the edge's sold-out memory (the hold may have taken the last unit).
     await page.route("**/v1/reservations", async (route) => {
       const req = route.request();
       if (req.method() !== "POST") return route.continue();
       keys.push(req.headers()["idempotency-key"]);
+      cacheControl.push(req.headers()["cache-control"] ?? null);
       if (keys.length === 1) {
         await route.fetch();
         return route.fulfill({
@@ -99,6 +102,7 @@ test("a lost answer is retried with the same Idempotency-Key: one hold, not two"
     await reserve.locator(".edgestock-hold", { hasText: /Held for/ }).waitFor({ timeout: 10_000 });
     assert.equal(keys.length, 2, "one retry");
     assert.equal(keys[0], keys[1], "the retry reuses the Idempotency-Key");
+    assert.deepEqual(cacheControl, [null, "no-cache"], "only the retry skips the edge's memory");
     await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${shots}/demo-4-retried.png` });
     await reserve.locator("button").first().click();

@@ -95,5 +95,6 @@ async fn available(s: &Stack, sku: &str) -> i64 {
 }
 
 mod failures;
+mod losers;
 mod reservations;
 mod stock;
