@@ -57,6 +57,12 @@ section "Edge (the worker in workerd via Miniflare) vs gateway-direct and Redis-
   "target/release/edge-bench"
 EDGE_BENCH_SECONDS=5 EDGE_BENCH_CONNECTIONS=50 target/release/edge-bench | tee -a "$REPORT"
 
+log "flash sale through workerd: losers with the edge's memory off and on"
+ATTEMPTS=10000; [ "$QUICK" = 1 ] && ATTEMPTS=3000
+section "Flash sale through the worker: $ATTEMPTS shoppers for 100 units, 50 connections, memory off vs on" \
+  "FLASH_ATTEMPTS=$ATTEMPTS target/release/flash-bench"
+FLASH_ATTEMPTS="$ATTEMPTS" FLASH_UNITS=100 FLASH_CONNECTIONS=50 target/release/flash-bench | tee -a "$REPORT"
+
 clean_test_keys
 python3 "$ROOT/scripts/bench_summary.py" "$REPORT"
 tail -n 16 "$REPORT"

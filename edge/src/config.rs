@@ -38,8 +38,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// `STOCK_CACHE_SECONDS` (default 1): edge cache and `max-age` of stock reads.
     pub stock_cache_seconds: u32,
-    /// `SOLD_OUT_CACHE_SECONDS` (default `STOCK_CACHE_SECONDS`, at most
-    /// [`MAX_SOLD_OUT_CACHE_SECONDS`], 0 = off): how long the edge refuses a reserve of a SKU it
+    /// `SOLD_OUT_CACHE_SECONDS` (default `STOCK_CACHE_SECONDS` up to
+    /// [`MAX_SOLD_OUT_CACHE_SECONDS`], the most it may be; 0 = off): how long the edge refuses a reserve of a SKU it
     /// saw with nothing available, without asking Redis.
     pub sold_out_cache_seconds: u32,
     /// `RATE_LIMIT_CACHE` (default true): refuse a subject Redis rate-limited at the edge until
@@ -218,7 +218,11 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .collect(),
             stock_cache_seconds,
-            sold_out_cache_seconds: number(lookup, "SOLD_OUT_CACHE_SECONDS", stock_cache_seconds)?,
+            sold_out_cache_seconds: number(
+                lookup,
+                "SOLD_OUT_CACHE_SECONDS",
+                stock_cache_seconds.min(MAX_SOLD_OUT_CACHE_SECONDS),
+            )?,
             rate_limit_cache: boolean(lookup, "RATE_LIMIT_CACHE", true)?,
             default_hold_seconds: number(lookup, "DEFAULT_HOLD_SECONDS", 600)?,
             max_hold_seconds: number(lookup, "MAX_HOLD_SECONDS", 900)?,

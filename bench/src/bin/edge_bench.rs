@@ -1,5 +1,5 @@
-//! Edge benchmark (issue 4): through Miniflare at N connections, reserve / uncached read /
-//! cached read; in the same run the same scripts gateway-direct (our typed client over HTTP) and
+//! Edge benchmark: through Miniflare at N connections, reserve / reserve refused at the edge /
+//! uncached read / cached read, each next to the no-I/O `/healthz` rate; in the same run the same scripts gateway-direct (our typed client over HTTP) and
 //! Redis-direct (`redis-benchmark`), and the Redis commands each edge request costs.
 //!
 //! ```text
@@ -14,12 +14,10 @@
 #[allow(dead_code, unreachable_pub)]
 use testkit_stack as support;
 
-use std::collections::HashMap;
-use std::future::Future;
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use edgestock_bench::{env_num, expect, redis_benchmark, run};
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::{Item, ReserveRequest};
 use serde_json::json;
@@ -27,127 +25,8 @@ use support::stack::{PrivateRedis, Stack};
 
 const HOT: &str = "BENCH-HOT";
 const BIG: &str = "BENCH-BIG";
+const SOLD: &str = "BENCH-SOLD";
 const FINGERPRINT: &str = "bench";
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-struct Figures {
-    name: String,
-    errors: u64,
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    redis_calls_per_req: Option<f64>,
-}
-
-/// Top-level script calls (what a client sends; commands inside scripts are not counted).
-fn script_calls(m: &HashMap<String, u64>) -> u64 {
-    ["evalsha", "evalsha_ro", "eval", "eval_ro", "script", "ping"]
-        .iter()
-        .map(|n| m.get(*n).copied().unwrap_or(0))
-        .sum()
-}
-
-/// Runs `op` from `conns` concurrent loops for `secs` seconds.
-async fn run<F, Fut>(
-    name: &str,
-    conns: u64,
-    secs: u64,
-    redis: Option<&PrivateRedis>,
-    op: F,
-) -> Figures
-where
-    F: Fn(u64) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = bool> + Send,
-{
-    let op = Arc::new(op);
-    let before = redis.map(PrivateRedis::command_calls);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..conns)
-        .map(|c| {
-            let op = op.clone();
-            tokio::spawn(async move {
-                let mut lat = Vec::new();
-                let mut errors = 0u64;
-                let mut i = 0u64;
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    if op(c * 1_000_000_000 + i).await {
-                        lat.push(t.elapsed().as_micros() as u32);
-                    } else {
-                        errors += 1;
-                    }
-                    i += 1;
-                }
-                (lat, errors)
-            })
-        })
-        .collect();
-    let mut lat = Vec::new();
-    let mut errors = 0;
-    for t in tasks {
-        let (l, e) = t.await.expect("bench task");
-        lat.extend(l);
-        errors += e;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    lat.sort_unstable();
-    let pct = |p: f64| {
-        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
-            .map_or(0.0, |us| f64::from(*us) / 1000.0)
-    };
-    let ok = lat.len() as u64;
-    let redis_calls_per_req = redis.zip(before).map(|(r, b)| {
-        let after = r.command_calls();
-        (script_calls(&after) - script_calls(&b)) as f64 / (ok + errors).max(1) as f64
-    });
-    Figures {
-        name: name.to_owned(),
-        errors,
-        rps: ok as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        redis_calls_per_req,
-    }
-}
-
-/// `redis-benchmark` of one command line; requests per second.
-fn redis_benchmark(port: u16, conns: u64, requests: u64, args: &[String]) -> f64 {
-    let out = Command::new("redis-benchmark")
-        .args(["-p", &port.to_string(), "-c", &conns.to_string()])
-        .args(["-n", &requests.to_string(), "-r", "100000000000", "--csv"])
-        .args(args)
-        .output()
-        .expect("run redis-benchmark");
-    let text = String::from_utf8_lossy(&out.stdout);
-    // CSV: a header, then `"<command>","<rps>",...`; the command may itself contain commas.
-    let rps = text
-        .lines()
-        .filter_map(|l| l.rsplit("\",\"").nth(6))
-        .filter_map(|v| v.trim_matches('"').parse::<f64>().ok())
-        .next();
-    rps.unwrap_or_else(|| {
-        eprintln!(
-            "redis-benchmark gave no figure: {text} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        0.0
-    })
-}
-
-/// True when the response has `status` and its body was read.
-async fn expect(resp: reqwest::Result<reqwest::Response>, status: u16) -> bool {
-    match resp {
-        Ok(r) if r.status().as_u16() == status => r.bytes().await.is_ok(),
-        _ => false,
-    }
-}
 
 fn reserve_request(id: String) -> ReserveRequest {
     ReserveRequest {
@@ -174,11 +53,13 @@ async fn main() {
     let common = json!({"RATE_LIMIT_PER_MINUTE": "0", "REDIS_TIMEOUT_MS": "5000"});
     let mut cached_cfg = common.clone();
     cached_cfg["STOCK_CACHE_SECONDS"] = json!("3600");
+    cached_cfg["SOLD_OUT_CACHE_SECONDS"] = json!("300");
     let cached = Stack::start_on(&redis.url(), cached_cfg).await;
     let edge = Stack::start_on(&redis.url(), common).await;
     for s in [&cached, &edge] {
         s.seed(HOT, 1_000_000, 10).await;
         s.seed(BIG, 1_000_000_000, 10).await;
+        s.seed(SOLD, 0, 10).await;
     }
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(conns as usize)
@@ -193,6 +74,12 @@ async fn main() {
     let _ = http
         .post(edge.url("/v1/reservations"))
         .json(&json!({"items": [{"sku": BIG, "qty": 1}]}))
+        .send()
+        .await;
+    // The first loser learns that SOLD has nothing left; the next ones are answered at the edge.
+    let _ = http
+        .post(cached.url("/v1/reservations"))
+        .json(&json!({"items": [{"sku": SOLD, "qty": 1}]}))
         .send()
         .await;
 
@@ -253,6 +140,28 @@ async fn main() {
                         .header("content-type", "application/json")
                         .body(body);
                     expect(req.send().await, 201).await
+                }
+            },
+        )
+        .await,
+    );
+
+    let (h, url) = (http.clone(), cached.url("/v1/reservations"));
+    let body = json!({"items": [{"sku": SOLD, "qty": 1}]}).to_string();
+    rows.push(
+        run(
+            "edge reserve refused at the edge (sold out)",
+            conns,
+            secs,
+            Some(&redis),
+            move |_| {
+                let (h, url, body) = (h.clone(), url.clone(), body.clone());
+                async move {
+                    let req = h
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body);
+                    expect(req.send().await, 409).await
                 }
             },
         )
@@ -346,6 +255,8 @@ async fn main() {
         "1",
         BIG,
         "1",
+        "0",
+        "0",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -359,14 +270,16 @@ async fn main() {
         redis.port
     );
     println!(
-        "{:<44} {:>10} {:>9} {:>9} {:>8} {:>13}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "redis cmd/req"
+        "{:<44} {:>10} {:>10} {:>9} {:>9} {:>8} {:>13}",
+        "scenario", "req/s", "x healthz", "p50 ms", "p99 ms", "errors", "redis cmd/req"
     );
+    let healthz = rows.first().map_or(1.0, |r| r.rps.max(1.0));
     for r in &rows {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>8} {:>13}",
+            "{:<44} {:>10.0} {:>10.2} {:>9.2} {:>9.2} {:>8} {:>13}",
             r.name,
             r.rps,
+            r.rps / healthz,
             r.p50_ms,
             r.p99_ms,
             r.errors,
@@ -374,12 +287,13 @@ async fn main() {
                 .map_or("-".into(), |c| format!("{c:.3}"))
         );
     }
-    println!(
-        "{:<44} {:>10.0} {:>9} {:>9} {:>8} {:>13}",
-        "redis-direct stock read (redis-benchmark)", read_rps, "-", "-", "-", "1"
-    );
-    println!(
-        "{:<44} {:>10.0} {:>9} {:>9} {:>8} {:>13}",
-        "redis-direct reserve (redis-benchmark)", reserve_rps, "-", "-", "-", "1"
-    );
+    for (name, rps) in [
+        ("redis-direct stock read (redis-benchmark)", read_rps),
+        ("redis-direct reserve (redis-benchmark)", reserve_rps),
+    ] {
+        println!(
+            "{:<44} {:>10.0} {:>10} {:>9} {:>9} {:>8} {:>13}",
+            name, rps, "-", "-", "-", "-", "1"
+        );
+    }
 }

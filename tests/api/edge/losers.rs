@@ -60,8 +60,14 @@ async fn a_sold_out_sku_costs_redis_nothing_until_units_come_back() {
         if a.0 == StatusCode::CREATED {
             break a;
         }
-        assert_eq!((a.0, code(&a)), (StatusCode::CONFLICT, "insufficient_stock"));
-        assert!(Instant::now() < deadline, "A still refused after the release");
+        assert_eq!(
+            (a.0, code(&a)),
+            (StatusCode::CONFLICT, "insufficient_stock")
+        );
+        assert!(
+            Instant::now() < deadline,
+            "A still refused after the release"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(won.2["items"], json!([{"sku": "A", "qty": 1}]));
@@ -111,7 +117,11 @@ async fn a_rate_limited_subject_costs_redis_nothing_until_its_window_ends() {
     }
     let refused = reserve_with(&s, &one("A"), None, Some("192.0.2.20")).await;
     assert_eq!(
-        (refused.0, code(&refused), header(&refused, "x-edgestock-cache")),
+        (
+            refused.0,
+            code(&refused),
+            header(&refused, "x-edgestock-cache")
+        ),
         (StatusCode::TOO_MANY_REQUESTS, "rate_limited", Some("miss"))
     );
     let retry_after: u64 = header(&refused, "retry-after")
@@ -131,7 +141,11 @@ async fn a_rate_limited_subject_costs_redis_nothing_until_its_window_ends() {
             .expect("Retry-After");
         assert!(left <= retry_after, "{left} > {retry_after}");
     }
-    assert_eq!(redis.command_calls(), before, "10 refusals, 0 Redis commands");
+    assert_eq!(
+        redis.command_calls(),
+        before,
+        "10 refusals, 0 Redis commands"
+    );
     // The subject is the address: another one is served by Redis.
     let other = reserve_with(&s, &one("A"), None, Some("192.0.2.21")).await;
     assert_eq!(other.0, StatusCode::CREATED, "{:?}", other.2);

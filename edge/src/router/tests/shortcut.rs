@@ -104,6 +104,8 @@ fn the_sold_out_memory_ends_after_its_seconds_and_is_off_at_zero() {
     // The default follows STOCK_CACHE_SECONDS.
     let c = cfg_with(&[("STOCK_CACHE_SECONDS", "7")]).expect("config");
     assert_eq!(c.sold_out_cache_seconds, 7);
+    let c = cfg_with(&[("STOCK_CACHE_SECONDS", "3600")]).expect("config");
+    assert_eq!(c.sold_out_cache_seconds, 300);
     assert_eq!(
         cfg_with(&[("SOLD_OUT_CACHE_SECONDS", "301")])
             .expect_err("too long")
