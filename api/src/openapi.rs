@@ -142,6 +142,7 @@ mod edge_paths {
     /// Hold every item or none, in one Redis round trip.
     #[utoipa::path(post, path = "/v1/reservations", tag = "reservations",
         params(("Idempotency-Key" = Option<String>, Header, description = "22-64 base64url characters; a retry with the same key and body replays the answer"),
+               ("Cache-Control" = Option<String>, Header, description = "`no-cache` on a retry whose answer was lost: skips the edge's sold-out memory so a hold is replayed"),
                ("X-Customer-Token" = Option<String>, Header, description = "A storefront-issued customer JWT (optional); see docs/api.md#customers")),
         request_body = edge::ReserveRequest,
         responses(
@@ -153,11 +154,13 @@ mod edge_paths {
             (status = 400, description = "`malformed_json`", body = ErrorBody),
             (status = 401, description = "`invalid_customer_token`, `customer_required` (with `sku`)", body = ErrorBody),
             (status = 404, description = "`unknown_sku`", body = ErrorBody),
-            (status = 409, description = "`insufficient_stock` (with `sku`, `available`)", body = ErrorBody),
+            (status = 409, description = "`insufficient_stock` (with `sku`, `available`)", body = ErrorBody,
+                headers(("X-Edgestock-Cache" = String, description = "`hit` when the edge answered from memory (a SKU seen sold out), `miss` when Redis did"))),
             (status = 413, description = "`body_too_large`", body = ErrorBody),
             (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
             (status = 422, description = "`invalid_request`, `invalid_quantity`, `invalid_sku`, `duplicate_sku`, `too_many_items`, `invalid_ttl`, `idempotency_key_reused`", body = ErrorBody),
-            (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait"))),
+            (status = 429, description = "`rate_limited`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait"),
+                ("X-Edgestock-Cache" = String, description = "`hit` when the edge answered from memory (the subject's window has not ended), `miss` when Redis did"))),
             (status = 503, description = "`redis_unavailable`", body = ErrorBody, headers(("Retry-After" = String, description = "Seconds to wait")))))]
     fn reserve() {}
 
