@@ -22,6 +22,7 @@ origin = [float(x) for x in re.findall(r"^\| \d+ \| origin [^|]*\| \d+ \| \d+ \|
 hot = [float(x) for x in re.findall(r"^\| \d+ \| hot-row [^|]*\| \d+ \| \d+ \| [\d.]+ \| (\d+) \|", text, re.M)]
 edge = {name: rate(r"^" + re.escape(name) + r"\s+(\d+)") for name in [
     "edge cached read (GET /v1/stock/{sku})", "edge uncached read", "edge reserve (POST /v1/reservations)",
+    "edge reserve refused at the edge (sold out)",
     "gateway-direct stock read (same script)", "gateway-direct reserve (same script)",
     "redis-direct stock read (redis-benchmark)", "redis-direct reserve (redis-benchmark)"]}
 
@@ -37,6 +38,7 @@ rd_read = edge["redis-direct stock read (redis-benchmark)"]
 row("reserve script, Redis direct (redis-benchmark)", rd_reserve, rd_reserve)
 row("reserve script, through the gateway", edge["gateway-direct reserve (same script)"], rd_reserve)
 row("reserve through the edge (workerd → gateway → Redis)", edge["edge reserve (POST /v1/reservations)"], rd_reserve)
+row("reserve refused at the edge, sold out (0 Redis calls)", edge["edge reserve refused at the edge (sold out)"], rd_reserve)
 row("stock read script, Redis direct (redis-benchmark)", rd_read, rd_read)
 row("stock read through the gateway", edge["gateway-direct stock read (same script)"], rd_read)
 row("stock read through the edge, uncached", edge["edge uncached read"], rd_read)
