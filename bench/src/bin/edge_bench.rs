@@ -146,6 +146,29 @@ async fn main() {
         .await,
     );
 
+    // The same winning reserve where the loser memory is on: what its lookup costs a winner.
+    let (h, url) = (http.clone(), cached.url("/v1/reservations"));
+    let body = json!({"items": [{"sku": BIG, "qty": 1}]}).to_string();
+    rows.push(
+        run(
+            "edge reserve, loser memory on",
+            conns,
+            secs,
+            Some(&redis),
+            move |_| {
+                let (h, url, body) = (h.clone(), url.clone(), body.clone());
+                async move {
+                    let req = h
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body);
+                    expect(req.send().await, 201).await
+                }
+            },
+        )
+        .await,
+    );
+
     let (h, url) = (http.clone(), cached.url("/v1/reservations"));
     let body = json!({"items": [{"sku": SOLD, "qty": 1}]}).to_string();
     rows.push(
