@@ -45,6 +45,8 @@ pub struct Config {
     /// `RATE_LIMIT_CACHE` (default true): refuse a subject Redis rate-limited at the edge until
     /// its window ends, without asking Redis.
     pub rate_limit_cache: bool,
+    /// `REQUEST_LOG` (default true): one JSON log line per request on the console.
+    pub request_log: bool,
     /// `DEFAULT_HOLD_SECONDS` (default 600): hold lifetime without `ttl_seconds`.
     pub default_hold_seconds: u32,
     /// `MAX_HOLD_SECONDS` (default 900): longest hold, extensions included.
@@ -107,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("stock_cache_seconds", &self.stock_cache_seconds)
             .field("sold_out_cache_seconds", &self.sold_out_cache_seconds)
             .field("rate_limit_cache", &self.rate_limit_cache)
+            .field("request_log", &self.request_log)
             .field("default_hold_seconds", &self.default_hold_seconds)
             .field("max_hold_seconds", &self.max_hold_seconds)
             .field("payment_window_seconds", &self.payment_window_seconds)
@@ -224,6 +227,7 @@ impl Config {
                 stock_cache_seconds.min(MAX_SOLD_OUT_CACHE_SECONDS),
             )?,
             rate_limit_cache: boolean(lookup, "RATE_LIMIT_CACHE", true)?,
+            request_log: boolean(lookup, "REQUEST_LOG", true)?,
             default_hold_seconds: number(lookup, "DEFAULT_HOLD_SECONDS", 600)?,
             max_hold_seconds: number(lookup, "MAX_HOLD_SECONDS", 900)?,
             payment_window_seconds: number(lookup, "PAYMENT_WINDOW_SECONDS", 900)?,

@@ -1,6 +1,8 @@
 //! The Workers runtime glue: converts `worker` requests and responses, implements
 //! [`Platform`] and holds the event handlers. Everything it calls is host-tested in `app`.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use edgestock_core::keys::Keys;
@@ -19,7 +21,10 @@ use crate::platform::{
     ApiRequest, ApiResponse, OriginRequest, OriginResponse, Platform, ResponseExt,
 };
 use crate::router;
+use crate::telemetry::{RedisUsage, RequestRecord};
 use crate::validate::{append_limited, check_body_size};
+
+mod record;
 use edgestock_api::{ApiError, ErrorCode};
 
 /// Bodies up to this size are read and discarded before a 413, so keep-alive connections survive.
@@ -30,13 +35,26 @@ thread_local! {
     static MEMORY: std::cell::RefCell<IsolateMemory> = std::cell::RefCell::new(IsolateMemory::default());
 }
 
-struct Runtime;
+/// One request's view of the runtime: the isolate's services, the Redis calls this request
+/// made, and where its record goes.
+struct Runtime<'a> {
+    usage: Rc<Cell<RedisUsage>>,
+    sink: record::Sink<'a>,
+}
 
-impl Platform for Runtime {
+impl Platform for Runtime<'_> {
     type Redis = FetchTransport;
 
     fn redis_transport(&self) -> FetchTransport {
-        FetchTransport
+        FetchTransport::metered(self.usage.clone())
+    }
+
+    fn redis_usage(&self) -> RedisUsage {
+        self.usage.get()
+    }
+
+    fn record(&self, record: &RequestRecord) {
+        self.sink.record(record);
     }
 
     fn now_ms(&self) -> i64 {
@@ -199,10 +217,15 @@ async fn to_api(mut req: Request) -> std::result::Result<ApiRequest, ApiError> {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let cfg = config(&env);
+    let log = cfg.as_ref().map_or(true, |c| c.request_log);
+    let runtime = Runtime {
+        usage: Rc::default(),
+        sink: record::Sink::new(&env, &ctx, log),
+    };
     let resp = match to_api(req).await {
-        Ok(api) => router::handle(&Runtime, &cfg, &api).await,
+        Ok(api) => router::handle(&runtime, &cfg, &api).await,
         Err(e) => ApiResponse::error(&e),
     };
     to_worker(&resp)
@@ -218,7 +241,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(r) => r,
         Err(e) => return console_error!("sweep skipped: {}", e.message),
     };
-    let client = Client::new(FetchTransport, r.url, r.token)
+    let client = Client::new(FetchTransport::default(), r.url, r.token)
         .with_timeout(Duration::from_millis(u64::from(cfg.redis_timeout_ms)));
     let engine = Engine::new(client, Keys::new(cfg.redis_key_prefix.clone()))
         .with_clock_offset_ms(cfg.clock_offset_ms);
@@ -235,21 +258,42 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
 /// The outbound HTTP of the worker: the Upstash REST [`Transport`](upstash_rest::Transport) over
 /// `worker::Fetch`, and the deadline-bounded `POST` every outbound call goes through.
 mod fetch {
+    use std::cell::Cell;
+    use std::rc::Rc;
     use std::time::Duration;
 
     use futures::future::{select, Either};
     use upstash_rest::{HttpRequest, HttpResponse, Transport, TransportError, FIXED_HEADERS};
-    use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+    use worker::{AbortController, Date, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-    /// `worker::Fetch` transport; the timeout aborts the subrequest.
-    #[derive(Debug, Clone, Copy, Default)]
-    pub(super) struct FetchTransport;
+    use crate::telemetry::RedisUsage;
+
+    /// `worker::Fetch` transport; the timeout aborts the subrequest. A metered one adds each
+    /// call and its time to its request's usage.
+    #[derive(Debug, Clone, Default)]
+    pub(super) struct FetchTransport {
+        usage: Option<Rc<Cell<RedisUsage>>>,
+    }
+
+    impl FetchTransport {
+        pub(super) fn metered(usage: Rc<Cell<RedisUsage>>) -> Self {
+            Self { usage: Some(usage) }
+        }
+    }
 
     impl Transport for FetchTransport {
         async fn post(&self, req: HttpRequest) -> Result<HttpResponse, TransportError> {
             let mut headers = vec![("authorization", req.authorization.as_str())];
             headers.extend(FIXED_HEADERS);
-            let r = post_with_deadline(&req.url, &headers, &req.body, req.timeout).await?;
+            let started = Date::now().as_millis();
+            let r = post_with_deadline(&req.url, &headers, &req.body, req.timeout).await;
+            if let Some(usage) = &self.usage {
+                let mut u = usage.get();
+                u.calls = u.calls.saturating_add(1);
+                u.ms += Date::now().as_millis().saturating_sub(started) as f64;
+                usage.set(u);
+            }
+            let r = r?;
             Ok(HttpResponse {
                 status: r.status,
                 body: r.body,

@@ -12,7 +12,8 @@
 //! - [`badge`]: badge status and the public view of a SKU;
 //! - [`error`]: the mapping of Redis failures onto the one error enum of `edgestock-api`;
 //! - [`cache`]: what an isolate remembers between requests (bounded LRU maps);
-//! - [`shortcut`]: losing reserves (sold out, rate limited) answered without a Redis call.
+//! - [`shortcut`]: losing reserves (sold out, rate limited) answered without a Redis call;
+//! - [`telemetry`]: one record per request (Analytics Engine data point, JSON log line).
 //!
 //! The `glue` module (wasm32 only, the one wasm-specific file) implements
 //! [`platform::Platform`] with the Workers runtime (`worker::Fetch` with a timeout,
@@ -28,6 +29,7 @@ pub mod platform;
 pub mod router;
 pub mod routes;
 pub mod shortcut;
+pub mod telemetry;
 pub mod time;
 pub mod validate;
 

@@ -11,6 +11,7 @@ use upstash_rest::{Transport, TransportError};
 use edgestock_api::ApiError;
 
 use crate::cache::IsolateMemory;
+use crate::telemetry::{RedisUsage, RequestRecord};
 
 /// An incoming request: the `http` crate's, with the body read into memory. The worker glue
 /// builds it from the Workers request (absolute URI, lowercase header names).
@@ -162,4 +163,9 @@ pub trait Platform {
     async fn cache_put(&self, key: &str, resp: &ApiResponse);
     /// Sends `req` to the origin, honouring its timeout.
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError>;
+    /// The Redis calls this request has made so far and their time.
+    fn redis_usage(&self) -> RedisUsage;
+    /// Records a finished request (an Analytics Engine data point when the dataset is bound, a
+    /// JSON log line when `REQUEST_LOG` is on), without delaying its response.
+    fn record(&self, record: &RequestRecord);
 }

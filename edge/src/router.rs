@@ -7,6 +7,7 @@ use edgestock_api::{edge, ApiError, ErrorBody, ErrorCode};
 use crate::config::Config;
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 use crate::routes::{origin, reservations, stock};
+use crate::telemetry::RequestRecord;
 use crate::validate;
 
 /// Request headers a browser may send cross-origin.
@@ -80,6 +81,22 @@ impl<'a> Route<'a> {
         }
     }
 
+    /// The path template, for metrics and logs (`/v1/reservations/{id}`).
+    pub fn template(self) -> &'static str {
+        match self {
+            Route::Health => "/healthz",
+            Route::Script => "/edgestock.js",
+            Route::Demo => "/demo.html",
+            Route::StockMany => "/v1/stock",
+            Route::StockOne(_) => "/v1/stock/{sku}",
+            Route::Reservations => "/v1/reservations",
+            Route::Reservation(_) => "/v1/reservations/{id}",
+            Route::Extend(_) => "/v1/reservations/{id}/extend",
+            Route::Confirm(_) => "/v1/reservations/{id}/confirm",
+            Route::Cancel(_) => "/v1/reservations/{id}/cancel",
+        }
+    }
+
     fn is_api(self) -> bool {
         !matches!(self, Route::Health | Route::Script | Route::Demo)
     }
@@ -94,14 +111,32 @@ pub fn health_body() -> edge::Health {
     }
 }
 
-/// Answers one request. Never fails: every problem is a JSON error response.
+/// Answers one request and records it (see [`crate::telemetry`]). Never fails: every problem
+/// is a JSON error response.
 pub async fn handle<P: Platform>(
     p: &P,
     cfg: &Result<Config, ApiError>,
     req: &ApiRequest,
 ) -> ApiResponse {
+    let started = p.now_ms();
+    let request_id = hex::encode(p.random_bytes());
+    let route = Route::parse(req.uri().path());
+    let resp = answer(p, cfg, req, route, &request_id).await;
+    let duration = p.now_ms().saturating_sub(started) as f64;
+    let record = RequestRecord::of(req, route, &resp, &request_id, duration, p.redis_usage());
+    p.record(&record);
+    resp
+}
+
+async fn answer<P: Platform>(
+    p: &P,
+    cfg: &Result<Config, ApiError>,
+    req: &ApiRequest,
+    route: Option<Route<'_>>,
+    request_id: &str,
+) -> ApiResponse {
     let method = req.method().as_str().to_ascii_uppercase();
-    let Some(route) = Route::parse(req.uri().path()) else {
+    let Some(route) = route else {
         return ApiResponse::error(&ApiError::new(
             ErrorCode::NotFound,
             format!("no route for {method} {}", req.uri().path()),
@@ -122,7 +157,7 @@ pub async fn handle<P: Platform>(
             Err(e) => ApiResponse::error(&e),
         }
     };
-    conceal_internal_error(p, req, &mut resp);
+    conceal_internal_error(p, req, request_id, &mut resp);
     if route.is_api() {
         if resp.header("cache-control").is_none() {
             resp.set_header("cache-control", "no-store");
@@ -138,14 +173,13 @@ pub async fn handle<P: Platform>(
 /// carry Redis's or the origin's own text, addresses included) goes to the worker's log under a
 /// new request id; the browser gets a generic message naming that id, also as the `request_id`
 /// detail and the `X-Request-Id` header.
-fn conceal_internal_error<P: Platform>(p: &P, req: &ApiRequest, resp: &mut ApiResponse) {
+fn conceal_internal_error<P: Platform>(p: &P, req: &ApiRequest, id: &str, resp: &mut ApiResponse) {
     if resp.code() < 500 {
         return;
     }
     let Ok(mut body) = serde_json::from_slice::<ErrorBody>(resp.body()) else {
         return;
     };
-    let id = hex::encode(p.random_bytes());
     p.log_error(&format!(
         "request {id}: {} {} answered {} {}: {}",
         req.method(),
@@ -159,10 +193,10 @@ fn conceal_internal_error<P: Platform>(p: &P, req: &ApiRequest, resp: &mut ApiRe
     } else {
         format!("internal error (request id {id})")
     };
-    body.error.details.request_id = Some(id.clone());
+    body.error.details.request_id = Some(id.to_owned());
     if let Ok(bytes) = serde_json::to_vec(&body) {
         *resp.body_mut() = bytes;
-        resp.set_header("x-request-id", &id);
+        resp.set_header("x-request-id", id);
     }
 }
 

@@ -29,6 +29,11 @@ struct Shared {
     logs: Vec<String>,
     /// The isolate's memory.
     memory: crate::cache::IsolateMemory,
+    /// The requests recorded, and the Redis calls made before the last one ended.
+    recorded: Vec<crate::telemetry::RequestRecord>,
+    calls_recorded: usize,
+    /// How long each Redis call takes on the clock (ms; 0 by default).
+    redis_call_ms: i64,
 }
 
 #[derive(Clone, Default)]
@@ -55,6 +60,10 @@ impl Transport for Fake {
         let mut s = self.0.borrow_mut();
         s.redis_sent
             .push(String::from_utf8_lossy(&req.body).into_owned());
+        if s.redis_call_ms > 0 {
+            let now = s.now_ms.unwrap_or(1_700_000_000_000);
+            s.now_ms = Some(now + s.redis_call_ms);
+        }
         let (status, body) = s
             .redis_replies
             .pop_front()
@@ -98,6 +107,19 @@ impl Platform for Fake {
         s.origin_reply
             .clone()
             .unwrap_or(Err(TransportError::Failed("refused".into())))
+    }
+    fn redis_usage(&self) -> crate::telemetry::RedisUsage {
+        let s = self.0.borrow();
+        let calls = s.redis_sent.len() - s.calls_recorded;
+        crate::telemetry::RedisUsage {
+            calls: u32::try_from(calls).unwrap_or(u32::MAX),
+            ms: (s.redis_call_ms * i64::try_from(calls).unwrap_or(0)) as f64,
+        }
+    }
+    fn record(&self, record: &crate::telemetry::RequestRecord) {
+        let mut s = self.0.borrow_mut();
+        s.recorded.push(record.clone());
+        s.calls_recorded = s.redis_sent.len();
     }
 }
 
@@ -169,3 +191,4 @@ mod reservations;
 mod routing;
 mod shortcut;
 mod stock;
+mod telemetry;
