@@ -70,11 +70,17 @@ impl Stack {
 
     /// Against the Redis at `redis`.
     pub async fn start_on(redis: &str, extra: Value) -> Self {
+        Self::start_with(redis, extra, None).await
+    }
+
+    /// Against the Redis at `redis`; with `analytics_sink`, the worker's data points are POSTed
+    /// there (see [`Worker::start_with`]).
+    pub async fn start_with(redis: &str, extra: Value, analytics_sink: Option<&str>) -> Self {
         let gateway = gateway(redis, |_| {}).await;
         let prefix = unique_prefix();
         let origin = format!("http://127.0.0.1:{}", closed_port());
         let bindings = worker_bindings(&gateway.url(), &origin, &prefix, &extra);
-        let worker = Worker::start_with_bindings(&bindings).await;
+        let worker = Worker::start_with(&bindings, analytics_sink).await;
         let client = Client::new(ReqwestTransport::default(), &gateway.url(), GATEWAY_TOKEN)
             .with_timeout(Duration::from_secs(5));
         let engine = Engine::new(client, Keys::new(prefix.clone()));

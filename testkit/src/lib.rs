@@ -8,8 +8,10 @@
 //!   (no edgestock dependency, so every crate's tests can use them);
 //! - the running stacks (edge, full) live in `testkit-stack`, which depends on core and the origin.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -35,7 +37,13 @@ pub struct Worker {
     base_url: String,
     child: Child,
     stdin: Option<ChildStdin>,
+    logged: Arc<Mutex<VecDeque<String>>>,
 }
+
+/// How the worker's per-request log lines start.
+const REQUEST_LINE: &str = "{\"msg\":\"request\"";
+/// Per-request log lines kept.
+const LOG_LINES: usize = 1000;
 
 impl Worker {
     /// Starts Miniflare with no extra bindings.
@@ -45,6 +53,12 @@ impl Worker {
 
     /// Starts Miniflare with `bindings` (a JSON object of vars and secrets).
     pub async fn start_with_bindings(bindings: &serde_json::Value) -> Self {
+        Self::start_with(bindings, None).await
+    }
+
+    /// Starts Miniflare with `bindings`; with `analytics_sink`, the worker's `ANALYTICS` dataset
+    /// POSTs every data point there as JSON.
+    pub async fn start_with(bindings: &serde_json::Value, analytics_sink: Option<&str>) -> Self {
         let root = repo_root();
         let script = root.join("edge/build/index.js");
         assert!(
@@ -60,6 +74,7 @@ impl Worker {
             .current_dir(&root)
             .env("MF_PORT", "0")
             .env("MF_BINDINGS", bindings.to_string())
+            .env("MF_ANALYTICS_SINK", analytics_sink.unwrap_or(""))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -91,10 +106,21 @@ impl Worker {
             Err(_) => panic!("miniflare did not print READY within {READY_TIMEOUT:?}"),
         };
 
-        // Keep draining stdout so the worker's console output never blocks on a full pipe.
+        // Keep draining stdout so the worker's console output never blocks on a full pipe; the
+        // worker's per-request JSON lines are kept (the latest LOG_LINES) rather than echoed.
+        let logged = Arc::new(Mutex::new(VecDeque::new()));
+        let keep = logged.clone();
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {
-                eprintln!("[miniflare] {line}");
+                if line.starts_with(REQUEST_LINE) {
+                    let mut k = keep.lock().expect("log lines");
+                    if k.len() == LOG_LINES {
+                        k.pop_front();
+                    }
+                    k.push_back(line);
+                } else {
+                    eprintln!("[miniflare] {line}");
+                }
             }
         });
 
@@ -102,7 +128,18 @@ impl Worker {
             base_url,
             child,
             stdin,
+            logged,
         }
+    }
+
+    /// The worker's latest per-request JSON log lines, oldest first.
+    pub fn request_log(&self) -> Vec<String> {
+        self.logged
+            .lock()
+            .expect("log lines")
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234` (no trailing slash).

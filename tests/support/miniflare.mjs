@@ -5,6 +5,9 @@
 // Environment:
 //   MF_PORT      port to listen on (default 0 = pick a free one)
 //   MF_BINDINGS  JSON object of vars/secrets to bind, e.g. '{"ORIGIN_URL":"http://127.0.0.1:8080"}'
+//   MF_ANALYTICS_SINK  when set, a URL: the worker's ANALYTICS dataset is a recording stand-in
+//                that POSTs every data point to it as JSON (Miniflare's own Analytics Engine
+//                binding discards them)
 //
 // Prints exactly one line `READY <url>` to stdout once the worker answers, then keeps running
 // until SIGTERM/SIGINT or until stdin closes (so a parent that dies takes workerd down with it).
@@ -37,12 +40,47 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const mf = new Miniflare({
+const compatibilityDate = "2026-04-01";
+const edge = {
+  name: "edge",
   modules: true,
   scriptPath,
   modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true }],
-  compatibilityDate: "2026-04-01",
+  compatibilityDate,
   bindings,
+};
+const workers = [edge];
+const sink = process.env.MF_ANALYTICS_SINK;
+if (sink) {
+  // A wrapped binding: `env.ANALYTICS` is what this module's default export returns. Its
+  // writeDataPoint forwards the point and returns the promise, which the worker keeps alive.
+  edge.wrappedBindings = { ANALYTICS: { scriptName: "analytics-recorder" } };
+  workers.push({
+    name: "analytics-recorder",
+    modules: [
+      {
+        type: "ESModule",
+        path: "recorder.mjs",
+        contents: `export default function (env) {
+  return {
+    writeDataPoint(point) {
+      return fetch(env.SINK_URL, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(point),
+      }).then(() => undefined, () => undefined);
+    },
+  };
+}`,
+      },
+    ],
+    // No compatibility date of its own: a wrapped binding runs with the edge worker's.
+    bindings: { SINK_URL: sink },
+  });
+}
+
+const mf = new Miniflare({
+  workers,
   host: "127.0.0.1",
   port,
   cf: false,

@@ -94,6 +94,7 @@ async fn available(s: &Stack, sku: &str) -> i64 {
     levels[0].available()
 }
 
+mod analytics;
 mod failures;
 mod losers;
 mod reservations;
