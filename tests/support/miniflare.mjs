@@ -7,7 +7,7 @@
 //   MF_BINDINGS  JSON object of vars/secrets to bind, e.g. '{"ORIGIN_URL":"http://127.0.0.1:8080"}'
 //   MF_ANALYTICS_SINK  when set, a URL: the worker's ANALYTICS dataset is a recording stand-in
 //                that POSTs every data point to it as JSON (Miniflare's own Analytics Engine
-//                binding discards them)
+//                binding discards them); `discard` binds Miniflare's own
 //
 // Prints exactly one line `READY <url>` to stdout once the worker answers, then keeps running
 // until SIGTERM/SIGINT or until stdin closes (so a parent that dies takes workerd down with it).
@@ -51,7 +51,10 @@ const edge = {
 };
 const workers = [edge];
 const sink = process.env.MF_ANALYTICS_SINK;
-if (sink) {
+if (sink === "discard") {
+  // Miniflare's own Analytics Engine binding: accepts data points and drops them (benchmarks).
+  edge.analyticsEngineDatasets = { ANALYTICS: { dataset: "edgestock_requests" } };
+} else if (sink) {
   // A wrapped binding: `env.ANALYTICS` is what this module's default export returns. Its
   // writeDataPoint forwards the point and returns the promise, which the worker keeps alive.
   edge.wrappedBindings = { ANALYTICS: { scriptName: "analytics-recorder" } };

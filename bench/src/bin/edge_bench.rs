@@ -50,13 +50,18 @@ async fn main() {
     let secs = env_num("EDGE_BENCH_SECONDS", 5);
     let conns = env_num("EDGE_BENCH_CONNECTIONS", 50);
     let redis = PrivateRedis::start();
-    let common = json!({"RATE_LIMIT_PER_MINUTE": "0", "REDIS_TIMEOUT_MS": "5000"});
+    let common =
+        json!({"RATE_LIMIT_PER_MINUTE": "0", "REDIS_TIMEOUT_MS": "5000", "REQUEST_LOG": "false"});
     let mut cached_cfg = common.clone();
     cached_cfg["STOCK_CACHE_SECONDS"] = json!("3600");
     cached_cfg["SOLD_OUT_CACHE_SECONDS"] = json!("300");
     let cached = Stack::start_on(&redis.url(), cached_cfg).await;
+    let mut signals_cfg = common.clone();
+    signals_cfg["REQUEST_LOG"] = json!("true");
+    // The same worker writing its JSON log line and an Analytics Engine data point per request.
+    let signals = Stack::start_with(&redis.url(), signals_cfg, Some("discard")).await;
     let edge = Stack::start_on(&redis.url(), common).await;
-    for s in [&cached, &edge] {
+    for s in [&cached, &edge, &signals] {
         s.seed(HOT, 1_000_000, 10).await;
         s.seed(BIG, 1_000_000_000, 10).await;
         s.seed(SOLD, 0, 10).await;
@@ -73,6 +78,11 @@ async fn main() {
     let _ = http.get(edge.url(&format!("/v1/stock/{HOT}"))).send().await;
     let _ = http
         .post(edge.url("/v1/reservations"))
+        .json(&json!({"items": [{"sku": BIG, "qty": 1}]}))
+        .send()
+        .await;
+    let _ = http
+        .post(signals.url("/v1/reservations"))
         .json(&json!({"items": [{"sku": BIG, "qty": 1}]}))
         .send()
         .await;
@@ -129,6 +139,28 @@ async fn main() {
     rows.push(
         run(
             "edge reserve (POST /v1/reservations)",
+            conns,
+            secs,
+            Some(&redis),
+            move |_| {
+                let (h, url, body) = (h.clone(), url.clone(), body.clone());
+                async move {
+                    let req = h
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body);
+                    expect(req.send().await, 201).await
+                }
+            },
+        )
+        .await,
+    );
+
+    let (h, url) = (http.clone(), signals.url("/v1/reservations"));
+    let body = json!({"items": [{"sku": BIG, "qty": 1}]}).to_string();
+    rows.push(
+        run(
+            "edge reserve, log line + data point",
             conns,
             secs,
             Some(&redis),
