@@ -141,3 +141,43 @@ pub async fn expect(resp: reqwest::Result<reqwest::Response>, status: u16) -> bo
         _ => false,
     }
 }
+
+/// How hard and how long a scenario runs, and the Redis whose commands it counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Load<'a> {
+    /// Concurrent loops.
+    pub conns: u64,
+    /// Seconds per scenario.
+    pub secs: u64,
+    /// The private Redis whose commands are counted.
+    pub redis: Option<&'a PrivateRedis>,
+}
+
+impl Load<'_> {
+    /// One HTTP request per operation: `body` POSTed as JSON (a GET without one); the answer
+    /// must have `status`.
+    pub async fn http(
+        &self,
+        name: &str,
+        http: &reqwest::Client,
+        url: String,
+        body: Option<String>,
+        status: u16,
+    ) -> Figures {
+        let h = http.clone();
+        run(name, self.conns, self.secs, self.redis, move |_| {
+            let (h, url, body) = (h.clone(), url.clone(), body.clone());
+            async move {
+                let req = match body {
+                    Some(b) => h
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(b),
+                    None => h.get(&url),
+                };
+                expect(req.send().await, status).await
+            }
+        })
+        .await
+    }
+}

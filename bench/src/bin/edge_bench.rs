@@ -17,7 +17,7 @@ use testkit_stack as support;
 use std::process::Command;
 use std::sync::Arc;
 
-use edgestock_bench::{env_num, expect, redis_benchmark, run};
+use edgestock_bench::{env_num, redis_benchmark, run, Load};
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::{Item, ReserveRequest};
 use serde_json::json;
@@ -95,133 +95,57 @@ async fn main() {
 
     let mut rows = Vec::new();
 
-    let (h, url) = (http.clone(), edge.url("/healthz"));
-    rows.push(
-        run(
+    let load = Load {
+        conns,
+        secs,
+        redis: Some(&redis),
+    };
+    let reserve_of = |sku: &str| Some(json!({"items": [{"sku": sku, "qty": 1}]}).to_string());
+    let hot = format!("/v1/stock/{HOT}");
+    let scenarios = [
+        (
             "edge baseline (GET /healthz, no I/O)",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url) = (h.clone(), url.clone());
-                async move { expect(h.get(&url).send().await, 200).await }
-            },
-        )
-        .await,
-    );
-
-    let (h, url) = (http.clone(), cached.url(&format!("/v1/stock/{HOT}")));
-    rows.push(
-        run(
+            edge.url("/healthz"),
+            None,
+            200,
+        ),
+        (
             "edge cached read (GET /v1/stock/{sku})",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url) = (h.clone(), url.clone());
-                async move { expect(h.get(&url).send().await, 200).await }
-            },
-        )
-        .await,
-    );
-
-    let (h, url) = (http.clone(), edge.url(&format!("/v1/stock/{HOT}")));
-    rows.push(
-        run("edge uncached read", conns, secs, Some(&redis), move |_| {
-            let (h, url) = (h.clone(), url.clone());
-            async move { expect(h.get(&url).send().await, 200).await }
-        })
-        .await,
-    );
-
-    let (h, url) = (http.clone(), edge.url("/v1/reservations"));
-    let body = json!({"items": [{"sku": BIG, "qty": 1}]}).to_string();
-    rows.push(
-        run(
+            cached.url(&hot),
+            None,
+            200,
+        ),
+        ("edge uncached read", edge.url(&hot), None, 200),
+        (
             "edge reserve (POST /v1/reservations)",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                async move {
-                    let req = h
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body);
-                    expect(req.send().await, 201).await
-                }
-            },
-        )
-        .await,
-    );
-
-    let (h, url) = (http.clone(), signals.url("/v1/reservations"));
-    let body = json!({"items": [{"sku": BIG, "qty": 1}]}).to_string();
-    rows.push(
-        run(
+            edge.url("/v1/reservations"),
+            reserve_of(BIG),
+            201,
+        ),
+        // The same worker writing its JSON log line and an Analytics Engine data point.
+        (
             "edge reserve, log line + data point",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                async move {
-                    let req = h
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body);
-                    expect(req.send().await, 201).await
-                }
-            },
-        )
-        .await,
-    );
-
-    // The same winning reserve where the loser memory is on: what its lookup costs a winner.
-    let (h, url) = (http.clone(), cached.url("/v1/reservations"));
-    let body = json!({"items": [{"sku": BIG, "qty": 1}]}).to_string();
-    rows.push(
-        run(
+            signals.url("/v1/reservations"),
+            reserve_of(BIG),
+            201,
+        ),
+        // The same winning reserve where the loser memory is on: what its lookup costs a winner.
+        (
             "edge reserve, loser memory on",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                async move {
-                    let req = h
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body);
-                    expect(req.send().await, 201).await
-                }
-            },
-        )
-        .await,
-    );
-
-    let (h, url) = (http.clone(), cached.url("/v1/reservations"));
-    let body = json!({"items": [{"sku": SOLD, "qty": 1}]}).to_string();
-    rows.push(
-        run(
+            cached.url("/v1/reservations"),
+            reserve_of(BIG),
+            201,
+        ),
+        (
             "edge reserve refused at the edge (sold out)",
-            conns,
-            secs,
-            Some(&redis),
-            move |_| {
-                let (h, url, body) = (h.clone(), url.clone(), body.clone());
-                async move {
-                    let req = h
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body);
-                    expect(req.send().await, 409).await
-                }
-            },
-        )
-        .await,
-    );
+            cached.url("/v1/reservations"),
+            reserve_of(SOLD),
+            409,
+        ),
+    ];
+    for (name, url, body, status) in scenarios {
+        rows.push(load.http(name, &http, url, body, status).await);
+    }
 
     let engine = Arc::new(edge.engine);
     let sku = vec![Sku::parse(HOT).expect("sku")];

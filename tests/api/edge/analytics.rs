@@ -45,7 +45,7 @@ async fn every_request_is_one_data_point_and_one_log_line_with_exact_fields() {
     let (sink, points) = receiver().await;
     let s = Stack::start_with(
         &testkit_stack::stack::redis_url(),
-        json!({"SOLD_OUT_CACHE_SECONDS": "30"}),
+        json!({"SOLD_OUT_CACHE_SECONDS": "30", "REQUEST_LOG": "true"}),
         Some(&sink),
     )
     .await;
