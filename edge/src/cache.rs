@@ -3,7 +3,8 @@
 //! bounded LRU maps, each entry with its own expiry:
 //! - stock-read responses, for their `Cache-Control: max-age` (the first tier in front of the
 //!   Cache API);
-//! - SKUs known to have nothing available, for `SOLD_OUT_CACHE_SECONDS`;
+//! - SKUs known to have nothing available, for `SOLD_OUT_CACHE_SECONDS` (and SKUs whose
+//!   location-wide marker was looked up and absent, so it is looked up once per that time);
 //! - rate-limit subjects over their window, until the window ends.
 
 use std::num::NonZeroUsize;
@@ -76,8 +77,9 @@ impl<V: Clone> TtlLru<V> {
 pub struct IsolateMemory {
     /// Stock-read responses by cache key.
     pub responses: TtlLru<ApiResponse>,
-    /// SKUs with nothing available, by [`crate::shortcut`]'s key.
-    pub sold_out: TtlLru<()>,
+    /// What this isolate knows of a SKU's sold-out marker, by [`crate::shortcut`]'s key: `true`
+    /// sold out, `false` looked up in the location's cache and not there.
+    pub sold_out: TtlLru<bool>,
     /// Rate-limit subjects refused by Redis, by [`crate::shortcut`]'s key.
     pub limited: TtlLru<()>,
 }

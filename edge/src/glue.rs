@@ -40,6 +40,21 @@ thread_local! {
 struct Runtime<'a> {
     usage: Rc<Cell<RedisUsage>>,
     sink: record::Sink<'a>,
+    ctx: &'a Context,
+}
+
+impl Runtime<'_> {
+    /// Puts `resp` under `key` in the Cache API (a failure is logged, never answered).
+    async fn put(key: &str, resp: &ApiResponse) {
+        match to_worker(resp) {
+            Ok(r) => {
+                if let Err(e) = Cache::default().put(key, r).await {
+                    console_error!("cache put failed: {e}");
+                }
+            }
+            Err(e) => console_error!("cache put failed: {e}"),
+        }
+    }
 }
 
 impl Platform for Runtime<'_> {
@@ -83,15 +98,13 @@ impl Platform for Runtime<'_> {
         Some(hit)
     }
 
+    fn cache_put_later(&self, key: String, resp: ApiResponse) {
+        self.ctx
+            .wait_until(async move { Runtime::put(&key, &resp).await });
+    }
+
     async fn cache_put(&self, key: &str, resp: &ApiResponse) {
-        match to_worker(resp) {
-            Ok(r) => {
-                if let Err(e) = Cache::default().put(key, r).await {
-                    console_error!("cache put failed: {e}");
-                }
-            }
-            Err(e) => console_error!("cache put failed: {e}"),
-        }
+        Runtime::put(key, resp).await;
     }
 
     async fn origin_post(
@@ -223,6 +236,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
     let runtime = Runtime {
         usage: Rc::default(),
         sink: record::Sink::new(&env, &ctx, log),
+        ctx: &ctx,
     };
     let resp = match to_api(req).await {
         Ok(api) => router::handle(&runtime, &cfg, &api).await,

@@ -161,6 +161,8 @@ pub trait Platform {
     async fn cache_get(&self, key: &str) -> Option<ApiResponse>;
     /// Puts `resp` under `key` in the location's shared cache (it carries its `Cache-Control`).
     async fn cache_put(&self, key: &str, resp: &ApiResponse);
+    /// Like [`Platform::cache_put`], in the background: the response does not wait for it.
+    fn cache_put_later(&self, key: String, resp: ApiResponse);
     /// Sends `req` to the origin, honouring its timeout.
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError>;
     /// The Redis calls this request has made so far and their time.

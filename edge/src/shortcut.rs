@@ -54,7 +54,10 @@ pub fn revalidate(req: &ApiRequest) -> bool {
 }
 
 /// The first of `skus` known to have nothing available: the isolate's memory first, then (for
-/// the SKUs it does not know) the location's Cache API, looked up together.
+/// the SKUs it knows nothing of) the location's Cache API, looked up together. A SKU whose
+/// marker was absent is not looked up again for `SOLD_OUT_CACHE_SECONDS`, so a reserve that
+/// wins pays the lookup at most once per SKU in that time (a sold-out SKU that another isolate
+/// learns meanwhile costs this one Redis calls until it learns it too: never a wrong refusal).
 pub async fn known_sold_out<P: Platform>(
     p: &P,
     cfg: &Config,
@@ -66,31 +69,50 @@ pub async fn known_sold_out<P: Platform>(
     }
     let now = p.now_ms();
     let prefix = &cfg.redis_key_prefix;
+    let mut unknown = Vec::new();
     let remembered = p.memory(|m| {
-        skus.iter()
-            .find(|s| m.sold_out.get(&sold_out_key(prefix, s), now).is_some())
-            .map(|s| (*s).to_owned())
+        for s in skus {
+            match m.sold_out.get(&sold_out_key(prefix, s), now) {
+                Some((_, true)) => return Some((*s).to_owned()),
+                Some((_, false)) => {}
+                None => unknown.push(*s),
+            }
+        }
+        None
     });
-    if remembered.is_some() {
+    if remembered.is_some() || unknown.is_empty() {
         return remembered;
     }
     let origin = req.url_origin();
-    let lookups = skus.iter().map(|s| {
+    let lookups = unknown.iter().map(|s| {
         let key = sold_out_cache_key(&origin, prefix, s);
         async move { p.cache_get(&key).await }
     });
-    let found = join_all(lookups).await;
-    let (sku, until) = skus.iter().zip(found).find_map(|(s, hit)| {
-        let until = marker_until(&hit?)?;
-        (until > now).then_some((*s, until))
-    })?;
-    // Remember it in the isolate for what is left of the shared entry's life.
-    p.memory(|m| m.sold_out.put(&sold_out_key(prefix, sku), (), until));
-    Some(sku.to_owned())
+    let found: Vec<Option<i64>> = join_all(lookups)
+        .await
+        .into_iter()
+        .map(|hit| hit.as_ref().and_then(marker_until).filter(|u| *u > now))
+        .collect();
+    let absent_until = now.saturating_add(i64::from(cfg.sold_out_cache_seconds) * 1000);
+    p.memory(|m| {
+        for (s, until) in unknown.iter().zip(&found) {
+            let key = sold_out_key(prefix, s);
+            match until {
+                // For what is left of the shared entry's life.
+                Some(until) => m.sold_out.put(&key, true, *until),
+                None => m.sold_out.put(&key, false, absent_until),
+            }
+        }
+    });
+    unknown
+        .iter()
+        .zip(found)
+        .find_map(|(s, until)| until.map(|_| (*s).to_owned()))
 }
 
-/// Remembers that each of `skus` has nothing available (a Redis answer just said so).
-pub async fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, skus: &[&str]) {
+/// Remembers that each of `skus` has nothing available (a Redis answer just said so): in the
+/// isolate now, in the location's Cache API in the background (the answer does not wait).
+pub fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, skus: &[&str]) {
     if cfg.sold_out_cache_seconds == 0 || skus.is_empty() {
         return;
     }
@@ -99,17 +121,14 @@ pub async fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, 
     let prefix = &cfg.redis_key_prefix;
     p.memory(|m| {
         for s in skus {
-            m.sold_out.put(&sold_out_key(prefix, s), (), until);
+            m.sold_out.put(&sold_out_key(prefix, s), true, until);
         }
     });
     let origin = req.url_origin();
-    let marker = sold_out_marker(until, cfg.sold_out_cache_seconds);
-    let puts = skus.iter().map(|s| {
-        let key = sold_out_cache_key(&origin, prefix, s);
-        let marker = &marker;
-        async move { p.cache_put(&key, marker).await }
-    });
-    join_all(puts).await;
+    for s in skus {
+        let marker = sold_out_marker(until, cfg.sold_out_cache_seconds);
+        p.cache_put_later(sold_out_cache_key(&origin, prefix, s), marker);
+    }
 }
 
 /// The Cache API entry of a sold-out SKU: it lives `max-age` seconds in the cache and names the

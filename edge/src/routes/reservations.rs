@@ -163,7 +163,7 @@ pub(crate) async fn reserve<P: Platform>(
         }
         ReserveOutcome::Insufficient { sku, available } => {
             if available <= 0 {
-                shortcut::learn_sold_out(p, cfg, req, &[sku.as_str()]).await;
+                shortcut::learn_sold_out(p, cfg, req, &[sku.as_str()]);
             }
             Ok(shortcut::answered(
                 &shortcut::insufficient(&sku, available),

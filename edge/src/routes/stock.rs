@@ -140,7 +140,7 @@ pub(crate) async fn read<P: Platform>(
         .filter(|l| l.exists && l.available() <= 0)
         .map(|l| l.sku.as_str())
         .collect();
-    shortcut::learn_sold_out(p, cfg, req, &sold_out).await;
+    shortcut::learn_sold_out(p, cfg, req, &sold_out);
     let cache_control = badge::cache_control(cfg.stock_cache_seconds);
     let bytes = if single {
         let level = levels

@@ -34,6 +34,8 @@ struct Shared {
     calls_recorded: usize,
     /// How long each Redis call takes on the clock (ms; 0 by default).
     redis_call_ms: i64,
+    /// Cache API lookups made.
+    cache_gets: usize,
 }
 
 #[derive(Clone, Default)]
@@ -93,6 +95,7 @@ impl Platform for Fake {
         f(&mut self.0.borrow_mut().memory)
     }
     async fn cache_get(&self, key: &str) -> Option<ApiResponse> {
+        self.0.borrow_mut().cache_gets += 1;
         self.0.borrow().cache.get(key).cloned()
     }
     async fn cache_put(&self, key: &str, resp: &ApiResponse) {
@@ -100,6 +103,9 @@ impl Platform for Fake {
             .borrow_mut()
             .cache
             .insert(key.to_owned(), resp.clone());
+    }
+    fn cache_put_later(&self, key: String, resp: ApiResponse) {
+        self.0.borrow_mut().cache.insert(key, resp);
     }
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError> {
         let mut s = self.0.borrow_mut();

@@ -282,3 +282,32 @@ fn a_refusal_without_a_named_subject_or_with_the_cache_off_teaches_nothing() {
         (429, "rate_limited".into(), "miss".into(), 1)
     );
 }
+
+#[test]
+fn a_sku_with_stock_costs_one_location_lookup_per_window_not_one_per_reserve() {
+    let p = Fake::default();
+    p.set_now_ms(2_000_000);
+    let cfg = cfg_with(&[("SOLD_OUT_CACHE_SECONDS", "2")]);
+    let b = r#"{"items":[{"sku":"B","qty":2}]}"#;
+    for _ in 0..3 {
+        p.redis(200, &insufficient("B", 1));
+        assert_eq!(outcome(&p, &cfg, &reserve_req(b)).3, 1);
+    }
+    assert_eq!(
+        p.0.borrow().cache_gets,
+        1,
+        "one Cache API lookup for three reserves"
+    );
+    // After the window the marker is looked up again (another isolate may have learned it).
+    p.set_now_ms(2_002_000);
+    p.redis(200, &insufficient("B", 1));
+    assert_eq!(outcome(&p, &cfg, &reserve_req(b)).3, 1);
+    assert_eq!(p.0.borrow().cache_gets, 2);
+    // A sold-out answer overrides the "absent" memo at once.
+    p.redis(200, &insufficient("B", 0));
+    run(&p, &cfg, &reserve_req(b));
+    assert_eq!(
+        outcome(&p, &cfg, &reserve_req(b)),
+        refused_at_edge("insufficient_stock")
+    );
+}
