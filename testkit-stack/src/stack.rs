@@ -117,7 +117,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub fn start() -> Self {
-        Self::start_on(closed_port())
+        Self::start_on(testkit::free_port())
     }
 
     /// On a given port (a restart keeps the address).

@@ -185,8 +185,22 @@ pub fn prefix(tag: &str) -> String {
     format!("{tag}:{:016x}:", rand::random::<u64>())
 }
 
-/// A port nothing listens on (bound, then released).
+/// A port nothing listens on, reserved for the rest of the process.
 pub fn closed_port() -> u16 {
+    // Bound and never listening: a connection is refused, and no server of any test (a receiver,
+    // a worker, a Redis) can be given this port while the process runs.
+    static HELD: Mutex<Vec<tokio::net::TcpSocket>> = Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("bind");
+    let port = socket.local_addr().expect("addr").port();
+    HELD.lock().expect("held ports").push(socket);
+    port
+}
+
+/// A port free right now, for a server about to bind it.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }

@@ -24,7 +24,7 @@ async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
     s.put_sku("DEMO-PAY", 3, 5).await;
     let root = repo_root();
     // DEMO ONLY backend: confirms placed orders at the origin, as a payment webhook would.
-    let listen = format!("127.0.0.1:{}", testkit::closed_port());
+    let listen = format!("127.0.0.1:{}", testkit::free_port());
     let mut checkout = tokio::process::Command::new("node")
         .arg("scripts/demo-checkout.mjs")
         .current_dir(&root)

@@ -55,10 +55,10 @@ async fn every_request_is_one_data_point_and_one_log_line_with_exact_fields() {
     assert_eq!(reserve(&s, one("W")).await.0, StatusCode::CREATED);
     assert_eq!(get(&s, "/v1/stock/W").await.0, StatusCode::OK);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while points.lock().expect("points").len() < 2 {
+    while points.lock().expect("points").len() < 2 || s.worker.request_log().len() < 2 {
         assert!(
             Instant::now() < deadline,
-            "the warm-up points never arrived"
+            "the warm-up points and lines never arrived"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
