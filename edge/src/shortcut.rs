@@ -117,15 +117,28 @@ pub fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, skus: 
         return;
     }
     let now = p.now_ms();
-    let until = now.saturating_add(i64::from(cfg.sold_out_cache_seconds) * 1000);
+    let life = i64::from(cfg.sold_out_cache_seconds) * 1000;
+    let until = now.saturating_add(life);
     let prefix = &cfg.redis_key_prefix;
-    p.memory(|m| {
-        for s in skus {
-            m.sold_out.put(&sold_out_key(prefix, s), true, until);
-        }
+    // The losers in flight when a SKU sells out all come back with the news: only those that
+    // find it unknown (or half gone) write it, so the location's cache gets one write, not one
+    // per loser.
+    let news: Vec<&str> = p.memory(|m| {
+        skus.iter()
+            .copied()
+            .filter(|s| {
+                let key = sold_out_key(prefix, s);
+                let known =
+                    matches!(m.sold_out.get(&key, now), Some((u, true)) if u - now > life / 2);
+                if !known {
+                    m.sold_out.put(&key, true, until);
+                }
+                !known
+            })
+            .collect()
     });
     let origin = req.url_origin();
-    for s in skus {
+    for s in news {
         let marker = sold_out_marker(until, cfg.sold_out_cache_seconds);
         p.cache_put_later(sold_out_cache_key(&origin, prefix, s), marker);
     }

@@ -34,8 +34,9 @@ struct Shared {
     calls_recorded: usize,
     /// How long each Redis call takes on the clock (ms; 0 by default).
     redis_call_ms: i64,
-    /// Cache API lookups made.
+    /// Cache API lookups and background writes made.
     cache_gets: usize,
+    cache_puts_later: usize,
 }
 
 #[derive(Clone, Default)]
@@ -105,6 +106,7 @@ impl Platform for Fake {
             .insert(key.to_owned(), resp.clone());
     }
     fn cache_put_later(&self, key: String, resp: ApiResponse) {
+        self.0.borrow_mut().cache_puts_later += 1;
         self.0.borrow_mut().cache.insert(key, resp);
     }
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError> {

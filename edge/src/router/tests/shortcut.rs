@@ -311,3 +311,32 @@ fn a_sku_with_stock_costs_one_location_lookup_per_window_not_one_per_reserve() {
         refused_at_edge("insufficient_stock")
     );
 }
+
+#[test]
+fn the_losers_in_flight_write_the_location_marker_once() {
+    let p = Fake::default();
+    p.set_now_ms(3_000_000);
+    let cfg = cfg_with(&[("SOLD_OUT_CACHE_SECONDS", "4")]);
+    let key = crate::shortcut::sold_out_cache_key("http://edge", "", "A");
+    // Three attempts that had all left for Redis before the first answer came back.
+    for _ in 0..3 {
+        p.redis(200, &insufficient("A", 0));
+        let r = with_header(reserve_req(SOLD_OUT_A), "cache-control", "no-cache");
+        run(&p, &cfg, &r);
+    }
+    let marker = p.0.borrow().cache.get(&key).cloned().expect("a marker");
+    assert_eq!(json_of(&marker), json!({"sold_out_until_ms": 3_004_000}));
+    assert_eq!(p.0.borrow().cache_puts_later, 1);
+    p.0.borrow_mut().cache.remove(&key);
+    // Past half its life, the news is written again.
+    p.set_now_ms(3_002_001);
+    p.redis(200, &insufficient("A", 0));
+    run(
+        &p,
+        &cfg,
+        &with_header(reserve_req(SOLD_OUT_A), "cache-control", "no-cache"),
+    );
+    let marker = p.0.borrow().cache.get(&key).cloned().expect("a new marker");
+    assert_eq!(json_of(&marker), json!({"sold_out_until_ms": 3_006_001}));
+    assert_eq!(p.0.borrow().cache_puts_later, 2);
+}
