@@ -50,6 +50,11 @@ impl<V: Clone> TtlLru<V> {
         }
     }
 
+    /// The entry under `key` with its expiry, expired or not.
+    pub fn get_any(&mut self, key: &str) -> Option<(i64, V)> {
+        self.entries.get(key).map(|(until, v)| (*until, v.clone()))
+    }
+
     /// Keeps `value` under `key` until `until_ms` (replacing an earlier entry); when full, the
     /// least recently used entry goes.
     pub fn put(&mut self, key: &str, value: V, until_ms: i64) {

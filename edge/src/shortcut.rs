@@ -72,10 +72,13 @@ pub async fn known_sold_out<P: Platform>(
     let mut unknown = Vec::new();
     let remembered = p.memory(|m| {
         for s in skus {
-            match m.sold_out.get(&sold_out_key(prefix, s), now) {
-                Some((_, true)) => return Some((*s).to_owned()),
-                Some((_, false)) => {}
-                None => unknown.push(*s),
+            match m.sold_out.get_any(&sold_out_key(prefix, s)) {
+                Some((until, true)) if until > now => return Some((*s).to_owned()),
+                // A sold-out entry just ended: the location's marker ended with it (it has the
+                // same end), so Redis is asked without looking.
+                Some((_, true)) => {}
+                Some((until, false)) if until > now => {}
+                Some((_, false)) | None => unknown.push(*s),
             }
         }
         None

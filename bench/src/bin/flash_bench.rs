@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Bounded: at most `FLASH_ATTEMPTS` requests per scenario and `FLASH_SECONDS` (default 120)
-//! each, all on 127.0.0.1.
+//! each, all on 127.0.0.1. `FLASH_TRACE=1` prints every attempt slower than 500 ms (status,
+//! `X-Edgestock-Cache`, when it ended) to stderr.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,8 +83,21 @@ async fn race(
                         .body(body.clone())
                         .send()
                         .await
-                        .map(|r| r.status().as_u16());
+                        .map(|r| {
+                            (
+                                r.status().as_u16(),
+                                r.headers().get("x-edgestock-cache").cloned(),
+                            )
+                        });
                     let us = t.elapsed().as_micros() as u32;
+                    if us > 500_000 && std::env::var("FLASH_TRACE").is_ok() {
+                        eprintln!(
+                            "slow: attempt {i} {status:?} {} ms at {:?}",
+                            us / 1000,
+                            start.elapsed()
+                        );
+                    }
+                    let status = status.map(|(s, _)| s);
                     let mut tl = tally.lock().expect("tally");
                     match status {
                         Ok(201) => tl.winners.push(us),
