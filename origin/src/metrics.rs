@@ -1,6 +1,7 @@
 //! Prometheus metrics with `prometheus-client`: counters and latency histograms recorded in
-//! process, plus gauges (outbox backlog and age, needs-attention orders, available per SKU) read
-//! from Postgres and Redis at scrape time and encoded from a registry built for that scrape.
+//! process, plus gauges (outbox and webhook backlogs and ages, needs-attention orders, available
+//! per SKU, live holds) read from Postgres and Redis at scrape time and encoded from a registry
+//! built for that scrape.
 //!
 //! The crate adds `_total` to counter names itself, so counters are registered without it.
 
@@ -44,6 +45,11 @@ struct OutboxLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct SkuLabels {
     sku: String,
 }
@@ -62,6 +68,8 @@ pub struct Metrics {
     orders: Family<OutcomeLabels, Counter>,
     outbox: Family<OutboxLabels, Counter>,
     readiness_checks: Counter,
+    webhook_attempts: Family<ResultLabels, Counter>,
+    webhook_disabled: Counter,
 }
 
 impl Default for Metrics {
@@ -101,6 +109,18 @@ impl Default for Metrics {
             "Readiness checks that reached Postgres and Redis (at most one per second)",
             readiness_checks.clone(),
         );
+        let webhook_attempts = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "origin_webhook_attempts",
+            "Webhook delivery attempts by result (delivered, failed, timeout)",
+            webhook_attempts.clone(),
+        );
+        let webhook_disabled = Counter::default();
+        registry.register(
+            "origin_webhook_endpoint_disables",
+            "Webhook endpoints disabled after too many failures in a row",
+            webhook_disabled.clone(),
+        );
         Self {
             registry,
             requests,
@@ -109,6 +129,8 @@ impl Default for Metrics {
             orders,
             outbox,
             readiness_checks,
+            webhook_attempts,
+            webhook_disabled,
         }
     }
 }
@@ -126,6 +148,16 @@ pub struct Gauges {
     pub available: Vec<(String, i64)>,
     /// False when Redis could not be read for this scrape.
     pub redis_up: bool,
+    /// Live holds in Redis (one per SKU line of a held reservation); `None` when unknown.
+    pub active_reservations: Option<i64>,
+    /// Available units of the SKUs with recent stock activity or listed in `METRICS_SKUS`.
+    pub inventory_available: Vec<(String, i64)>,
+    /// Webhook deliveries pending to enabled endpoints.
+    pub webhook_backlog: i64,
+    /// Age in seconds of the oldest of them (0 when none).
+    pub webhook_oldest_age_seconds: f64,
+    /// Webhook endpoints currently disabled.
+    pub webhook_endpoints_disabled: i64,
 }
 
 impl Gauges {
@@ -170,6 +202,41 @@ impl Gauges {
             "Available units per SKU (Redis)",
             available,
         );
+        if let Some(n) = self.active_reservations {
+            r.register(
+                "active_reservations_count",
+                "Live holds in Redis, one per SKU line of a held reservation (cached a few seconds)",
+                gauge(n),
+            );
+        }
+        let inventory = Family::<SkuLabels, Gauge>::default();
+        for (sku, n) in &self.inventory_available {
+            inventory
+                .get_or_create(&SkuLabels { sku: sku.clone() })
+                .set(*n);
+        }
+        r.register(
+            "inventory_available",
+            "Available units of SKUs with stock activity in the last hour or in METRICS_SKUS",
+            inventory,
+        );
+        r.register(
+            "origin_webhook_backlog",
+            "Webhook deliveries pending to enabled endpoints",
+            gauge(self.webhook_backlog),
+        );
+        let age = Gauge::<f64, AtomicU64>::default();
+        age.set(self.webhook_oldest_age_seconds);
+        r.register(
+            "origin_webhook_oldest_age_seconds",
+            "Age of the oldest pending webhook delivery",
+            age,
+        );
+        r.register(
+            "origin_webhook_disabled_endpoints",
+            "Webhook endpoints currently disabled",
+            gauge(self.webhook_endpoints_disabled),
+        );
         r
     }
 }
@@ -209,6 +276,18 @@ impl Metrics {
         self.outbox
             .get_or_create(&OutboxLabels { kind, result })
             .inc();
+    }
+
+    /// Counts one webhook attempt by `result` (`delivered`, `failed`, `timeout`).
+    pub fn webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// Counts one endpoint disabled after failures.
+    pub fn webhook_disabled(&self) {
+        self.webhook_disabled.inc();
     }
 
     /// Counts one readiness check that went to Postgres and Redis (not one served from cache).
@@ -262,5 +341,36 @@ mod tests {
         assert!(text.contains("origin_orders_total{outcome=\"created\"} 1"));
         assert!(text.contains("origin_outbox_backlog 2"));
         assert!(text.contains("origin_stock_available{sku=\"A-1\"} 7"));
+    }
+
+    #[test]
+    fn render_has_the_webhook_and_inventory_figures() {
+        let m = Metrics::default();
+        m.webhook_attempt("delivered");
+        m.webhook_attempt("timeout");
+        m.webhook_attempt("timeout");
+        m.webhook_disabled();
+        let text = m.render(&Gauges {
+            active_reservations: Some(3),
+            inventory_available: vec![("HOT".into(), 0)],
+            webhook_backlog: 4,
+            webhook_oldest_age_seconds: 1.5,
+            webhook_endpoints_disabled: 1,
+            ..Gauges::default()
+        });
+        for line in [
+            "origin_webhook_attempts_total{result=\"delivered\"} 1\n",
+            "origin_webhook_attempts_total{result=\"timeout\"} 2\n",
+            "origin_webhook_endpoint_disables_total 1\n",
+            "active_reservations_count 3\n",
+            "inventory_available{sku=\"HOT\"} 0\n",
+            "origin_webhook_backlog 4\n",
+            "origin_webhook_oldest_age_seconds 1.5\n",
+            "origin_webhook_disabled_endpoints 1\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+        let unknown = m.render(&Gauges::default());
+        assert!(!unknown.contains("active_reservations_count"), "{unknown}");
     }
 }

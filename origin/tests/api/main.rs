@@ -12,4 +12,7 @@ mod lifecycle;
 mod ops;
 mod orders;
 mod pending;
+mod receiver;
 mod redis_down;
+mod webhook_failures;
+mod webhooks;
