@@ -7,6 +7,7 @@
 mod admin;
 mod concurrency;
 mod crash;
+mod dashboards;
 mod helpers;
 mod lifecycle;
 mod ops;

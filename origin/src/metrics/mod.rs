@@ -5,8 +5,6 @@
 //!
 //! The crate adds `_total` to counter names itself, so counters are registered without it.
 
-use std::sync::atomic::AtomicU64;
-
 use prometheus_client::encoding::text::{encode, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -14,6 +12,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+mod gauges;
+
+pub use gauges::Gauges;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -49,11 +51,6 @@ struct ResultLabels {
     result: &'static str,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SkuLabels {
-    sku: String,
-}
-
 fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
@@ -70,6 +67,8 @@ pub struct Metrics {
     readiness_checks: Counter,
     webhook_attempts: Family<ResultLabels, Counter>,
     webhook_disabled: Counter,
+    reconcile_drifting: Gauge,
+    reconcile_last_run: Gauge,
 }
 
 impl Default for Metrics {
@@ -110,6 +109,10 @@ impl Default for Metrics {
             readiness_checks.clone(),
         );
         let webhook_attempts = Family::<ResultLabels, Counter>::default();
+        // Every result from 0, so a rate over them exists before the first failure.
+        for result in ["delivered", "failed", "timeout"] {
+            let _ = webhook_attempts.get_or_create(&ResultLabels { result });
+        }
         registry.register(
             "origin_webhook_attempts",
             "Webhook delivery attempts by result (delivered, failed, timeout)",
@@ -121,6 +124,18 @@ impl Default for Metrics {
             "Webhook endpoints disabled after too many failures in a row",
             webhook_disabled.clone(),
         );
+        let reconcile_drifting = Gauge::default();
+        registry.register(
+            "origin_reconcile_drifting_skus",
+            "SKUs whose Redis level differed from the ledger at the last reconcile",
+            reconcile_drifting.clone(),
+        );
+        let reconcile_last_run = Gauge::default();
+        registry.register(
+            "origin_reconcile_last_run_timestamp_seconds",
+            "Unix time of the last reconcile (0: none since the process started)",
+            reconcile_last_run.clone(),
+        );
         Self {
             registry,
             requests,
@@ -131,113 +146,9 @@ impl Default for Metrics {
             readiness_checks,
             webhook_attempts,
             webhook_disabled,
+            reconcile_drifting,
+            reconcile_last_run,
         }
-    }
-}
-
-/// Gauges read at scrape time.
-#[derive(Debug, Default, Clone)]
-pub struct Gauges {
-    /// Outbox rows not yet done.
-    pub outbox_backlog: i64,
-    /// Age in seconds of the oldest pending outbox row (0 when none).
-    pub outbox_oldest_age_seconds: f64,
-    /// Orders in `NEEDS_ATTENTION`.
-    pub needs_attention: i64,
-    /// Available units per SKU as Redis reports them.
-    pub available: Vec<(String, i64)>,
-    /// False when Redis could not be read for this scrape.
-    pub redis_up: bool,
-    /// Live holds in Redis (one per SKU line of a held reservation); `None` when unknown.
-    pub active_reservations: Option<i64>,
-    /// Available units of the SKUs with recent stock activity or listed in `METRICS_SKUS`.
-    pub inventory_available: Vec<(String, i64)>,
-    /// Webhook deliveries pending to enabled endpoints.
-    pub webhook_backlog: i64,
-    /// Age in seconds of the oldest of them (0 when none).
-    pub webhook_oldest_age_seconds: f64,
-    /// Webhook endpoints currently disabled.
-    pub webhook_endpoints_disabled: i64,
-}
-
-impl Gauges {
-    /// A registry holding this scrape's values.
-    fn registry(&self) -> Registry {
-        let mut r = Registry::default();
-        let gauge = |v: i64| {
-            let g = Gauge::<i64>::default();
-            g.set(v);
-            g
-        };
-        r.register(
-            "origin_outbox_backlog",
-            "Outbox rows not yet applied",
-            gauge(self.outbox_backlog),
-        );
-        let age = Gauge::<f64, AtomicU64>::default();
-        age.set(self.outbox_oldest_age_seconds);
-        r.register(
-            "origin_outbox_oldest_age_seconds",
-            "Age of the oldest pending outbox row",
-            age,
-        );
-        r.register(
-            "origin_orders_needs_attention",
-            "Orders in NEEDS_ATTENTION",
-            gauge(self.needs_attention),
-        );
-        r.register(
-            "origin_redis_up",
-            "Whether Redis answered this scrape",
-            gauge(i64::from(self.redis_up)),
-        );
-        let available = Family::<SkuLabels, Gauge>::default();
-        for (sku, n) in &self.available {
-            available
-                .get_or_create(&SkuLabels { sku: sku.clone() })
-                .set(*n);
-        }
-        r.register(
-            "origin_stock_available",
-            "Available units per SKU (Redis)",
-            available,
-        );
-        if let Some(n) = self.active_reservations {
-            r.register(
-                "active_reservations_count",
-                "Live holds in Redis, one per SKU line of a held reservation (cached a few seconds)",
-                gauge(n),
-            );
-        }
-        let inventory = Family::<SkuLabels, Gauge>::default();
-        for (sku, n) in &self.inventory_available {
-            inventory
-                .get_or_create(&SkuLabels { sku: sku.clone() })
-                .set(*n);
-        }
-        r.register(
-            "inventory_available",
-            "Available units of SKUs with stock activity in the last hour or in METRICS_SKUS",
-            inventory,
-        );
-        r.register(
-            "origin_webhook_backlog",
-            "Webhook deliveries pending to enabled endpoints",
-            gauge(self.webhook_backlog),
-        );
-        let age = Gauge::<f64, AtomicU64>::default();
-        age.set(self.webhook_oldest_age_seconds);
-        r.register(
-            "origin_webhook_oldest_age_seconds",
-            "Age of the oldest pending webhook delivery",
-            age,
-        );
-        r.register(
-            "origin_webhook_disabled_endpoints",
-            "Webhook endpoints currently disabled",
-            gauge(self.webhook_endpoints_disabled),
-        );
-        r
     }
 }
 
@@ -288,6 +199,13 @@ impl Metrics {
     /// Counts one endpoint disabled after failures.
     pub fn webhook_disabled(&self) {
         self.webhook_disabled.inc();
+    }
+
+    /// Records a reconcile that found `drifting` SKUs, at Unix time `at`.
+    pub fn reconciled(&self, drifting: usize, at: i64) {
+        self.reconcile_drifting
+            .set(i64::try_from(drifting).unwrap_or(i64::MAX));
+        self.reconcile_last_run.set(at);
     }
 
     /// Counts one readiness check that went to Postgres and Redis (not one served from cache).
