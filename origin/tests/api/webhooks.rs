@@ -360,3 +360,37 @@ async fn order_events_follow_the_lifecycle(opts: PgPoolOptions, c: PgConnectOpti
     );
     app.stop().await;
 }
+
+/// Cancels give units back too: a placed order's cancel releases its hold, a confirmed order's
+/// cancel with `restock: true` restocks; each return after 0 is one `back_in_stock`.
+#[sqlx::test(migrations = false)]
+async fn cancels_bring_a_sku_back_in_stock_once_each(opts: PgPoolOptions, c: PgConnectOptions) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, config_with(&env, &[])).await;
+    let r = Receiver::start().await;
+    let types = ["stock.low", "stock.sold_out", "stock.back_in_stock"];
+    subscribe(&app, &r, &types, None).await;
+    app.create_sku("CXL", 2).await; // threshold 2: low from the start, no event
+    let placed = app.reserve("CXL", 2).await; // 0: sold out
+    let (s, order) = app.place(&placed).await;
+    assert_eq!(s, 201, "{order}");
+    let (s, b) = app.cancel(&order["order_id"], &json!({})).await;
+    assert_eq!(s, 200, "{b}"); // hold released: 2 back
+    let paid = app.reserve("CXL", 2).await; // 0: sold out
+    let (s, order) = app.confirm(&paid).await;
+    assert_eq!(s, 201, "{order}"); // the commit keeps it at 0: nothing
+    let (s, b) = app
+        .cancel(&order["order_id"], &json!({"restock": true}))
+        .await;
+    assert_eq!(s, 200, "{b}"); // restocked: 2 back
+    let want = seq(&[
+        ("stock.sold_out", "CXL", 0),
+        ("stock.back_in_stock", "CXL", 2),
+        ("stock.sold_out", "CXL", 0),
+        ("stock.back_in_stock", "CXL", 2),
+    ]);
+    wait_delivered(&r, want.len(), "four level events").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(r.delivered(), want);
+    app.stop().await;
+}
