@@ -125,7 +125,7 @@ pub struct CreatedWebhook {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Webhooks {
-    /// Every subscription, oldest first.
+    /// The subscriptions, oldest first (at most 1,000).
     pub webhooks: Vec<Webhook>,
 }
 

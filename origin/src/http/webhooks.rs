@@ -65,7 +65,7 @@ async fn create_webhook(State(state): State<AppState>, body: Bytes) -> Result<Re
         .into_response())
 }
 
-/// Every subscription, oldest first (never their secrets).
+/// The subscriptions, oldest first, at most 1,000 (never their secrets).
 #[utoipa::path(get, path = "/v1/admin/webhooks", tag = "admin", security(("adminApiKey" = [])),
     responses(
         (status = 200, description = "The subscriptions", body = edgestock_api::webhooks::Webhooks),

@@ -35,6 +35,8 @@ pub use worker::{backlog, run_worker, Backlog};
 pub const MAX_REPLAY: i64 = 10_000;
 /// Most attempts the delivery log answers with.
 pub const MAX_ATTEMPTS_SHOWN: i64 = 100;
+/// Most subscriptions listed.
+pub const MAX_LISTED: i64 = 1000;
 
 /// An endpoint row.
 struct EndpointRow {
@@ -93,7 +95,7 @@ pub async fn create(db: &PgPool, target: &Target) -> Result<(Webhook, String)> {
     Ok((row.into(), secret))
 }
 
-/// Every endpoint, oldest first.
+/// The endpoints, oldest first, at most [`MAX_LISTED`].
 ///
 /// # Errors
 /// Database failures.
@@ -101,7 +103,8 @@ pub async fn list(db: &PgPool) -> Result<Vec<Webhook>> {
     let rows = sqlx::query_as!(
         EndpointRow,
         r#"select id, url, event_types, skus, enabled, consecutive_failures, disabled_at, created_at
-           from webhook_endpoints order by created_at, id"#
+           from webhook_endpoints order by created_at, id limit $1"#,
+        MAX_LISTED
     )
     .fetch_all(db)
     .await?;
