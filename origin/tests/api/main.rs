@@ -16,4 +16,5 @@ mod pending;
 mod receiver;
 mod redis_down;
 mod webhook_failures;
+mod webhook_orders;
 mod webhooks;

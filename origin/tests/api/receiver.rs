@@ -1,6 +1,7 @@
 //! A webhook receiver for the tests: axum on 127.0.0.1, checking every request's signature with
 //! the Standard Webhooks algorithm written out here (not the origin's code), answering as each
-//! SKU's plan says (a status, or a hang past the origin's timeout), and recording everything.
+//! SKU's plan says (a status, or a hang past the origin's timeout), and recording everything;
+//! with the helpers that subscribe it and wait for its messages.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,7 +17,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use edgestock_api::webhooks::WebhookMessage;
 use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
 use sha2::Sha256;
+
+use crate::helpers::{eventually, Env, TestApp, ADMIN_KEY};
 
 /// How the receiver answers one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,4 +179,54 @@ impl Receiver {
             })
             .collect()
     }
+}
+
+/// Fast delivery for tests; loopback receivers allowed.
+pub(crate) const FAST: &[(&str, &str)] = &[
+    ("WEBHOOK_ALLOW_INSECURE", "true"),
+    ("WEBHOOK_INTERVAL_MS", "50"),
+    ("WEBHOOK_RETRY_BASE_MS", "50"),
+    ("WEBHOOK_RETRY_MAX_MS", "200"),
+    ("WEBHOOK_TIMEOUT_MS", "500"),
+];
+
+/// A test configuration with [`FAST`] delivery and `extra`.
+pub(crate) fn fast_config(env: &Env, extra: &[(&str, &str)]) -> origin::config::Config {
+    let mut vars = FAST.to_vec();
+    vars.extend_from_slice(extra);
+    env.config(&vars)
+}
+
+/// Subscribes `r` and hands it the secret; returns the webhook's JSON.
+pub(crate) async fn subscribe(
+    app: &TestApp,
+    r: &Receiver,
+    types: &[&str],
+    skus: Option<&[&str]>,
+) -> Value {
+    let mut body = json!({"url": r.url(), "event_types": types});
+    if let Some(skus) = skus {
+        body["skus"] = json!(skus);
+    }
+    let (status, created) = app.post("/v1/admin/webhooks", ADMIN_KEY, &body).await;
+    assert_eq!(status, 201, "{created}");
+    r.set_secret(created["secret"].as_str().unwrap());
+    created["webhook"].clone()
+}
+
+/// Owned `(type, sku, n)` triples, as [`Receiver::delivered`] answers.
+pub(crate) fn seq(items: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    items
+        .iter()
+        .map(|(t, s, n)| ((*t).to_owned(), (*s).to_owned(), *n))
+        .collect()
+}
+
+/// Waits (15 s at most) until `r` has `n` delivered messages.
+pub(crate) async fn wait_delivered(r: &Receiver, n: usize, what: &str) {
+    eventually(Duration::from_secs(15), what, || {
+        let r = r.clone();
+        async move { r.delivered().len() >= n }
+    })
+    .await;
 }

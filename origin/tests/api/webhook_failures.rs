@@ -8,15 +8,7 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::{eventually, pool, Env, TestApp, ADMIN_KEY};
-use crate::receiver::{Answer, Receiver};
-
-const FAST: &[(&str, &str)] = &[
-    ("WEBHOOK_ALLOW_INSECURE", "true"),
-    ("WEBHOOK_INTERVAL_MS", "50"),
-    ("WEBHOOK_RETRY_BASE_MS", "50"),
-    ("WEBHOOK_RETRY_MAX_MS", "200"),
-    ("WEBHOOK_TIMEOUT_MS", "500"),
-];
+use crate::receiver::{fast_config, subscribe, Answer, Receiver};
 
 async fn spawn(
     env: &Env,
@@ -24,17 +16,12 @@ async fn spawn(
     c: PgConnectOptions,
     extra: &[(&str, &str)],
 ) -> TestApp {
-    let mut vars = FAST.to_vec();
-    vars.extend_from_slice(extra);
-    TestApp::spawn(pool(opts, c).await, env.config(&vars)).await
+    TestApp::spawn(pool(opts, c).await, fast_config(env, extra)).await
 }
 
-async fn subscribe(app: &TestApp, r: &Receiver, types: &[&str]) -> String {
-    let body = json!({"url": r.url(), "event_types": types});
-    let (status, created) = app.post("/v1/admin/webhooks", ADMIN_KEY, &body).await;
-    assert_eq!(status, 201, "{created}");
-    r.set_secret(created["secret"].as_str().unwrap());
-    created["webhook"]["id"].as_str().unwrap().to_owned()
+async fn subscribe_all(app: &TestApp, r: &Receiver, types: &[&str]) -> String {
+    let webhook = subscribe(app, r, types, None).await;
+    webhook["id"].as_str().unwrap().to_owned()
 }
 
 /// `(type, sku, answer)` of every request, in arrival order.
@@ -73,7 +60,7 @@ async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_
     let r = Receiver::start().await;
     let hang = Answer::Hang(Duration::from_secs(2));
     r.plan("SLOW", &[Answer::Status(500), hang]);
-    let id = subscribe(&app, &r, &["stock.sold_out"]).await;
+    let id = subscribe_all(&app, &r, &["stock.sold_out"]).await;
     app.create_sku("SLOW", 1).await;
     app.create_sku("FAST", 1).await;
     let _a = app.reserve("SLOW", 1).await; // sold out: refused, then times out, then delivered
@@ -157,7 +144,7 @@ async fn failures_in_a_row_disable_the_endpoint_and_replay_sends_again_in_order(
     let r = Receiver::start().await;
     r.answer_by_default(Answer::Status(503));
     let since = time::OffsetDateTime::now_utc() - time::Duration::seconds(5);
-    let id = subscribe(&app, &r, &["stock.low", "stock.sold_out"]).await;
+    let id = subscribe_all(&app, &r, &["stock.low", "stock.sold_out"]).await;
     app.create_sku("DIS", 3).await; // threshold 2
     let _a = app.reserve("DIS", 1).await; // low
     wait_requests(&r, 3, "three refused attempts").await;
@@ -224,7 +211,7 @@ async fn a_hanging_receiver_never_slows_confirms(opts: PgPoolOptions, c: PgConne
     let app = spawn(&env, opts, c, &[("WEBHOOK_TIMEOUT_MS", "3000")]).await;
     let r = Receiver::start().await;
     r.answer_by_default(Answer::Hang(Duration::from_secs(5)));
-    subscribe(&app, &r, &["order.confirmed"]).await;
+    subscribe_all(&app, &r, &["order.confirmed"]).await;
     app.create_sku("BUSY", 10).await;
     for _ in 0..5 {
         let rid = app.reserve("BUSY", 1).await;

@@ -1,56 +1,13 @@
 //! Webhooks end to end: the admin API refusing bad subscriptions, and a local receiver checking
-//! signatures while the origin delivers exact sequences, retries, keeps each SKU in order,
-//! disables a failing endpoint and replays.
+//! signatures while the origin delivers exact sequences of level events.
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, pool, Env, TestApp, ADMIN_KEY};
-use crate::receiver::Receiver;
-
-/// Fast delivery for tests; loopback receivers allowed.
-const FAST: &[(&str, &str)] = &[
-    ("WEBHOOK_ALLOW_INSECURE", "true"),
-    ("WEBHOOK_INTERVAL_MS", "50"),
-    ("WEBHOOK_RETRY_BASE_MS", "50"),
-    ("WEBHOOK_RETRY_MAX_MS", "200"),
-    ("WEBHOOK_TIMEOUT_MS", "500"),
-];
-
-fn config_with(env: &Env, extra: &[(&str, &str)]) -> origin::config::Config {
-    let mut vars = FAST.to_vec();
-    vars.extend_from_slice(extra);
-    env.config(&vars)
-}
-
-/// Subscribes `r` and hands it the secret; returns the webhook's JSON.
-async fn subscribe(app: &TestApp, r: &Receiver, types: &[&str], skus: Option<&[&str]>) -> Value {
-    let mut body = json!({"url": r.url(), "event_types": types});
-    if let Some(skus) = skus {
-        body["skus"] = json!(skus);
-    }
-    let (status, created) = app.post("/v1/admin/webhooks", ADMIN_KEY, &body).await;
-    assert_eq!(status, 201, "{created}");
-    r.set_secret(created["secret"].as_str().unwrap());
-    created["webhook"].clone()
-}
-
-fn seq(items: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
-    items
-        .iter()
-        .map(|(t, s, n)| ((*t).to_owned(), (*s).to_owned(), *n))
-        .collect()
-}
-
-async fn wait_delivered(r: &Receiver, n: usize, what: &str) {
-    eventually(Duration::from_secs(15), what, || {
-        let r = r.clone();
-        async move { r.delivered().len() >= n }
-    })
-    .await;
-}
+use crate::helpers::{pool, Env, TestApp, ADMIN_KEY};
+use crate::receiver::{fast_config as config_with, seq, subscribe, wait_delivered, Receiver};
 
 #[sqlx::test(migrations = false)]
 async fn bad_subscriptions_are_refused_naming_the_field_and_nothing_is_stored(
@@ -290,74 +247,6 @@ async fn a_flash_sale_sells_out_once_and_comes_back_once(opts: PgPoolOptions, c:
     wait_delivered(&r, want.len(), "three events").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(r.delivered(), want);
-    app.stop().await;
-}
-
-/// Order events follow the lifecycle, one message per line.
-#[sqlx::test(migrations = false)]
-async fn order_events_follow_the_lifecycle(opts: PgPoolOptions, c: PgConnectOptions) {
-    let env = Env::new().await;
-    let config = config_with(
-        &env,
-        &[
-            ("PAYMENT_WINDOW_SECONDS", "2"),
-            ("CONFIRM_GRACE_SECONDS", "1"),
-        ],
-    );
-    let app = TestApp::spawn(pool(opts, c).await, config).await;
-    let r = Receiver::start().await;
-    let types = [
-        "order.placed",
-        "order.confirmed",
-        "order.cancelled",
-        "order.expired",
-    ];
-    subscribe(&app, &r, &types, None).await;
-    app.create_sku("ORD", 10).await;
-    let rid = app.reserve("ORD", 2).await;
-    let (s, placed) = app.place(&rid).await;
-    assert_eq!(s, 201, "{placed}");
-    let (s, confirmed) = app.confirm(&rid).await;
-    assert_eq!(s, 201, "{confirmed}");
-    let (s, b) = app
-        .cancel(&confirmed["order_id"], &json!({"restock": true}))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let unpaid = app.reserve("ORD", 1).await;
-    let (s, placed2) = app.place(&unpaid).await;
-    assert_eq!(s, 201, "{placed2}");
-    let want = seq(&[
-        ("order.placed", "ORD", 2),
-        ("order.confirmed", "ORD", 2),
-        ("order.cancelled", "ORD", 2),
-        ("order.placed", "ORD", 1),
-        ("order.expired", "ORD", 1),
-    ]);
-    wait_delivered(&r, want.len(), "five order events").await;
-    assert_eq!(r.delivered(), want);
-    let orders: Vec<(Option<uuid::Uuid>, Option<String>)> = r
-        .received()
-        .iter()
-        .map(|x| {
-            (
-                x.message.data.order_id,
-                x.message.data.reservation_id.clone(),
-            )
-        })
-        .collect();
-    let o1 = Some(uuid::Uuid::parse_str(confirmed["order_id"].as_str().unwrap()).unwrap());
-    let o2 = Some(uuid::Uuid::parse_str(placed2["order_id"].as_str().unwrap()).unwrap());
-    let (a, b) = (Some(rid.clone()), Some(unpaid.clone()));
-    assert_eq!(
-        orders,
-        [
-            (o1, a.clone()),
-            (o1, a.clone()),
-            (o1, a),
-            (o2, b.clone()),
-            (o2, b)
-        ]
-    );
     app.stop().await;
 }
 
