@@ -133,7 +133,7 @@ pub struct Webhooks {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookReplay {
-    /// Deliveries queued: the endpoint's matching events recorded at or after `since`.
+    /// Deliveries queued: the endpoint's matching events that happened at or after `since`.
     pub queued: i64,
     /// True when more events matched than one replay queues (10,000): replay again from the
     /// newest one received.

@@ -92,7 +92,7 @@ struct ReplayQuery {
     since: Option<String>,
 }
 
-/// Sends again every event the subscription wants that was recorded at or after `since`
+/// Sends again every event the subscription wants that happened at or after `since`
 /// (RFC 3339), oldest first, at most 10,000 per call; enables a disabled subscription again.
 #[utoipa::path(post, path = "/v1/admin/webhooks/{id}/replay", tag = "admin",
     params(("id" = String, Path), ("since" = String, Query, description = "RFC 3339 time")),

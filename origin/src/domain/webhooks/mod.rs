@@ -126,7 +126,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Queues again every event the endpoint wants that was recorded at or after `since`, oldest
+/// Queues again every event the endpoint wants that happened at or after `since`, oldest
 /// first, at most [`MAX_REPLAY`], and enables the endpoint again (its failure count reset).
 /// Returns how many were queued.
 ///
