@@ -51,7 +51,7 @@ async fn wait_requests(r: &Receiver, n: usize, what: &str) {
 }
 
 #[sqlx::test(migrations = false)]
-async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_back(
+async fn a_500_and_a_timeout_are_retried_in_order_and_logged_and_other_skus_are_not_held_back(
     opts: PgPoolOptions,
     c: PgConnectOptions,
 ) {
@@ -60,13 +60,14 @@ async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_
     let r = Receiver::start().await;
     let hang = Answer::Hang(Duration::from_secs(2));
     r.plan("SLOW", &[Answer::Status(500), hang]);
-    let id = subscribe_all(&app, &r, &["stock.sold_out"]).await;
+    let id = subscribe_all(&app, &r, &["stock.sold_out", "stock.back_in_stock"]).await;
     app.create_sku("SLOW", 1).await;
     app.create_sku("FAST", 1).await;
-    let _a = app.reserve("SLOW", 1).await; // sold out: refused, then times out, then delivered
+    let a = app.reserve("SLOW", 1).await; // sold out: refused, then times out, then delivered
     tokio::time::sleep(Duration::from_millis(300)).await; // SLOW's head is failing by now
+    app.state.redis.release(&a, false).await.unwrap(); // back in stock: waits behind it
     let _b = app.reserve("FAST", 1).await;
-    wait_requests(&r, 4, "four requests").await;
+    wait_requests(&r, 5, "five requests").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let ok = Answer::Status(204);
     let got = requests(&r);
@@ -77,21 +78,27 @@ async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_
             req("stock.sold_out", "SLOW", Answer::Status(500)),
             req("stock.sold_out", "SLOW", hang),
             req("stock.sold_out", "SLOW", ok),
+            req("stock.back_in_stock", "SLOW", ok),
         ]
     );
     // FAST went through while SLOW's head was still being retried.
     let fast_at = got.iter().position(|x| x.1 == "FAST").unwrap();
-    let slow_done = got.iter().rposition(|x| x.1 == "SLOW").unwrap();
-    assert!(fast_at < slow_done, "{got:?}");
-    assert_eq!(got.len(), 4, "{got:?}");
+    let slow_head_done = got
+        .iter()
+        .position(|x| *x == req("stock.sold_out", "SLOW", ok))
+        .unwrap();
+    assert!(fast_at < slow_head_done, "{got:?}");
+    assert_eq!(got.len(), 5, "{got:?}");
     let ids: Vec<String> = r
         .received()
         .into_iter()
-        .filter(|x| x.message.data.sku == "SLOW")
+        .filter(|x| {
+            x.message.event_type.as_str() == "stock.sold_out" && x.message.data.sku == "SLOW"
+        })
         .map(|x| x.id)
         .collect();
     assert!(
-        ids.iter().all(|i| i == &ids[0]),
+        ids.len() == 3 && ids.iter().all(|i| i == &ids[0]),
         "one id across retries: {ids:?}"
     );
 
@@ -117,6 +124,7 @@ async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_
     assert_eq!(
         rows,
         [
+            ("stock.back_in_stock".to_owned(), 1, Some(204), None),
             (t(), 3, Some(204), None),
             (t(), 2, None, Some("timed out".to_owned())),
             (t(), 1, Some(500), Some("HTTP 500".to_owned())),
@@ -124,7 +132,7 @@ async fn a_500_and_a_timeout_are_retried_and_logged_and_other_skus_are_not_held_
     );
     let metrics = app.metrics().await;
     for line in [
-        "origin_webhook_attempts_total{result=\"delivered\"} 2\n",
+        "origin_webhook_attempts_total{result=\"delivered\"} 3\n",
         "origin_webhook_attempts_total{result=\"failed\"} 1\n",
         "origin_webhook_attempts_total{result=\"timeout\"} 1\n",
         "origin_webhook_backlog 0\n",
