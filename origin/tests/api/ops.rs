@@ -139,12 +139,13 @@ async fn live_holds_and_a_bounded_inventory_are_exported(opts: PgPoolOptions, c:
         .await
         .unwrap();
     let text = app.metrics().await;
-    let lines: Vec<&str> = text
+    let mut lines: Vec<&str> = text
         .lines()
         .filter(|l| {
             l.starts_with("inventory_available{") || l.starts_with("active_reservations_count ")
         })
         .collect();
+    lines.sort_unstable(); // a family's label sets come in no fixed order
     assert_eq!(
         lines,
         [
