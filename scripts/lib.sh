@@ -69,6 +69,14 @@ ensure_chromium() {
   fi
 }
 
+# promtool (Debian's prometheus package) checks and unit-tests ops/prometheus/alerts.yml.
+ensure_promtool() {
+  if ! command -v promtool >/dev/null; then
+    log "installing promtool (Debian's prometheus package)"
+    apt_install prometheus
+  fi
+}
+
 ensure_redis() {
   if ! command -v redis-server >/dev/null; then
     log "installing redis-server from Debian's packages"

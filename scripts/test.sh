@@ -10,8 +10,13 @@ ensure_node
 ensure_redis
 ensure_postgres
 ensure_chromium
+ensure_promtool
 clean_test_keys
 build_worker
+
+log "promtool: check and unit-test the alert rules"
+promtool check rules ops/prometheus/alerts.yml
+(cd ops/prometheus && promtool test rules alerts_test.yml)
 
 log "cargo fmt --check"
 cargo fmt --all --check

@@ -1,8 +1,8 @@
 //! The wire contract of edgestock, in one place.
 //!
 //! Every request and response body of the public edge API ([`edge`]) and the backend-facing
-//! origin API ([`origin`]) is a serde type here, and every error any of them answers is an
-//! [`ErrorCode`], which knows its HTTP status. The edge, the origin and the tests all use these
+//! origin API ([`origin`], its webhooks in [`webhooks`]) is a serde type here, and every error
+//! any of them answers is an [`ErrorCode`], which knows its HTTP status. The edge, the origin and the tests all use these
 //! types, so a field or a code is named once.
 //!
 //! With the `openapi` feature the types derive utoipa schemas and [`openapi`] builds the
@@ -12,6 +12,7 @@
 pub mod edge;
 mod error;
 pub mod origin;
+pub mod webhooks;
 
 #[cfg(feature = "openapi")]
 pub mod openapi;

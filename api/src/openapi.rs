@@ -9,7 +9,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{edge, origin, ApiError, ErrorBody, ErrorCode, ErrorDetails};
+use crate::{edge, origin, webhooks, ApiError, ErrorBody, ErrorCode, ErrorDetails};
 
 /// The edge API document.
 pub fn edge() -> utoipa::openapi::OpenApi {
@@ -90,7 +90,10 @@ struct EdgeDoc;
         origin::RedisApply,
         origin::SkuView, origin::CreateAdjustment, origin::MovementKind, origin::Adjustment,
         origin::SkuDrift, origin::SeedResult, origin::Reconcile, origin::AuditEntry,
-        origin::Events
+        origin::Events, webhooks::WebhookEventType, webhooks::CreateWebhook, webhooks::Webhook,
+        webhooks::CreatedWebhook, webhooks::Webhooks, webhooks::WebhookReplay,
+        webhooks::WebhookAttempt, webhooks::WebhookAttempts, webhooks::WebhookMessage,
+        webhooks::WebhookData
     )),
     modifiers(&Security)
 )]

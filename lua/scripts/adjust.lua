@@ -12,7 +12,12 @@ local MOVEMENT_RETENTION_MS = 604800000
 local now = clock(offset)
 if not delta or delta % 1 ~= 0 then return { 'bad_request', 'delta must be an integer' } end
 local s = load_stock(stock)
-if not s then s = { on_hand = 0, reserved = 0, sold = 0, low = 0, state = 'out' } end
+local created = not s
+if created then
+  -- The threshold may already be set (the origin writes it first): read it, do not assume 0.
+  s = { on_hand = 0, reserved = 0, sold = 0, low = tonumber(redis.call('HGET', stock, 'low')) or 0,
+        state = 'out' }
+end
 if redis.call('EXISTS', movement) == 1 then return { 'duplicate', s.on_hand, s.reserved } end
 local freed = reap(holds, events, sku, now)
 s.reserved = s.reserved - freed
@@ -21,6 +26,8 @@ if s.on_hand + delta < s.reserved then
   return { 'below_reserved', s.on_hand, s.reserved }
 end
 s.on_hand = s.on_hand + delta
+-- A new SKU's first level is where it starts, not a transition: it emits no level event.
+if created then s.state = level(s.on_hand - s.reserved, s.low) end
 store_stock(stock, events, sku, now, s)
 redis.call('SET', movement, now, 'PX', MOVEMENT_RETENTION_MS)
 emit(events, now, 'stock_adjusted', sku, '', delta)

@@ -15,9 +15,12 @@ if not on_hand or on_hand < 0 or on_hand % 1 ~= 0 or not low or low < 0 then
   return { 'bad_request', 'on_hand and low must be non-negative integers' }
 end
 local s = load_stock(stock)
-if not s then s = { on_hand = 0, reserved = 0, sold = 0, low = low, state = 'in' } end
-s.reserved = s.reserved - reap(holds, events, sku, now)
+local created = not s
+if created then s = { on_hand = 0, reserved = 0, sold = 0 } end
+-- The level before this seed under the new threshold: changing the threshold crosses nothing.
 s.low = low
+s.state = level(s.on_hand - s.reserved, low)
+s.reserved = s.reserved - reap(holds, events, sku, now)
 redis.call('HSET', stock, 'low', low)
 if rc == '1' then
   redis.call('HSET', stock, 'rc', 1)
@@ -31,6 +34,8 @@ if on_hand < s.reserved then
   answer = 'clamped'
 end
 s.on_hand = on_hand
+-- A SKU seeded anew (first seed, or Redis lost it) starts at its level: no level event.
+if created then s.state = level(s.on_hand - s.reserved, low) end
 store_stock(stock, events, sku, now, s)
 if on_hand ~= before then emit(events, now, 'stock_adjusted', sku, '', on_hand - before) end
 return { answer, s.on_hand, s.reserved }

@@ -83,6 +83,69 @@ pub struct Config {
     /// Events copier poll interval, in milliseconds (`EVENTS_INTERVAL_MS`).
     #[arg(long = "events-interval-ms", env = "EVENTS_INTERVAL_MS", value_name = "EVENTS_INTERVAL_MS", default_value = "1000", value_parser = millis_at_least_1)]
     pub events_interval: Duration,
+    /// Accept `http://` webhook URLs to loopback addresses (local development and tests only).
+    #[arg(long, env = "WEBHOOK_ALLOW_INSECURE", value_name = "WEBHOOK_ALLOW_INSECURE", default_value = "false", value_parser = boolean, action = clap::ArgAction::Set)]
+    pub webhook_allow_insecure: bool,
+    /// Timeout of one webhook request, connecting included, in milliseconds (`WEBHOOK_TIMEOUT_MS`).
+    #[arg(long = "webhook-timeout-ms", env = "WEBHOOK_TIMEOUT_MS", value_name = "WEBHOOK_TIMEOUT_MS", default_value = "5000", value_parser = millis_at_least_1)]
+    pub webhook_timeout: Duration,
+    /// Webhook worker poll interval, in milliseconds (`WEBHOOK_INTERVAL_MS`).
+    #[arg(long = "webhook-interval-ms", env = "WEBHOOK_INTERVAL_MS", value_name = "WEBHOOK_INTERVAL_MS", default_value = "500", value_parser = millis_at_least_1)]
+    pub webhook_interval: Duration,
+    /// First retry delay of a failed delivery, doubled per attempt, in milliseconds
+    /// (`WEBHOOK_RETRY_BASE_MS`).
+    #[arg(long = "webhook-retry-base-ms", env = "WEBHOOK_RETRY_BASE_MS", value_name = "WEBHOOK_RETRY_BASE_MS", default_value = "1000", value_parser = millis_at_least_1)]
+    pub webhook_retry_base: Duration,
+    /// Longest retry delay, in milliseconds (`WEBHOOK_RETRY_MAX_MS`).
+    #[arg(long = "webhook-retry-max-ms", env = "WEBHOOK_RETRY_MAX_MS", value_name = "WEBHOOK_RETRY_MAX_MS", default_value = "600000", value_parser = millis_at_least_1)]
+    pub webhook_retry_max: Duration,
+    /// Failed attempts in a row after which an endpoint is disabled (`WEBHOOK_DISABLE_AFTER`).
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER", value_name = "WEBHOOK_DISABLE_AFTER", default_value = "20", value_parser = count_at_least_1)]
+    pub webhook_disable_after: u32,
+    /// Webhook requests in flight at once (`WEBHOOK_CONCURRENCY`, clamped to 1..=256).
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", value_name = "WEBHOOK_CONCURRENCY", default_value = "16", value_parser = concurrency)]
+    pub webhook_concurrency: usize,
+    /// SKUs always exported as `inventory_available` (comma-separated, at most 1000), besides
+    /// those with stock activity in the last hour (`METRICS_SKUS`).
+    #[arg(long, env = "METRICS_SKUS", value_name = "METRICS_SKUS", default_value = "", value_parser = sku_list)]
+    pub metrics_skus: SkuList,
+}
+
+/// A comma-separated list of SKUs (`METRICS_SKUS`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SkuList(pub Vec<String>);
+
+/// Most SKUs `METRICS_SKUS` may name.
+pub const MAX_METRICS_SKUS: usize = 1000;
+
+fn sku_list(v: &str) -> Result<SkuList, String> {
+    let skus: Vec<String> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if skus.len() > MAX_METRICS_SKUS {
+        return Err(format!(
+            "names {} SKUs, at most {MAX_METRICS_SKUS}",
+            skus.len()
+        ));
+    }
+    if let Some(bad) = skus
+        .iter()
+        .find(|s| edgestock_core::domain::Sku::parse(s).is_err())
+    {
+        return Err(format!("{bad:?} is not a valid SKU"));
+    }
+    Ok(SkuList(skus))
+}
+
+fn count_at_least_1(v: &str) -> Result<u32, String> {
+    Ok(number(v)?.clamp(1, u64::from(u32::MAX)) as u32)
+}
+
+fn concurrency(v: &str) -> Result<usize, String> {
+    Ok(number(v)?.clamp(1, 256) as usize)
 }
 
 fn required(v: &str) -> Result<String, String> {
@@ -247,6 +310,20 @@ mod tests {
         assert_eq!(c.payment_window, Duration::from_secs(900));
         assert!(!c.seed_on_startup);
         assert_eq!(c.redis_key_prefix, "");
+        assert!(!c.webhook_allow_insecure);
+        assert_eq!(c.webhook_timeout, Duration::from_secs(5));
+        assert_eq!(c.webhook_disable_after, 20);
+        assert_eq!(c.metrics_skus, SkuList::default());
+    }
+
+    #[test]
+    fn metrics_skus_are_a_checked_list() {
+        let c = complete(&[("METRICS_SKUS", " A-1, B.2 ,")]).unwrap();
+        assert_eq!(c.metrics_skus, SkuList(vec!["A-1".into(), "B.2".into()]));
+        let err = complete(&[("METRICS_SKUS", "A,no spaces")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("METRICS_SKUS"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Building and running the application: pool, migrations, optional seeding, the HTTP server and
-//! the background tasks (outbox worker, sweeper, events copier), all stopping together.
+//! the background tasks (outbox worker, sweeper, events copier, webhook worker), all stopping
+//! together.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -112,6 +113,13 @@ impl Application {
             (
                 "events copier",
                 tokio::spawn(crate::domain::events::run_copier(
+                    self.state.clone(),
+                    stop_rx.clone(),
+                )),
+            ),
+            (
+                "webhook worker",
+                tokio::spawn(crate::domain::webhooks::run_worker(
                     self.state.clone(),
                     stop_rx,
                 )),

@@ -34,20 +34,38 @@ pub struct AppState {
     pub faults: Faults,
     /// The last readiness answer, reused for a second (`GET /readyz`).
     pub readiness: Arc<ReadinessCache>,
+    /// The last count of live holds (`active_reservations_count`), reused for a few seconds;
+    /// `None` when Redis could not be read.
+    pub live_holds: Arc<Cached<Option<i64>>>,
+    /// The HTTP client of webhook deliveries: `WEBHOOK_TIMEOUT_MS` on every request, no
+    /// redirects (a redirect could lead past the URL checks).
+    pub webhooks: reqwest::Client,
 }
 
-/// The last readiness answer and when it was taken. The lock is held during a check, so
-/// concurrent `/readyz` hits wait for the one check in progress instead of starting their own.
-#[derive(Debug, Default)]
-pub struct ReadinessCache {
-    last: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+/// The last readiness answer, reused for a second.
+pub type ReadinessCache = Cached<Readiness>;
+
+/// A value read from the stores and reused for a while: the last answer and when it was taken.
+/// The lock is held during a check, so concurrent readers wait for the one check in progress
+/// instead of starting their own.
+#[derive(Debug)]
+pub struct Cached<T> {
+    last: tokio::sync::Mutex<Option<(Instant, T)>>,
 }
 
-impl ReadinessCache {
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self {
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl<T: Clone> Cached<T> {
     /// The answer taken less than `ttl` ago, or a fresh one from `check` (then remembered).
-    pub async fn get_or_check<F>(&self, ttl: Duration, check: impl FnOnce() -> F) -> Readiness
+    pub async fn get_or_check<F>(&self, ttl: Duration, check: impl FnOnce() -> F) -> T
     where
-        F: std::future::Future<Output = Readiness>,
+        F: std::future::Future<Output = T>,
     {
         let mut last = self.last.lock().await;
         if let Some((at, answer)) = last.as_ref() {
@@ -73,6 +91,12 @@ impl AppState {
             &config.redis_key_prefix,
             config.redis_timeout,
         )?;
+        let webhooks = reqwest::Client::builder()
+            .connect_timeout(config.webhook_timeout)
+            .timeout(config.webhook_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("edgestock-origin/", env!("CARGO_PKG_VERSION")))
+            .build()?;
         Ok(Self {
             db,
             redis: Arc::new(redis),
@@ -80,6 +104,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             faults: Faults::default(),
             readiness: Arc::new(ReadinessCache::default()),
+            live_holds: Arc::new(Cached::default()),
+            webhooks,
         })
     }
 }

@@ -71,18 +71,21 @@ fn events_cover_the_hold_lifecycle_and_level_transitions() {
         let ext = e.extend("ev", 1000).await.unwrap();
         assert!(matches!(ext, ExtendOutcome::Extended { .. }), "{ext:?}");
         let evs = e.events_after("0", 100).await.unwrap();
-        let kinds: Vec<&str> = evs.iter().map(|e| e.kind.as_str()).collect();
-        for k in [
-            "stock_adjusted",
-            "hold_created",
-            "low_stock",
-            "sold_out",
-            "hold_released",
-            "back_in_stock",
-            "hold_extended",
-        ] {
-            assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
-        }
+        let kinds: Vec<(&str, i64)> = evs.iter().map(|e| (e.kind.as_str(), e.qty)).collect();
+        // Exactly these, in this order: a level event only when the level moves.
+        assert_eq!(
+            kinds,
+            [
+                ("stock_adjusted", 3),
+                ("low_stock", 1),
+                ("hold_created", 2),
+                ("sold_out", 0),
+                ("hold_created", 1),
+                ("back_in_stock", 1),
+                ("hold_released", 1),
+                ("hold_extended", 2),
+            ]
+        );
         let created = evs.iter().find(|e| e.kind == "hold_created").unwrap();
         assert_eq!(
             (
@@ -228,5 +231,28 @@ fn scripts_bound_their_own_input() {
         );
         let items: Vec<Item> = (0..51).map(|i| item(&format!("S{i}"), 1)).collect();
         assert!(e.commit("too-many", &items).await.is_err());
+    });
+}
+
+/// Creating or seeding a SKU anew starts it at its level (no event); changing the threshold
+/// alone crosses nothing; only units moving emit.
+#[test]
+fn a_new_sku_and_a_threshold_change_emit_no_level_event() {
+    block(async {
+        let e = engine();
+        e.seed(&sku("Z"), 0, 2).await.unwrap(); // new and empty: no sold_out
+        e.adjust(&sku("N"), 1, "mv-n").await.unwrap(); // new, 1 unit: no back_in_stock
+        e.seed(&sku("Z"), 5, 2).await.unwrap(); // units arrive after none: back in stock
+        e.seed(&sku("Z"), 5, 6).await.unwrap(); // threshold above availability: nothing
+        e.reserve(&request("z1", vec![item("Z", 5)], 30_000))
+            .await
+            .unwrap(); // 0: sold out
+        let evs = e.events_after("0", 100).await.unwrap();
+        let levels: Vec<(&str, &str, i64)> = evs
+            .iter()
+            .filter(|e| matches!(e.kind.as_str(), "low_stock" | "sold_out" | "back_in_stock"))
+            .map(|e| (e.kind.as_str(), e.sku.as_str(), e.qty))
+            .collect();
+        assert_eq!(levels, [("back_in_stock", "Z", 5), ("sold_out", "Z", 0)]);
     });
 }

@@ -56,6 +56,9 @@ pub enum Error {
     /// No SKU with that name in the catalogue.
     #[error("unknown sku")]
     UnknownSku,
+    /// No webhook endpoint with that id.
+    #[error("unknown webhook")]
+    UnknownWebhook,
     /// A movement id already names another change (other SKU or quantity).
     #[error("movement_id was used for another change")]
     MovementIdReused,

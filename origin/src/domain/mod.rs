@@ -10,6 +10,7 @@
 //! - [`outbox`]: Redis effects recorded with the change they mirror, and their worker.
 //! - [`stock`]: admin changes of SKUs and stock.
 //! - [`seed`], [`events`]: seeding and reconciling Redis; copying its event stream.
+//! - [`webhooks`]: subscriptions to stock and order events, and their signed delivery.
 
 mod error;
 
@@ -35,5 +36,7 @@ pub mod place;
 pub mod seed;
 /// Admin stock changes: SKUs and adjustments.
 pub mod stock;
+/// Webhook subscriptions and their delivery.
+pub mod webhooks;
 
 pub use error::{Error, Result, ResultExt};

@@ -205,6 +205,11 @@ async fn reconcile(
 ) -> Result<Response> {
     let skus = seed::reconcile(&state, q.repair, q.sku.as_deref()).await?;
     let drifting = skus.iter().filter(|s| s.drift != 0).count();
+    // A repair that returned has reseeded every drifting SKU: none is left drifting.
+    let left = if q.repair { 0 } else { drifting };
+    state
+        .metrics
+        .reconciled(left, time::OffsetDateTime::now_utc().unix_timestamp());
     let repinned = if q.repair {
         seed::repin_placed(&state).await?.repinned
     } else {

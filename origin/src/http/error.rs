@@ -65,6 +65,7 @@ impl From<DomainError> for Error {
             DomainError::UnknownOrder => Self::NotFound("unknown order"),
             DomainError::UnknownReservation => Self::NotFound("unknown reservation"),
             DomainError::UnknownSku => Self::NotFound("unknown sku"),
+            DomainError::UnknownWebhook => Self::NotFound("unknown webhook"),
             DomainError::ReservationExpired { .. } => Self::Conflict {
                 code: ErrorCode::ReservationExpired,
                 message,

@@ -19,6 +19,7 @@ pub mod error;
 mod events;
 mod ops;
 mod orders;
+mod webhooks;
 
 /// The OpenAPI document of this API: the operations come from the handlers' own
 /// `#[utoipa::path]` declarations (utoipa-axum), the schemas and the document's info from
@@ -27,6 +28,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, paths) = orders::backend_router()
         .merge(orders::edge_router())
         .merge(admin::router())
+        .merge(webhooks::router())
         .merge(events::router())
         .merge(ops::router())
         .merge(ops::metrics_router())
@@ -48,9 +50,15 @@ pub fn app(state: AppState) -> Router {
         state.clone(),
         auth::require_edge,
     ));
-    let admin = Router::from(admin::router().merge(events::router())).route_layer(
-        middleware::from_fn_with_state(state.clone(), auth::require_admin),
-    );
+    let admin = Router::from(
+        admin::router()
+            .merge(webhooks::router())
+            .merge(events::router()),
+    )
+    .route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::require_admin,
+    ));
     let metrics = Router::from(ops::metrics_router()).route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_metrics,

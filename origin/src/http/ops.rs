@@ -1,6 +1,7 @@
 //! `/metrics` (behind `METRICS_TOKEN`), `/healthz`, `/readyz` (cheap, cached for a second).
 
 use edgestock_api::origin::{Health, Readiness};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -9,14 +10,18 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use edgestock_core::domain::Sku;
 use edgestock_core::scripts::MAX_STOCK_READ;
+use upstash_rest::cmd;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::metrics::Gauges;
 use crate::state::AppState;
 
-/// Most SKUs exported as `origin_stock_available`.
+/// Most SKUs exported as `origin_stock_available` (and as `inventory_available`).
 const MAX_SKUS_EXPORTED: i64 = 1000;
+
+/// How long one count of live holds is reused (`active_reservations_count`).
+const LIVE_HOLDS_TTL: Duration = Duration::from_secs(5);
 
 /// How long one readiness answer is reused: however often `/readyz` is hit, Postgres and Redis
 /// see at most one check per this period (per process).
@@ -88,6 +93,11 @@ async fn gauges(state: &AppState) -> Gauges {
         g.outbox_backlog = n;
         g.outbox_oldest_age_seconds = age;
     }
+    if let Ok(b) = crate::domain::webhooks::backlog(&state.db).await {
+        g.webhook_backlog = b.pending;
+        g.webhook_oldest_age_seconds = b.oldest_age_seconds;
+        g.webhook_endpoints_disabled = b.disabled_endpoints;
+    }
     if let Ok(n) = sqlx::query_scalar!(
         r#"select count(*) as "n!" from orders where status = 'NEEDS_ATTENTION'"#
     )
@@ -96,35 +106,108 @@ async fn gauges(state: &AppState) -> Gauges {
     {
         g.needs_attention = n;
     }
-    let skus: Vec<Sku> = sqlx::query_scalar!(
-        "select sku from skus order by sku limit $1",
-        MAX_SKUS_EXPORTED
-    )
-    .fetch_all(&state.db)
-    .await
-    .unwrap_or_default()
-    .iter()
-    .filter_map(|s| Sku::parse(s).ok())
-    .collect();
+    let skus = parse_skus(
+        sqlx::query_scalar!(
+            "select sku from skus order by sku limit $1",
+            MAX_SKUS_EXPORTED
+        )
+        .fetch_all(&state.db)
+        .await
+        .unwrap_or_default(),
+    );
     g.redis_up = true;
-    for chunk in skus.chunks(MAX_STOCK_READ) {
-        match state.redis.stock(chunk).await {
-            Ok(levels) => g.available.extend(
-                levels
-                    .into_iter()
-                    .filter(|l| l.exists)
-                    .map(|l| (l.sku.to_string(), l.available())),
-            ),
-            Err(_) => {
-                g.redis_up = false;
-                break;
-            }
-        }
+    match read_available(state, &skus).await {
+        Some(levels) => g.available = levels,
+        None => g.redis_up = false,
     }
     if skus.is_empty() {
         g.redis_up = state.redis.client().ping().await.is_ok();
     }
+    if g.redis_up {
+        g.inventory_available = inventory_available(state, &g.available).await;
+    }
+    g.active_reservations = state
+        .live_holds
+        .get_or_check(LIVE_HOLDS_TTL, || count_live_holds(state, &skus))
+        .await;
     g
+}
+
+fn parse_skus(names: Vec<String>) -> Vec<Sku> {
+    names.iter().filter_map(|s| Sku::parse(s).ok()).collect()
+}
+
+/// Available units of `skus` (those that exist in Redis); `None` when Redis failed.
+async fn read_available(state: &AppState, skus: &[Sku]) -> Option<Vec<(String, i64)>> {
+    let mut out = Vec::with_capacity(skus.len());
+    for chunk in skus.chunks(MAX_STOCK_READ) {
+        let levels = state.redis.stock(chunk).await.ok()?;
+        out.extend(
+            levels
+                .into_iter()
+                .filter(|l| l.exists)
+                .map(|l| (l.sku.to_string(), l.available())),
+        );
+    }
+    Some(out)
+}
+
+/// `inventory_available`: the SKUs with stock events in the last hour or listed in
+/// `METRICS_SKUS`, at most [`MAX_SKUS_EXPORTED`] (a bounded label set); levels already read for
+/// `origin_stock_available` are reused.
+async fn inventory_available(state: &AppState, known: &[(String, i64)]) -> Vec<(String, i64)> {
+    let names = sqlx::query_scalar!(
+        r#"select sku as "sku!" from (
+               select sku from stock_events where at > now() - interval '1 hour'
+               union
+               select unnest($1::text[])
+           ) s order by sku limit $2"#,
+        &state.config.metrics_skus.0,
+        MAX_SKUS_EXPORTED
+    )
+    .fetch_all(&state.db)
+    .await
+    .unwrap_or_default();
+    let known: HashMap<&str, i64> = known.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    let missing: Vec<String> = names
+        .iter()
+        .filter(|s| !known.contains_key(s.as_str()))
+        .cloned()
+        .collect();
+    let read = read_available(state, &parse_skus(missing))
+        .await
+        .unwrap_or_default();
+    let read: HashMap<&str, i64> = read.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+    names
+        .iter()
+        .filter_map(|s| {
+            let n = known.get(s.as_str()).or_else(|| read.get(s.as_str()))?;
+            Some((s.clone(), *n))
+        })
+        .collect()
+}
+
+/// Live holds: members of every `holds:{sku}` zset whose expiry is still ahead, one pipeline
+/// of `ZCOUNT`s per [`MAX_STOCK_READ`] SKUs; `None` when Redis failed.
+async fn count_live_holds(state: &AppState, skus: &[Sku]) -> Option<i64> {
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let keys = state.redis.keys();
+    let mut total = 0;
+    for chunk in skus.chunks(MAX_STOCK_READ) {
+        let cmds: Vec<_> = chunk
+            .iter()
+            .map(|s| {
+                cmd("ZCOUNT")
+                    .arg(keys.holds(s.as_str()))
+                    .arg(format!("({now_ms}"))
+                    .arg("+inf")
+            })
+            .collect();
+        for item in state.redis.client().pipeline(&cmds).await.ok()? {
+            total += item.ok()?.as_i64()?;
+        }
+    }
+    Some(total)
 }
 
 /// Content type of the OpenMetrics text format.

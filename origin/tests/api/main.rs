@@ -7,9 +7,14 @@
 mod admin;
 mod concurrency;
 mod crash;
+mod dashboards;
 mod helpers;
 mod lifecycle;
 mod ops;
 mod orders;
 mod pending;
+mod receiver;
 mod redis_down;
+mod webhook_failures;
+mod webhook_orders;
+mod webhooks;

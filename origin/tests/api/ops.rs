@@ -3,7 +3,7 @@
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{pool, Env, TestApp, ADMIN_KEY, API_KEY, METRICS_TOKEN};
+use crate::helpers::{eventually, pool, Env, TestApp, ADMIN_KEY, API_KEY, METRICS_TOKEN};
 
 /// Finding 9: `/metrics` shows exact availability per SKU, so only the metrics token reads it;
 /// no token, a wrong one, or the backend and admin keys get 401 `unauthorized` and no numbers.
@@ -103,5 +103,63 @@ async fn readyz_checks_postgres_and_redis_at_most_once_per_second(
         text.contains(&format!("origin_readiness_checks_total {}", checks())),
         "{text}"
     );
+    app.stop().await;
+}
+
+/// `active_reservations_count` counts live holds (one per SKU line), and is cached briefly;
+/// `inventory_available` covers only SKUs with stock events in the last hour or listed in
+/// `METRICS_SKUS`.
+#[sqlx::test(migrations = false)]
+async fn live_holds_and_a_bounded_inventory_are_exported(opts: PgPoolOptions, c: PgConnectOptions) {
+    let env = Env::new().await;
+    let config = env.config(&[("METRICS_SKUS", "LISTED")]);
+    let app = TestApp::spawn(pool(opts, c).await, config).await;
+    for (sku, n) in [("ACTIVE", 10), ("LISTED", 4), ("QUIET", 6)] {
+        app.create_sku(sku, n).await;
+    }
+    let _a = app.reserve("ACTIVE", 2).await;
+    let _b = app.reserve("ACTIVE", 1).await;
+    let _c = app.reserve("LISTED", 1).await;
+    let db = app.state.db.clone();
+    eventually(std::time::Duration::from_secs(10), "events copied", || {
+        let db = db.clone();
+        async move {
+            let n: i64 =
+                sqlx::query_scalar("select count(*) from stock_events where kind = 'hold_created'")
+                    .fetch_one(&db)
+                    .await
+                    .unwrap();
+            n == 3
+        }
+    })
+    .await;
+    // As if LISTED and QUIET had seen no activity for an hour.
+    sqlx::query("update stock_events set at = now() - interval '2 hours' where sku <> 'ACTIVE'")
+        .execute(&app.state.db)
+        .await
+        .unwrap();
+    let text = app.metrics().await;
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.starts_with("inventory_available{") || l.starts_with("active_reservations_count ")
+        })
+        .collect();
+    lines.sort_unstable(); // a family's label sets come in no fixed order
+    assert_eq!(
+        lines,
+        [
+            "active_reservations_count 3",
+            "inventory_available{sku=\"ACTIVE\"} 7",
+            "inventory_available{sku=\"LISTED\"} 3",
+        ],
+        "{text}"
+    );
+    // Reused for a few seconds: a new hold does not show at once.
+    let _d = app.reserve("QUIET", 1).await;
+    assert!(app
+        .metrics()
+        .await
+        .contains("active_reservations_count 3\n"));
     app.stop().await;
 }

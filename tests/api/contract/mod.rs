@@ -9,6 +9,7 @@
 mod edge_calls;
 mod origin_calls;
 mod probe;
+mod webhook_calls;
 
 use std::collections::BTreeSet;
 
@@ -42,6 +43,7 @@ async fn the_openapi_specs_match_the_running_services() {
     };
     edge_calls::run(&s, &mut p).await;
     origin_calls::run(&s, &mut p).await;
+    webhook_calls::run(&s, &mut p).await;
     p.assert_all_exercised();
     s.stop().await;
 }

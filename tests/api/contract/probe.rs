@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use edgestock_api::{edge as e, origin as o, ErrorBody};
+use edgestock_api::{edge as e, origin as o, webhooks as w, ErrorBody};
 
 use reqwest::header::HeaderMap;
 use reqwest::RequestBuilder;
@@ -121,6 +121,10 @@ fn typed(api: Api, schema: &str, v: &Value) -> Result<(), String> {
         (Origin, "SeedResult") => exactly::<o::SeedResult>(v),
         (Origin, "Reconcile") => exactly::<o::Reconcile>(v),
         (Origin, "Events") => exactly::<o::Events>(v),
+        (Origin, "CreatedWebhook") => exactly::<w::CreatedWebhook>(v),
+        (Origin, "Webhooks") => exactly::<w::Webhooks>(v),
+        (Origin, "WebhookReplay") => exactly::<w::WebhookReplay>(v),
+        (Origin, "WebhookAttempts") => exactly::<w::WebhookAttempts>(v),
         (api, other) => Err(format!("no typed body for {} schema {other}", api.name())),
     }
 }
@@ -142,6 +146,7 @@ fn accepts(api: Api, schema: &str, v: &Value) -> Result<(), String> {
         (Origin, "CancelOrder") => de::<o::CancelOrder>(v),
         (Origin, "PutSku") => de::<o::PutSku>(v),
         (Origin, "CreateAdjustment") => de::<o::CreateAdjustment>(v),
+        (Origin, "CreateWebhook") => de::<w::CreateWebhook>(v),
         (api, other) => Err(format!(
             "no typed request for {} schema {other}",
             api.name()

@@ -168,5 +168,21 @@ async fn flash_sale_1000_shoppers_50_units_then_confirms_releases_and_expiries_a
         .all(|k| kinds.iter().any(|x| x == k))
     })
     .await;
+    // Level events are transitions: one low, one sold out, one back in stock (the first
+    // release), nothing for creating the SKU or while a level stays.
+    let levels: Vec<(String, i64)> = sqlx::query_as(
+        "select kind, qty from stock_events where sku = 'DROP-1'
+           and kind in ('low_stock', 'sold_out', 'back_in_stock') order by id",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = levels.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["low_stock", "sold_out", "back_in_stock"],
+        "{levels:?}"
+    );
+    assert_eq!((levels[0].1, levels[1].1), (5, 0), "{levels:?}");
     Arc::into_inner(s).expect("all tasks done").stop().await;
 }

@@ -1,10 +1,9 @@
 //! Prometheus metrics with `prometheus-client`: counters and latency histograms recorded in
-//! process, plus gauges (outbox backlog and age, needs-attention orders, available per SKU) read
-//! from Postgres and Redis at scrape time and encoded from a registry built for that scrape.
+//! process, plus gauges (outbox and webhook backlogs and ages, needs-attention orders, available
+//! per SKU, live holds) read from Postgres and Redis at scrape time and encoded from a registry
+//! built for that scrape.
 //!
 //! The crate adds `_total` to counter names itself, so counters are registered without it.
-
-use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::text::{encode, encode_registry};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,6 +12,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+mod gauges;
+
+pub use gauges::Gauges;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
 const BUCKETS: [f64; 12] = [
@@ -44,8 +47,8 @@ struct OutboxLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SkuLabels {
-    sku: String,
+struct ResultLabels {
+    result: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -62,6 +65,10 @@ pub struct Metrics {
     orders: Family<OutcomeLabels, Counter>,
     outbox: Family<OutboxLabels, Counter>,
     readiness_checks: Counter,
+    webhook_attempts: Family<ResultLabels, Counter>,
+    webhook_disabled: Counter,
+    reconcile_drifting: Gauge,
+    reconcile_last_run: Gauge,
 }
 
 impl Default for Metrics {
@@ -101,6 +108,34 @@ impl Default for Metrics {
             "Readiness checks that reached Postgres and Redis (at most one per second)",
             readiness_checks.clone(),
         );
+        let webhook_attempts = Family::<ResultLabels, Counter>::default();
+        // Every result from 0, so a rate over them exists before the first failure.
+        for result in ["delivered", "failed", "timeout"] {
+            let _ = webhook_attempts.get_or_create(&ResultLabels { result });
+        }
+        registry.register(
+            "origin_webhook_attempts",
+            "Webhook delivery attempts by result (delivered, failed, timeout)",
+            webhook_attempts.clone(),
+        );
+        let webhook_disabled = Counter::default();
+        registry.register(
+            "origin_webhook_endpoint_disables",
+            "Webhook endpoints disabled after too many failures in a row",
+            webhook_disabled.clone(),
+        );
+        let reconcile_drifting = Gauge::default();
+        registry.register(
+            "origin_reconcile_drifting_skus",
+            "SKUs whose Redis level differed from the ledger at the last reconcile",
+            reconcile_drifting.clone(),
+        );
+        let reconcile_last_run = Gauge::default();
+        registry.register(
+            "origin_reconcile_last_run_timestamp_seconds",
+            "Unix time of the last reconcile (0: none since the process started)",
+            reconcile_last_run.clone(),
+        );
         Self {
             registry,
             requests,
@@ -109,68 +144,11 @@ impl Default for Metrics {
             orders,
             outbox,
             readiness_checks,
+            webhook_attempts,
+            webhook_disabled,
+            reconcile_drifting,
+            reconcile_last_run,
         }
-    }
-}
-
-/// Gauges read at scrape time.
-#[derive(Debug, Default, Clone)]
-pub struct Gauges {
-    /// Outbox rows not yet done.
-    pub outbox_backlog: i64,
-    /// Age in seconds of the oldest pending outbox row (0 when none).
-    pub outbox_oldest_age_seconds: f64,
-    /// Orders in `NEEDS_ATTENTION`.
-    pub needs_attention: i64,
-    /// Available units per SKU as Redis reports them.
-    pub available: Vec<(String, i64)>,
-    /// False when Redis could not be read for this scrape.
-    pub redis_up: bool,
-}
-
-impl Gauges {
-    /// A registry holding this scrape's values.
-    fn registry(&self) -> Registry {
-        let mut r = Registry::default();
-        let gauge = |v: i64| {
-            let g = Gauge::<i64>::default();
-            g.set(v);
-            g
-        };
-        r.register(
-            "origin_outbox_backlog",
-            "Outbox rows not yet applied",
-            gauge(self.outbox_backlog),
-        );
-        let age = Gauge::<f64, AtomicU64>::default();
-        age.set(self.outbox_oldest_age_seconds);
-        r.register(
-            "origin_outbox_oldest_age_seconds",
-            "Age of the oldest pending outbox row",
-            age,
-        );
-        r.register(
-            "origin_orders_needs_attention",
-            "Orders in NEEDS_ATTENTION",
-            gauge(self.needs_attention),
-        );
-        r.register(
-            "origin_redis_up",
-            "Whether Redis answered this scrape",
-            gauge(i64::from(self.redis_up)),
-        );
-        let available = Family::<SkuLabels, Gauge>::default();
-        for (sku, n) in &self.available {
-            available
-                .get_or_create(&SkuLabels { sku: sku.clone() })
-                .set(*n);
-        }
-        r.register(
-            "origin_stock_available",
-            "Available units per SKU (Redis)",
-            available,
-        );
-        r
     }
 }
 
@@ -209,6 +187,25 @@ impl Metrics {
         self.outbox
             .get_or_create(&OutboxLabels { kind, result })
             .inc();
+    }
+
+    /// Counts one webhook attempt by `result` (`delivered`, `failed`, `timeout`).
+    pub fn webhook_attempt(&self, result: &'static str) {
+        self.webhook_attempts
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    /// Counts one endpoint disabled after failures.
+    pub fn webhook_disabled(&self) {
+        self.webhook_disabled.inc();
+    }
+
+    /// Records a reconcile that found `drifting` SKUs, at Unix time `at`.
+    pub fn reconciled(&self, drifting: usize, at: i64) {
+        self.reconcile_drifting
+            .set(i64::try_from(drifting).unwrap_or(i64::MAX));
+        self.reconcile_last_run.set(at);
     }
 
     /// Counts one readiness check that went to Postgres and Redis (not one served from cache).
@@ -262,5 +259,36 @@ mod tests {
         assert!(text.contains("origin_orders_total{outcome=\"created\"} 1"));
         assert!(text.contains("origin_outbox_backlog 2"));
         assert!(text.contains("origin_stock_available{sku=\"A-1\"} 7"));
+    }
+
+    #[test]
+    fn render_has_the_webhook_and_inventory_figures() {
+        let m = Metrics::default();
+        m.webhook_attempt("delivered");
+        m.webhook_attempt("timeout");
+        m.webhook_attempt("timeout");
+        m.webhook_disabled();
+        let text = m.render(&Gauges {
+            active_reservations: Some(3),
+            inventory_available: vec![("HOT".into(), 0)],
+            webhook_backlog: 4,
+            webhook_oldest_age_seconds: 1.5,
+            webhook_endpoints_disabled: 1,
+            ..Gauges::default()
+        });
+        for line in [
+            "origin_webhook_attempts_total{result=\"delivered\"} 1\n",
+            "origin_webhook_attempts_total{result=\"timeout\"} 2\n",
+            "origin_webhook_endpoint_disables_total 1\n",
+            "active_reservations_count 3\n",
+            "inventory_available{sku=\"HOT\"} 0\n",
+            "origin_webhook_backlog 4\n",
+            "origin_webhook_oldest_age_seconds 1.5\n",
+            "origin_webhook_disabled_endpoints 1\n",
+        ] {
+            assert!(text.contains(line), "{line} missing from {text}");
+        }
+        let unknown = m.render(&Gauges::default());
+        assert!(!unknown.contains("active_reservations_count"), "{unknown}");
     }
 }
