@@ -28,6 +28,10 @@ async fn bad_subscriptions_are_refused_naming_the_field_and_nothing_is_stored(
             "url",
         ),
         (
+            json!({"url": "https://169.254.169.254/latest/meta-data", "event_types": types}),
+            "url",
+        ),
+        (
             json!({"url": "https://u:p@hooks.example.com/h", "event_types": types}),
             "url",
         ),

@@ -48,8 +48,38 @@ fn is_loopback(host: &Host<&str>) -> bool {
     }
 }
 
-/// Checks a webhook URL: absolute `https://` with a host and no credentials; `http://` only to
-/// a loopback host and only when `allow_insecure` (`WEBHOOK_ALLOW_INSECURE`).
+/// True for an address literal (or `localhost`) inside a network rather than on the internet:
+/// loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16 with the
+/// cloud metadata address, fe80::/10), shared (100.64/10), unspecified, and IPv4-mapped forms.
+fn is_internal(host: &Host<&str>) -> bool {
+    let v4 = |ip: std::net::Ipv4Addr| {
+        let [a, b, ..] = ip.octets();
+        ip.is_loopback()
+            || ip.is_private()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || (a == 100 && (64..128).contains(&b))
+    };
+    match host {
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        Host::Ipv4(ip) => v4(*ip),
+        Host::Ipv6(ip) => {
+            let first = ip.segments()[0];
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some_and(v4)
+        }
+    }
+}
+
+/// Checks a webhook URL: absolute `https://` with a host and no credentials, not an internal
+/// address literal (the origin would otherwise call into its own network for whoever holds the
+/// admin key); `http://` only to a loopback host. Both exceptions need `allow_insecure`
+/// (`WEBHOOK_ALLOW_INSECURE`, for local use). A domain name is not resolved here: one that
+/// points inside the network is the operator's to firewall.
 ///
 /// # Errors
 /// The field `url` and why.
@@ -71,6 +101,10 @@ pub fn check_url(raw: &str, allow_insecure: bool) -> Result<String, Invalid> {
         return Err(invalid("url", "must not have a fragment"));
     }
     match url.scheme() {
+        "https" if !allow_insecure && is_internal(&host) => Err(invalid(
+            "url",
+            "points at an internal address (loopback, private, link-local); allowed only with WEBHOOK_ALLOW_INSECURE",
+        )),
         "https" => Ok(url.into()),
         "http" if allow_insecure && is_loopback(&host) => Ok(url.into()),
         "http" if allow_insecure => Err(invalid(
@@ -163,6 +197,31 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_BYTES));
         assert_eq!(check_url(&long, false).unwrap_err().field, "url");
+    }
+
+    #[test]
+    fn adversary_https_to_an_internal_address_is_refused_unless_local_use_is_allowed() {
+        for internal in [
+            "https://127.0.0.1/h",
+            "https://localhost/h",
+            "https://[::1]/h",
+            "https://10.1.2.3/h",
+            "https://172.16.0.9/h",
+            "https://192.168.1.1/h",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/h",
+            "https://0.0.0.0/h",
+            "https://[fd00::1]/h",
+            "https://[fe80::1]/h",
+            "https://[::ffff:10.0.0.1]/h",
+        ] {
+            let e = check_url(internal, false).unwrap_err();
+            assert_eq!(e.field, "url", "{internal}");
+            assert!(e.message.contains("internal"), "{internal}: {}", e.message);
+            assert!(check_url(internal, true).is_ok(), "{internal}");
+        }
+        assert!(check_url("https://8.8.8.8/h", false).is_ok());
+        assert!(check_url("https://[2001:4860::8888]/h", false).is_ok());
     }
 
     #[test]
