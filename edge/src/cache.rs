@@ -61,11 +61,6 @@ impl<V: Clone> TtlLru<V> {
         self.entries.put(key.to_owned(), (until_ms, value));
     }
 
-    /// Forgets `key`.
-    pub fn remove(&mut self, key: &str) {
-        self.entries.pop(key);
-    }
-
     /// Number of entries (expired ones included until looked up or evicted).
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -164,7 +159,6 @@ mod tests {
             c.put(&format!("k{i}"), 0, 100);
         }
         assert_eq!(c.len(), 3);
-        c.remove("k0");
         assert!(!c.is_empty());
     }
 

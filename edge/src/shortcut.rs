@@ -27,14 +27,15 @@ use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt
 /// `miss` when Redis did.
 pub const HEADER: &str = "x-edgestock-cache";
 
-/// The isolate-memory key of a SKU (the prefix keeps tenants sharing a worker apart).
-fn sold_out_key(prefix: &str, sku: &str) -> String {
-    format!("{prefix}\u{0}{sku}")
+/// The isolate-memory key of a SKU or a rate-limit subject (the prefix keeps tenants sharing a
+/// worker apart).
+fn memory_key(prefix: &str, name: &str) -> String {
+    format!("{prefix}\u{0}{name}")
 }
 
-/// The isolate-memory key of a rate-limit subject.
-fn limited_key(prefix: &str, subject: &str) -> String {
-    format!("{prefix}\u{0}{subject}")
+/// How long a sold-out entry lives, ms.
+fn sold_out_ms(cfg: &Config) -> i64 {
+    i64::from(cfg.sold_out_cache_seconds) * 1000
 }
 
 /// The Cache API key of a sold-out SKU: under the request's origin like the stock reads, on a
@@ -72,7 +73,7 @@ pub async fn known_sold_out<P: Platform>(
     let mut unknown = Vec::new();
     let remembered = p.memory(|m| {
         for s in skus {
-            match m.sold_out.get_any(&sold_out_key(prefix, s)) {
+            match m.sold_out.get_any(&memory_key(prefix, s)) {
                 Some((until, true)) if until > now => return Some((*s).to_owned()),
                 // A sold-out entry just ended: the location's marker ended with it (it has the
                 // same end), so Redis is asked without looking.
@@ -96,10 +97,10 @@ pub async fn known_sold_out<P: Platform>(
         .into_iter()
         .map(|hit| hit.as_ref().and_then(marker_until).filter(|u| *u > now))
         .collect();
-    let absent_until = now.saturating_add(i64::from(cfg.sold_out_cache_seconds) * 1000);
+    let absent_until = now.saturating_add(sold_out_ms(cfg));
     p.memory(|m| {
         for (s, until) in unknown.iter().zip(&found) {
-            let key = sold_out_key(prefix, s);
+            let key = memory_key(prefix, s);
             match until {
                 // For what is left of the shared entry's life.
                 Some(until) => m.sold_out.put(&key, true, *until),
@@ -120,7 +121,7 @@ pub fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, skus: 
         return;
     }
     let now = p.now_ms();
-    let life = i64::from(cfg.sold_out_cache_seconds) * 1000;
+    let life = sold_out_ms(cfg);
     let until = now.saturating_add(life);
     let prefix = &cfg.redis_key_prefix;
     // The losers in flight when a SKU sells out all come back with the news: only those that
@@ -130,7 +131,7 @@ pub fn learn_sold_out<P: Platform>(p: &P, cfg: &Config, req: &ApiRequest, skus: 
         skus.iter()
             .copied()
             .filter(|s| {
-                let key = sold_out_key(prefix, s);
+                let key = memory_key(prefix, s);
                 let known =
                     matches!(m.sold_out.get(&key, now), Some((u, true)) if u - now > life / 2);
                 if !known {
@@ -163,7 +164,11 @@ fn marker_until(resp: &ApiResponse) -> Option<i64> {
 }
 
 /// When the first of `subjects` that Redis refused can try again (ms), if one is still refused.
-pub fn limited_until<P: Platform>(p: &P, cfg: &Config, subjects: &[String]) -> Option<i64> {
+pub fn limited_until<'s, P: Platform>(
+    p: &P,
+    cfg: &Config,
+    subjects: impl IntoIterator<Item = &'s str>,
+) -> Option<i64> {
     if !cfg.rate_limit_cache {
         return None;
     }
@@ -171,8 +176,8 @@ pub fn limited_until<P: Platform>(p: &P, cfg: &Config, subjects: &[String]) -> O
     let prefix = &cfg.redis_key_prefix;
     p.memory(|m| {
         subjects
-            .iter()
-            .find_map(|s| m.limited.get(&limited_key(prefix, s), now))
+            .into_iter()
+            .find_map(|s| m.limited.get(&memory_key(prefix, s), now))
             .map(|(until, ())| until)
     })
 }
@@ -184,7 +189,7 @@ pub fn learn_limited<P: Platform>(p: &P, cfg: &Config, subject: &str, retry_afte
     }
     let until = p.now_ms().saturating_add(retry_after_ms);
     let prefix = &cfg.redis_key_prefix;
-    p.memory(|m| m.limited.put(&limited_key(prefix, subject), (), until));
+    p.memory(|m| m.limited.put(&memory_key(prefix, subject), (), until));
 }
 
 /// The refusal of a reserve that asked for a sold-out SKU, as Redis would word it.

@@ -96,14 +96,14 @@ pub(crate) async fn reserve<P: Platform>(
     let subjects = rate_limit_subjects(network, cart, customer.as_deref());
     let owner = subjects.last().cloned().unwrap_or_default();
     let limits: Vec<u32> = subjects.iter().map(|s| subject_limit(cfg, s)).collect();
-    // Losing attempts answered at the edge from what Redis said before (see `shortcut`).
-    let counted: Vec<String> = subjects
+    // Losing attempts answered at the edge from what Redis said before (see `shortcut`); a
+    // subject at limit 0 is never counted, so never refused.
+    let counted = subjects
         .iter()
         .zip(&limits)
         .filter(|(_, l)| **l > 0)
-        .map(|(s, _)| s.clone())
-        .collect();
-    if let Some(until) = shortcut::limited_until(p, cfg, &counted) {
+        .map(|(s, _)| s.as_str());
+    if let Some(until) = shortcut::limited_until(p, cfg, counted) {
         let left = retry_after_seconds(until.saturating_sub(p.now_ms()));
         return Ok(shortcut::answered(&shortcut::rate_limited(left), true));
     }

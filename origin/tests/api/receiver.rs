@@ -197,6 +197,16 @@ pub(crate) fn fast_config(env: &Env, extra: &[(&str, &str)]) -> origin::config::
     env.config(&vars)
 }
 
+/// The origin on a fresh database with [`fast_config`] and `extra`.
+pub(crate) async fn spawn(
+    env: &Env,
+    opts: sqlx::postgres::PgPoolOptions,
+    c: sqlx::postgres::PgConnectOptions,
+    extra: &[(&str, &str)],
+) -> TestApp {
+    TestApp::spawn(crate::helpers::pool(opts, c).await, fast_config(env, extra)).await
+}
+
 /// Subscribes `r` and hands it the secret; returns the webhook's JSON.
 pub(crate) async fn subscribe(
     app: &TestApp,

@@ -7,17 +7,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, pool, Env, TestApp, ADMIN_KEY};
-use crate::receiver::{fast_config, subscribe, Answer, Receiver};
-
-async fn spawn(
-    env: &Env,
-    opts: PgPoolOptions,
-    c: PgConnectOptions,
-    extra: &[(&str, &str)],
-) -> TestApp {
-    TestApp::spawn(pool(opts, c).await, fast_config(env, extra)).await
-}
+use crate::helpers::{eventually, Env, TestApp, ADMIN_KEY};
+use crate::receiver::{spawn, subscribe, Answer, Receiver};
 
 async fn subscribe_all(app: &TestApp, r: &Receiver, types: &[&str]) -> String {
     let webhook = subscribe(app, r, types, None).await;

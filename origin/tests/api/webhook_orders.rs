@@ -6,22 +6,19 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, pool, Env, TestApp, ADMIN_KEY};
-use crate::receiver::{fast_config as config_with, seq, subscribe, wait_delivered, Receiver};
+use crate::helpers::{eventually, Env, ADMIN_KEY};
+use crate::receiver::{seq, spawn, subscribe, wait_delivered, Receiver};
 use origin::fault::FaultPoint;
 
 /// Order events follow the lifecycle, one message per line.
 #[sqlx::test(migrations = false)]
 async fn order_events_follow_the_lifecycle(opts: PgPoolOptions, c: PgConnectOptions) {
     let env = Env::new().await;
-    let config = config_with(
-        &env,
-        &[
-            ("PAYMENT_WINDOW_SECONDS", "2"),
-            ("CONFIRM_GRACE_SECONDS", "1"),
-        ],
-    );
-    let app = TestApp::spawn(pool(opts, c).await, config).await;
+    let window = [
+        ("PAYMENT_WINDOW_SECONDS", "2"),
+        ("CONFIRM_GRACE_SECONDS", "1"),
+    ];
+    let app = spawn(&env, opts, c, &window).await;
     let r = Receiver::start().await;
     let types = [
         "order.placed",
@@ -86,8 +83,7 @@ async fn needs_attention_and_its_resolution_are_delivered_in_order(
     c: PgConnectOptions,
 ) {
     let env = Env::new().await;
-    let config = config_with(&env, &[("OUTBOX_GRACE_MS", "60000")]);
-    let app = TestApp::spawn(pool(opts, c).await, config).await;
+    let app = spawn(&env, opts, c, &[("OUTBOX_GRACE_MS", "60000")]).await;
     let r = Receiver::start().await;
     subscribe(
         &app,
@@ -143,7 +139,7 @@ async fn an_order_of_two_skus_sends_one_message_per_line(opts: PgPoolOptions, c:
     use edgestock_core::domain::Sku;
     use edgestock_core::scripts::{Item, ReserveOutcome, ReserveRequest};
     let env = Env::new().await;
-    let app = TestApp::spawn(pool(opts, c).await, config_with(&env, &[])).await;
+    let app = spawn(&env, opts, c, &[]).await;
     let all = Receiver::start().await;
     let only_b = Receiver::start().await;
     subscribe(&app, &all, &["order.confirmed"], None).await;

@@ -7,7 +7,7 @@ use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::{pool, Env, TestApp, ADMIN_KEY};
-use crate::receiver::{fast_config as config_with, seq, subscribe, wait_delivered, Receiver};
+use crate::receiver::{seq, spawn, subscribe, wait_delivered, Receiver};
 
 #[sqlx::test(migrations = false)]
 async fn bad_subscriptions_are_refused_naming_the_field_and_nothing_is_stored(
@@ -149,7 +149,7 @@ async fn stock_transitions_are_delivered_exactly_once_each_signed_and_in_order(
     c: PgConnectOptions,
 ) {
     let env = Env::new().await;
-    let app = TestApp::spawn(pool(opts, c).await, config_with(&env, &[])).await;
+    let app = spawn(&env, opts, c, &[]).await;
     let r = Receiver::start().await;
     subscribe(
         &app,
@@ -198,7 +198,7 @@ async fn stock_transitions_are_delivered_exactly_once_each_signed_and_in_order(
 #[sqlx::test(migrations = false)]
 async fn a_flash_sale_sells_out_once_and_comes_back_once(opts: PgPoolOptions, c: PgConnectOptions) {
     let env = Env::new().await;
-    let app = TestApp::spawn(pool(opts, c).await, config_with(&env, &[])).await;
+    let app = spawn(&env, opts, c, &[]).await;
     let r = Receiver::start().await;
     subscribe(
         &app,
@@ -259,7 +259,7 @@ async fn a_flash_sale_sells_out_once_and_comes_back_once(opts: PgPoolOptions, c:
 #[sqlx::test(migrations = false)]
 async fn cancels_bring_a_sku_back_in_stock_once_each(opts: PgPoolOptions, c: PgConnectOptions) {
     let env = Env::new().await;
-    let app = TestApp::spawn(pool(opts, c).await, config_with(&env, &[])).await;
+    let app = spawn(&env, opts, c, &[]).await;
     let r = Receiver::start().await;
     let types = ["stock.low", "stock.sold_out", "stock.back_in_stock"];
     subscribe(&app, &r, &types, None).await;
