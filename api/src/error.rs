@@ -66,6 +66,9 @@ pub enum ErrorCode {
     /// 409: the customer's cap on units of one SKU (held + placed + bought) would be passed
     /// (with `sku` and, in `available`, the units still allowed).
     CustomerLimitReached,
+    /// 409: a location that is inactive, or a pickup at a location that offers no pickup (with
+    /// `location`).
+    LocationUnavailable,
     /// 413: the body is too large (with `max_bytes` on the edge).
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -78,6 +81,10 @@ pub enum ErrorCode {
     InvalidSku,
     /// 422: the same SKU twice in one reservation.
     DuplicateSku,
+    /// 422: a location code outside `^[A-Za-z0-9._:-]{1,64}$` (with `field`).
+    InvalidLocation,
+    /// 422: a location that does not exist (with `location`).
+    UnknownLocation,
     /// 422: more items than `MAX_ITEMS` (with `max_items`).
     TooManyItems,
     /// 422: more SKUs than a batch read allows (with `max_skus`).
@@ -134,12 +141,13 @@ impl ErrorCode {
             | OrderConfirmed
             | AlreadyConfirmed
             | PaymentRefInUse
-            | CustomerLimitReached => 409,
+            | CustomerLimitReached
+            | LocationUnavailable => 409,
             BodyTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidRequest | InvalidQuantity | InvalidSku | DuplicateSku | TooManyItems
             | TooManySkus | InvalidTtl | IdempotencyKeyReused | InvalidBody | InvalidQuery
-            | MovementIdReused | RestockRequired => 422,
+            | MovementIdReused | RestockRequired | InvalidLocation | UnknownLocation => 422,
             RateLimited => 429,
             ConfigError | Internal => 500,
             RedisError | OriginError => 502,
@@ -187,12 +195,15 @@ const NAMES: &[(ErrorCode, &str)] = {
         (AlreadyConfirmed, "already_confirmed"),
         (PaymentRefInUse, "payment_ref_in_use"),
         (CustomerLimitReached, "customer_limit_reached"),
+        (LocationUnavailable, "location_unavailable"),
         (BodyTooLarge, "body_too_large"),
         (UnsupportedMediaType, "unsupported_media_type"),
         (InvalidRequest, "invalid_request"),
         (InvalidQuantity, "invalid_quantity"),
         (InvalidSku, "invalid_sku"),
         (DuplicateSku, "duplicate_sku"),
+        (InvalidLocation, "invalid_location"),
+        (UnknownLocation, "unknown_location"),
         (TooManyItems, "too_many_items"),
         (TooManySkus, "too_many_skus"),
         (InvalidTtl, "invalid_ttl"),
@@ -236,6 +247,10 @@ pub struct ErrorDetails {
     /// Units available when refused (`insufficient_stock`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
+    /// The location concerned (`location_unavailable`, `unknown_location`, and
+    /// `insufficient_stock` of a pickup or of a late confirm short at its location).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// The offending field (`invalid_request`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,

@@ -44,6 +44,57 @@ impl fmt::Display for Sku {
     }
 }
 
+/// A stock location (warehouse or store) code: the SKU syntax, `^[A-Za-z0-9._:-]{1,64}$`.
+///
+/// `default` is an ordinary location that every install has: a call that names no location acts
+/// on it, and state written before locations existed belongs to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location(String);
+
+impl Location {
+    /// The code of the location every install has.
+    pub const DEFAULT: &'static str = "default";
+
+    /// Parses a location code.
+    ///
+    /// # Errors
+    /// When it is empty, longer than 64 bytes or has a character outside `[A-Za-z0-9._:-]`.
+    pub fn parse(s: &str) -> Result<Self, InvalidValue> {
+        Sku::parse(s).map(|sku| Self(sku.0)).map_err(|_| {
+            InvalidValue(format!(
+                "location must match ^[A-Za-z0-9._:-]{{1,{SKU_MAX_LEN}}}$"
+            ))
+        })
+    }
+
+    /// The `default` location.
+    pub fn default_location() -> Self {
+        Self(Self::DEFAULT.to_owned())
+    }
+
+    /// True for `default`.
+    pub fn is_default(&self) -> bool {
+        self.0 == Self::DEFAULT
+    }
+
+    /// The code as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for Location {
+    fn default() -> Self {
+        Self::default_location()
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Where a reservation is in its life (the `status` of its Redis record).
 ///
 /// `held` → `confirming` (pinned by a confirm) → `committed`; `held` → `released` (given back)
