@@ -262,7 +262,7 @@ async fn commit_late(
         .ok_or_else(|| anyhow::anyhow!("a confirmed order without its commit row"))?;
     let items = items_of(&order.items)?;
     match state.redis.commit(&order.reservation_id, &items).await {
-        Ok(CommitOutcome::Short { sku, available }) => {
+        Ok(CommitOutcome::Short { sku, available, .. }) => {
             tx.rollback().await?;
             state.metrics.order("late_short");
             Err(Error::InsufficientStock { sku, available })
@@ -296,7 +296,7 @@ async fn resolve(state: &AppState, mut tx: Tx, order: Order) -> Result<Confirmed
     }
     let items = items_of(&order.items)?;
     match state.redis.commit(&order.reservation_id, &items).await? {
-        CommitOutcome::Short { sku, available } => {
+        CommitOutcome::Short { sku, available, .. } => {
             tx.rollback().await?;
             Err(Error::InsufficientStock { sku, available })
         }

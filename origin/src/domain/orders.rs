@@ -34,11 +34,11 @@ pub fn items_of(lines: &[OrderItem]) -> anyhow::Result<Vec<edgestock_core::scrip
     lines
         .iter()
         .map(|l| {
-            Ok(edgestock_core::scripts::Item {
-                sku: edgestock_core::domain::Sku::parse(&l.sku)
+            Ok(edgestock_core::scripts::Item::at_default(
+                edgestock_core::domain::Sku::parse(&l.sku)
                     .map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
-                qty: u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
-            })
+                u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
+            ))
         })
         .collect()
 }

@@ -47,6 +47,20 @@ pub async fn reconcile(
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
 pub async fn seed_all(state: &AppState) -> Result<Vec<SkuDrift>> {
+    // Location settings before stock: reserves refuse (503) without them.
+    if state.redis.locations().await?.is_none() {
+        state
+            .redis
+            .put_locations(&[edgestock_core::scripts::LocationSettings {
+                code: edgestock_core::domain::Location::default(),
+                name: "Default".to_owned(),
+                priority: 0,
+                active: true,
+                ships: true,
+                pickup: false,
+            }])
+            .await?;
+    }
     let skus = ledger::levels(&state.db, None).await?;
     let mut out = Vec::with_capacity(skus.len());
     for level in skus {
@@ -96,7 +110,13 @@ async fn seed_one(state: &AppState, sku: &str, write: bool) -> Result<SkuDrift> 
                 .await?;
         match state
             .redis
-            .seed_with(&parsed, expected.max(0), low, Some(require_customer))
+            .seed_with(
+                &parsed,
+                &edgestock_core::domain::Location::default(),
+                expected.max(0),
+                low,
+                Some(require_customer),
+            )
             .await?
         {
             LevelOutcome::BelowReserved { on_hand, reserved } => {
@@ -178,7 +198,7 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
         {
             RepinOutcome::Repinned { .. } => out.repinned += 1,
             RepinOutcome::Exists(_) => {}
-            RepinOutcome::Short { sku, available } => {
+            RepinOutcome::Short { sku, available, .. } => {
                 tracing::warn!(order = %row.id, %sku, available, "a placed order's units were resold while Redis had lost its hold");
                 out.short += 1;
             }

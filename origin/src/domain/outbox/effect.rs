@@ -4,7 +4,7 @@
 //! is kept in the `kind` column, which the SQL filters on. Rows written before the tag existed
 //! carry it only in the column: [`Effect::from_row`] takes the column's tag for them.
 
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{Location, Sku};
 use edgestock_core::scripts::{CommitOutcome, Item, LevelOutcome, ReleaseOutcome};
 use serde::{Deserialize, Serialize};
 use upstash_rest::{cmd, Error as RedisError};
@@ -135,7 +135,9 @@ impl Effect {
         match self {
             Self::Adjust(p) => adjust(redis, p).await,
             Self::Commit(p) => match redis.commit(&p.reservation_id, &items_of(p)?).await? {
-                CommitOutcome::Short { sku, available } => Ok(Applied::Short { sku, available }),
+                CommitOutcome::Short { sku, available, .. } => {
+                    Ok(Applied::Short { sku, available })
+                }
                 CommitOutcome::Late => {
                     tracing::warn!(reservation = %p.reservation_id, "late commit took units from available");
                     Ok(Applied::Applied)
@@ -160,10 +162,10 @@ fn items_of(p: &OrderPayload) -> Result<Vec<Item>, RedisError> {
     p.items
         .iter()
         .map(|i| {
-            Ok(Item {
-                sku: Sku::parse(&i.sku).map_err(malformed)?,
-                qty: u32::try_from(i.qty).map_err(malformed)?,
-            })
+            Ok(Item::at_default(
+                Sku::parse(&i.sku).map_err(malformed)?,
+                u32::try_from(i.qty).map_err(malformed)?,
+            ))
         })
         .collect()
 }
@@ -171,7 +173,9 @@ fn items_of(p: &OrderPayload) -> Result<Vec<Item>, RedisError> {
 async fn restock(redis: &Redis, p: &OrderPayload) -> Result<Applied, RedisError> {
     for (it, line) in items_of(p)?.iter().zip(&p.items) {
         let mid = line.movement_id.clone().unwrap_or_default();
-        redis.adjust(&it.sku, i64::from(it.qty), &mid).await?;
+        redis
+            .adjust(&it.sku, &it.location, i64::from(it.qty), &mid)
+            .await?;
     }
     Ok(Applied::Applied)
 }
@@ -189,7 +193,10 @@ async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError>
         redis.set_require_customer(&sku, required).await?;
     }
     match &p.movement_id {
-        Some(mid) if p.delta != 0 || p.create => match redis.adjust(&sku, p.delta, mid).await? {
+        Some(mid) if p.delta != 0 || p.create => match redis
+            .adjust(&sku, &Location::default(), p.delta, mid)
+            .await?
+        {
             LevelOutcome::BelowReserved { on_hand, reserved } => Err(RedisError::Malformed(
                 format!("below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"),
             )),
