@@ -96,6 +96,7 @@ async fn available(s: &Stack, sku: &str) -> i64 {
 
 mod analytics;
 mod failures;
+mod locations;
 mod losers;
 mod reservations;
 mod stock;
