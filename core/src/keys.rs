@@ -49,6 +49,17 @@ impl Keys {
         format!("{}rl:{{{subject}}}", self.prefix)
     }
 
+    /// `locs`: the location settings the origin writes and the reserve and read scripts
+    /// allocate by.
+    pub fn locations(&self) -> String {
+        format!("{}locs", self.prefix)
+    }
+
+    /// `mv:{movement}`: marks an applied stock movement (adjust, transfer) for 7 days.
+    pub fn movement(&self, movement_id: &str) -> String {
+        format!("{}mv:{{{movement_id}}}", self.prefix)
+    }
+
     /// `events`: the capped event stream.
     pub fn events(&self) -> String {
         format!("{}events", self.prefix)

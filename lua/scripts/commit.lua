@@ -1,22 +1,21 @@
 -- commit: turn a reservation's holds into sold units (step 3 of docs/design.md#confirm-protocol). Idempotent. If the
 -- holds are gone (expired, released, or Redis lost them), a late commit takes the units from
--- what is available if it can, and otherwise reports the short SKU and changes nothing.
+-- what is available at each part's own location if it can (never another location), and
+-- otherwise reports the short part and changes nothing.
 local rsv_key = KEYS[1]               -- rsv:{rid}
 local events  = KEYS[2]               -- events stream
--- then for item i: KEYS[2+2i-1] = stock:{sku_i}, KEYS[2+2i] = holds:{sku_i}
+local locs    = KEYS[3]               -- location settings (levels are computed on shipping ones)
+-- then for part i: KEYS[3+2i-1] = stock:{sku_i}, KEYS[3+2i] = holds:{sku_i}
 local rid     = ARGV[1]               -- reservation id
 local offset  = ARGV[2]               -- clock offset in ms (tests only)
-local n_items = tonumber(ARGV[3])     -- number of items; ARGV[4 ..] = sku_1, qty_1, ... (from the order)
+local n_items = tonumber(ARGV[3])     -- number of parts; ARGV[4 ..] = sku, qty, loc per part (from the order)
 
 local now = clock(offset)
-if not n_items or n_items < 1 or n_items > 50 or #KEYS ~= 2 + 2 * n_items or #ARGV ~= 3 + 2 * n_items then
+local items = arg_items(n_items, 4)
+if not items or #KEYS ~= 3 + 2 * n_items or #ARGV ~= 3 + 3 * n_items then
   return { 'bad_request', 'malformed commit arguments' }
 end
-local items = {}
-for i = 1, n_items do
-  items[i] = { sku = ARGV[2 + 2 * i], qty = tonumber(ARGV[3 + 2 * i]) }
-  if not items[i].qty or items[i].qty < 1 then return { 'bad_request', 'qty must be positive' } end
-end
+local ship = ship_list(locs) or { DEFAULT_LOC }
 local r = load_rsv(rsv_key)
 if r and r.status == 'committed' then return { 'ok', 'already' } end
 if r and not items_match(parse_items(r.items), 4) then
@@ -24,48 +23,52 @@ if r and not items_match(parse_items(r.items), 4) then
 end
 
 local live = r and (r.status == 'held' or r.status == 'confirming') and r.expires > now
-  and all_held(rid, items, 2)
+  and all_held(rid, items, 3)
 local how = 'committed'
 if live then
   for i, it in ipairs(items) do
-    local stock = KEYS[2 + 2 * i - 1]
-    redis.call('ZREM', KEYS[2 + 2 * i], rid .. '|' .. it.qty)
-    local s = load_stock(stock) or { on_hand = it.qty, reserved = it.qty, sold = 0, low = 0, state = 'in' }
-    s.reserved = s.reserved - it.qty
-    s.on_hand = s.on_hand - it.qty
-    s.sold = s.sold + it.qty
+    local stock = KEYS[3 + 2 * i - 1]
+    redis.call('ZREM', KEYS[3 + 2 * i], member(rid, it.qty, it.loc))
+    local s = load_stock(stock, ship) or new_stock(ship, 0)
+    local c = touch(s, it.loc)
+    c.reserved = c.reserved - it.qty
+    c.on_hand = c.on_hand - it.qty
+    c.sold = c.sold + it.qty
     store_stock(stock, events, it.sku, now, s)
-    emit(events, now, 'hold_committed', it.sku, rid, it.qty)
+    emit(events, now, 'hold_committed', it.sku, rid, it.qty, it.loc)
   end
 else
-  -- Late: drop whatever is left of the holds, then take the units from available, all or nothing.
-  drop_holds(rid, items, 2, events, now, 'hold_expired')
+  -- Late: drop whatever is left of the holds, then take the units from available at each part's
+  -- location, all or nothing. Parts of one SKU share its counters, so they are checked together.
+  drop_holds(rid, items, 3, events, now, 'hold_expired', ship)
   local stocks = {}
+  local need = {}
   for i, it in ipairs(items) do
-    local stock, holds = KEYS[2 + 2 * i - 1], KEYS[2 + 2 * i]
-    local s = load_stock(stock)
-    if not s then return { 'short', it.sku, 0 } end
-    local freed = reap(holds, events, it.sku, now)
-    if freed > 0 then
-      s.reserved = s.reserved - freed
-      store_stock(stock, events, it.sku, now, s)
+    local stock, holds = KEYS[3 + 2 * i - 1], KEYS[3 + 2 * i]
+    local s = stocks[stock]
+    if not s then
+      s = load_stock(stock, ship)
+      if not s then return { 'short', it.sku, 0, it.loc } end
+      if reap(s, holds, events, it.sku, now) > 0 then store_stock(stock, events, it.sku, now, s) end
+      stocks[stock] = s
     end
-    if s.on_hand - s.reserved < it.qty then return { 'short', it.sku, s.on_hand - s.reserved } end
-    stocks[i] = s
+    local k = stock .. '\0' .. it.loc
+    need[k] = (need[k] or 0) + it.qty
+    if avail(s, it.loc) < need[k] then return { 'short', it.sku, math.max(avail(s, it.loc), 0), it.loc } end
   end
   for i, it in ipairs(items) do
-    local s = stocks[i]
-    s.on_hand = s.on_hand - it.qty
-    s.sold = s.sold + it.qty
-    store_stock(KEYS[2 + 2 * i - 1], events, it.sku, now, s)
-    emit(events, now, 'hold_committed', it.sku, rid, it.qty)
+    local stock = KEYS[3 + 2 * i - 1]
+    local s = stocks[stock]
+    local c = touch(s, it.loc)
+    c.on_hand = c.on_hand - it.qty
+    c.sold = c.sold + it.qty
+    store_stock(stock, events, it.sku, now, s)
+    emit(events, now, 'hold_committed', it.sku, rid, it.qty, it.loc)
   end
   how = 'late'
 end
-local parts = {}
-for i, it in ipairs(items) do parts[i] = it.sku .. '|' .. it.qty end
 r = r or { created = now, expires = now, max_expires = now, fp = '', owner = '' }
 r.status = 'committed'
-r.items = table.concat(parts, ',')
+r.items = format_items(items)
 save_rsv(rsv_key, r, COMMITTED_RETENTION_MS)
 return { 'ok', how }

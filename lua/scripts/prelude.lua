@@ -1,19 +1,26 @@
 -- prelude.lua: helpers shared by every edgestock script. The lua crate places this file after the
 -- shebang and before each script body, so every script stays one self-contained EVAL source.
 -- Data model (docs/design.md#redis-data-model, with the held quantity folded into the zset member):
---   stock:{sku}  hash  on_hand, reserved, sold, low, rc (1: reserving needs a customer login)
---   holds:{sku}  zset  member "<rid>|<qty>", score = expiry (ms, Redis clock)
+--   stock:{sku}  hash  per location L: on_hand@L, reserved@L, sold@L (the `default` location keeps
+--                the plain names on_hand, reserved, sold: state from before locations is its);
+--                low (threshold), rc (1: reserving needs a customer login) are per SKU
+--   holds:{sku}  zset  member "<rid>|<qty>" (at default) or "<rid>|<qty>|<loc>", score = expiry
+--                (ms, Redis clock)
 --   rsv:{rid}    string "status;created;expires;max_expires;fp;items;held_expires;deadline;owner"
---                with items "sku|qty,sku|qty" (one SET ... PX per change: the cheapest record Redis
---                can keep); held_expires and deadline are set by a pin (0 otherwise): the expiry to
---                go back to if the pin is undone, and the payment deadline the pin fixed; owner
---                is "c:<customer-hash>" for a reservation bound to a verified customer
+--                with items the allocated parts "sku|qty[|loc],..." (no loc: default; one SKU may
+--                have several parts), one SET ... PX per change; held_expires and deadline are
+--                set by a pin (0 otherwise): the expiry to go back to if the pin is undone, and
+--                the payment deadline the pin fixed; owner is "c:<customer-hash>" for a
+--                reservation bound to a verified customer
+--   locs         hash  the origin's location settings: <code> -> "priority;active;ships;pickup;name",
+--                ~ship -> active shipping locations in allocation order, ~pickup -> active pickup ones
 --   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
 
 local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end
 local COMMITTED_RETENTION_MS = 604800000 -- committed ones 7 days: outbox retries must find them
 local REAP_BATCH = 64                -- expired holds reaped per SKU per script call
 local EVENTS_MAXLEN = 100000         -- events stream cap (approximate trimming)
+local MAX_PARTS = 50 * 64            -- allocated parts of one reservation: items x locations
 
 -- Redis's own clock in ms, plus a test-only offset (always 0 in production).
 local function clock(offset)
@@ -21,32 +28,54 @@ local function clock(offset)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + (tonumber(offset) or 0)
 end
 
-local function emit(events, now, kind, sku, rid, qty)
-  redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
-    'type', kind, 'sku', sku, 'rid', rid, 'qty', qty, 'at', now)
+local DEFAULT_LOC = 'default'
+
+-- A stock hash field of one location (`default` keeps the names from before locations).
+local function fld(name, loc)
+  if loc == DEFAULT_LOC then return name end
+  return name .. '@' .. loc
 end
 
-local function qty_of(member)
-  return tonumber(string.match(member, '|(%d+)$'))
+-- The hold (and cap) member of one allocated part.
+local function member(rid, qty, loc)
+  if loc == DEFAULT_LOC then return rid .. '|' .. qty end
+  return rid .. '|' .. qty .. '|' .. loc
 end
 
-local function rid_of(member)
-  return string.match(member, '^([^|]+)|')
+local function qty_of(m)
+  return tonumber(string.match(m, '^[^|]*|(%d+)'))
 end
 
--- Removes up to REAP_BATCH expired holds of one SKU, emitting hold_expired; returns units freed.
-local function reap(holds, events, sku, now)
-  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, REAP_BATCH)
-  local n = #expired
-  if n == 0 then return 0 end
-  local freed = 0
-  for i = 1, n do
-    local q = qty_of(expired[i])
-    freed = freed + q
-    emit(events, now, 'hold_expired', sku, rid_of(expired[i]), q)
+local function rid_of(m)
+  return string.match(m, '^([^|]+)|')
+end
+
+local function loc_of(m)
+  return string.match(m, '^[^|]*|%d+|(.+)$') or DEFAULT_LOC
+end
+
+local function emit(events, now, kind, sku, rid, qty, loc)
+  if loc then
+    redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+      'type', kind, 'sku', sku, 'rid', rid, 'qty', qty, 'at', now, 'loc', loc)
+  else
+    redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
+      'type', kind, 'sku', sku, 'rid', rid, 'qty', qty, 'at', now)
   end
-  redis.call('ZREM', holds, unpack(expired))
-  return freed
+end
+
+-- Splits "a,b,c" (empty: no entries).
+local function split(s)
+  local out = {}
+  for v in string.gmatch(s or '', '[^,]+') do out[#out + 1] = v end
+  return out
+end
+
+-- The active shipping locations in allocation order; nil when the origin never wrote settings.
+local function ship_list(locs)
+  local v = redis.call('HGET', locs, '~ship')
+  if not v then return nil end
+  return split(v)
 end
 
 -- A SKU's level: 'out' with nothing available, 'low' at or below its threshold, else 'in'.
@@ -55,10 +84,64 @@ local function level(available, low)
   return 'in'
 end
 
--- Writes the SKU's counters and emits low_stock / sold_out / back_in_stock when its level moved
--- away from `s.state` (the level when the counters were read).
+-- One location's counters of a loaded SKU (read from the hash once, then kept in `s`).
+local function at(s, loc)
+  local c = s.at[loc]
+  if not c then
+    local h = s.h
+    c = { on_hand = tonumber(h[fld('on_hand', loc)] or 0), reserved = tonumber(h[fld('reserved', loc)] or 0),
+          sold = tonumber(h[fld('sold', loc)] or 0) }
+    s.at[loc] = c
+  end
+  return c
+end
+
+-- Counters of a location this script is about to change (written back by store_stock).
+local function touch(s, loc)
+  s.dirty[loc] = true
+  return at(s, loc)
+end
+
+local function avail(s, loc)
+  local c = at(s, loc)
+  return c.on_hand - c.reserved
+end
+
+-- Units available over the active shipping locations: the SKU's number for badges and levels.
+local function ship_available(s)
+  local t = 0
+  for _, loc in ipairs(s.ship) do t = t + avail(s, loc) end
+  return t
+end
+
+-- Reads a SKU's counters (every location) and its level; nil when the SKU does not exist.
+-- `ship` is the shipping list its level is computed on.
+local function load_stock(stock, ship)
+  local flat = redis.call('HGETALL', stock)
+  local h = {}
+  local counted = false
+  for i = 1, #flat, 2 do
+    h[flat[i]] = flat[i + 1]
+    if string.sub(flat[i], 1, 7) == 'on_hand' then counted = true end
+  end
+  -- A SKU exists once it has a threshold or counters; a lone `rc` flag is not stock.
+  if not counted and not h.low then return nil end
+  local s = { h = h, at = {}, dirty = {}, ship = ship, low = tonumber(h.low or 0) }
+  s.state = level(ship_available(s), s.low)
+  return s
+end
+
+-- A SKU that has no hash yet (its first adjust or seed); `low` as the hash may already hold it.
+local function new_stock(ship, low)
+  local s = { h = {}, at = {}, dirty = {}, ship = ship, low = low or 0, created = true }
+  s.state = level(0, s.low)
+  return s
+end
+
+-- Writes the changed locations' counters and emits low_stock / sold_out / back_in_stock when the
+-- shipping level moved away from `s.state` (the level when the counters were read).
 local function store_stock(stock, events, sku, now, s)
-  local available = s.on_hand - s.reserved
+  local available = ship_available(s)
   local state = level(available, s.low)
   if state ~= s.state then
     if state == 'out' then
@@ -69,18 +152,40 @@ local function store_stock(stock, events, sku, now, s)
       emit(events, now, 'low_stock', sku, '', available)
     end
   end
-  redis.call('HSET', stock, 'on_hand', s.on_hand, 'reserved', s.reserved, 'sold', s.sold)
+  local args = {}
+  for loc in pairs(s.dirty) do
+    local c = s.at[loc]
+    args[#args + 1] = fld('on_hand', loc); args[#args + 1] = c.on_hand
+    args[#args + 1] = fld('reserved', loc); args[#args + 1] = c.reserved
+    args[#args + 1] = fld('sold', loc); args[#args + 1] = c.sold
+  end
+  if s.created then
+    args[#args + 1] = 'low'; args[#args + 1] = s.low
+    s.created = nil
+  end
+  if #args > 0 then redis.call('HSET', stock, unpack(args)) end
+  s.dirty = {}
   s.state = state
 end
 
--- Reads a SKU's counters and their level; nil when the SKU does not exist.
-local function load_stock(stock)
-  local v = redis.call('HMGET', stock, 'on_hand', 'reserved', 'sold', 'low')
-  if not v[1] then return nil end
-  local s = { on_hand = tonumber(v[1]), reserved = tonumber(v[2] or 0), sold = tonumber(v[3] or 0),
-              low = tonumber(v[4] or 0) }
-  s.state = level(s.on_hand - s.reserved, s.low)
-  return s
+-- Removes up to REAP_BATCH expired holds of one SKU, emitting hold_expired; the freed units go
+-- back to their locations in `s` (nil: only the holds are removed). Returns the units freed.
+local function reap(s, holds, events, sku, now)
+  local expired = redis.call('ZRANGEBYSCORE', holds, '-inf', now, 'LIMIT', 0, REAP_BATCH)
+  local n = #expired
+  if n == 0 then return 0 end
+  local freed = 0
+  for i = 1, n do
+    local q, loc = qty_of(expired[i]), loc_of(expired[i])
+    freed = freed + q
+    if s then
+      local c = touch(s, loc)
+      c.reserved = c.reserved - q
+    end
+    emit(events, now, 'hold_expired', sku, rid_of(expired[i]), q, loc)
+  end
+  redis.call('ZREM', holds, unpack(expired))
+  return freed
 end
 
 -- Reads a reservation record; nil when absent. Records written before pins kept held_expires
@@ -107,46 +212,75 @@ local function save_rsv(key, r, ttl_ms)
     .. ';' .. r.owner, 'PX', ttl_ms)
 end
 
--- Parses "sku|qty,sku|qty" into { {sku=, qty=}, ... }.
+-- Parses a record's parts "sku|qty[|loc],..." into { {sku=, qty=, loc=}, ... } (no loc: default).
 local function parse_items(s)
   local items = {}
-  for sku, q in string.gmatch(s or '', '([^,|]+)|(%d+)') do
-    items[#items + 1] = { sku = sku, qty = tonumber(q) }
+  for part in string.gmatch(s or '', '[^,]+') do
+    local sku, q, loc = string.match(part, '^([^|]+)|(%d+)|(.+)$')
+    if not sku then
+      sku, q = string.match(part, '^([^|]+)|(%d+)$')
+      loc = DEFAULT_LOC
+    end
+    if sku then items[#items + 1] = { sku = sku, qty = tonumber(q), loc = loc } end
   end
   return items
 end
 
--- Checks that the items the caller passed (ARGV from `first`) match the record, so KEYS line up.
+-- Formats parts as a record's items string.
+local function format_items(items)
+  local out = {}
+  for i, it in ipairs(items) do
+    if it.loc == DEFAULT_LOC then out[i] = it.sku .. '|' .. it.qty
+    else out[i] = it.sku .. '|' .. it.qty .. '|' .. it.loc end
+  end
+  return table.concat(out, ',')
+end
+
+-- Reads the parts the caller passed (ARGV from `first`: sku, qty, loc per part); nil when malformed.
+local function arg_items(n, first)
+  if not n or n < 1 or n > MAX_PARTS or #ARGV < first + 3 * n - 1 then return nil end
+  local items = {}
+  for i = 1, n do
+    local sku, qty, loc = ARGV[first + 3 * i - 3], tonumber(ARGV[first + 3 * i - 2]), ARGV[first + 3 * i - 1]
+    if not qty or qty < 1 or qty % 1 ~= 0 or loc == '' then return nil end
+    items[i] = { sku = sku, qty = qty, loc = loc }
+  end
+  return items
+end
+
+-- Checks that the parts the caller passed (ARGV from `first`) match the record, so KEYS line up.
 local function items_match(items, first)
   for i, it in ipairs(items) do
-    if ARGV[first + 2 * i - 2] ~= it.sku or tonumber(ARGV[first + 2 * i - 1]) ~= it.qty then
+    if ARGV[first + 3 * i - 3] ~= it.sku or tonumber(ARGV[first + 3 * i - 2]) ~= it.qty
+       or ARGV[first + 3 * i - 1] ~= it.loc then
       return false
     end
   end
   return true
 end
 
--- Loads the reservation a script acts on and checks that the caller declared its items' keys
--- (stock/holds pairs from KEYS[3]) in the record's order, items from ARGV[first_arg]. Returns the
--- record and its items, or nil, nil and the reply to give.
+-- Loads the reservation a script acts on and checks that the caller declared its parts' keys
+-- (stock/holds pairs from KEYS[base + 1]) in the record's order, parts from ARGV[first_arg].
+-- Returns the record and its parts, or nil, nil and the reply to give.
 -- A reservation bound to a customer also declares, after its stock/holds pairs, one cap key per
--- item (cap:{sku}:<customer>): the fourth value returned is the index of the first, or nil.
-local function load_declared(rsv_key, n_items, first_arg)
+-- part (cap:{sku}:<customer>): the fourth value returned is the index of the first, or nil.
+local function load_declared(rsv_key, n_items, first_arg, base)
   local r = load_rsv(rsv_key)
   if not r then return nil, nil, { 'not_found' } end
   local items = parse_items(r.items)
-  local capped = #KEYS == 2 + 3 * n_items
-  if #items ~= n_items or not (#KEYS == 2 + 2 * n_items or capped) or not items_match(items, first_arg) then
+  local capped = #KEYS == base + 3 * n_items
+  if #items ~= n_items or not (#KEYS == base + 2 * n_items or capped) or not items_match(items, first_arg) then
     return nil, nil, { 'bad_request', 'items do not match the reservation' }
   end
-  if capped then return r, items, nil, 3 + 2 * n_items end
+  if capped then return r, items, nil, base + 1 + 2 * n_items end
   return r, items
 end
 
 -- The per-customer cap: cap:{sku}:<customer> is a zset of the customer's reservations of the SKU,
--- member "<rid>|<qty>", scored by when the units stop counting: the hold's expiry while held
--- (an expired hold drops out by itself), +inf once placed or bought. The key lives at least the
--- cap window after a reserve, and at least as long as any hold it counts.
+-- one member per allocated part ("<rid>|<qty>[|<loc>]", the hold's member), scored by when the
+-- units stop counting: the hold's expiry while held (an expired hold drops out by itself), +inf
+-- once placed or bought. The key lives at least the cap window after a reserve, and at least as
+-- long as any hold it counts. The cap is per SKU: parts at every location count.
 
 -- Units of a SKU the customer holds, has placed or bought (members past their score removed).
 local function cap_units(cap, now)
@@ -156,12 +290,12 @@ local function cap_units(cap, now)
   return total
 end
 
--- Sets the reservation's member of each cap key from KEYS[first] to `score` (a number or
--- '+inf'), keeping the key alive at least `min_ttl_ms` and until a numeric score.
+-- Sets the reservation's member of each part's cap key (part i: KEYS[first + i - 1]) to `score`
+-- (a number or '+inf'), keeping the key alive at least `min_ttl_ms` and until a numeric score.
 local function cap_set(first, items, rid, score, now, min_ttl_ms)
   for i, it in ipairs(items) do
     local cap = KEYS[first + i - 1]
-    redis.call('ZADD', cap, score, rid .. '|' .. it.qty)
+    redis.call('ZADD', cap, score, member(rid, it.qty, it.loc))
     local ttl = min_ttl_ms or 0
     if score ~= '+inf' then ttl = math.max(ttl, score - now) end
     local left = redis.call('PTTL', cap)
@@ -169,23 +303,25 @@ local function cap_set(first, items, rid, score, now, min_ttl_ms)
   end
 end
 
--- Removes the reservation's member of each cap key from KEYS[first].
+-- Removes the reservation's member of each part's cap key from KEYS[first].
 local function cap_drop(first, items, rid)
-  for i, it in ipairs(items) do redis.call('ZREM', KEYS[first + i - 1], rid .. '|' .. it.qty) end
+  for i, it in ipairs(items) do redis.call('ZREM', KEYS[first + i - 1], member(rid, it.qty, it.loc)) end
 end
 
--- Removes a reservation's holds (those still present), returning their units; `kind` is the
--- event to emit (hold_released, hold_expired). Keys: stock/holds pairs from KEYS[base + 1].
-local function drop_holds(rid, items, base, events, now, kind)
+-- Removes a reservation's holds (those still present), returning their units to their
+-- locations; `kind` is the event to emit (hold_released, hold_expired). Keys: stock/holds pairs
+-- from KEYS[base + 1], one per part.
+local function drop_holds(rid, items, base, events, now, kind, ship)
   for i, it in ipairs(items) do
     local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
-    if redis.call('ZREM', holds, rid .. '|' .. it.qty) == 1 then
-      local s = load_stock(stock)
+    if redis.call('ZREM', holds, member(rid, it.qty, it.loc)) == 1 then
+      local s = load_stock(stock, ship)
       if s then
-        s.reserved = s.reserved - it.qty
+        local c = touch(s, it.loc)
+        c.reserved = c.reserved - it.qty
         store_stock(stock, events, it.sku, now, s)
       end
-      emit(events, now, kind, it.sku, rid, it.qty)
+      emit(events, now, kind, it.sku, rid, it.qty, it.loc)
     end
   end
 end
@@ -193,8 +329,7 @@ end
 -- True when every hold of the reservation is still in its zset.
 local function all_held(rid, items, base)
   for i, it in ipairs(items) do
-    if not redis.call('ZSCORE', KEYS[base + 2 * i], rid .. '|' .. it.qty) then return false end
+    if not redis.call('ZSCORE', KEYS[base + 2 * i], member(rid, it.qty, it.loc)) then return false end
   end
   return true
 end
-

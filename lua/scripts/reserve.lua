@@ -1,11 +1,15 @@
 -- reserve: hold stock for a reservation of 1..MAX_ITEMS items, all-or-nothing, in one round trip:
--- idempotency, rate limit, reaping expired holds, availability check and the hold itself.
+-- idempotency, rate limit, reaping expired holds, allocation over locations and the hold itself.
+-- Allocation: with a pickup location every item comes from it; otherwise each item is taken from
+-- the active shipping locations in the settings' order (priority, then code), splitting where one
+-- is short: a location is skipped only when it has no unit available.
 local rsv_key     = KEYS[1]            -- rsv:{rid}: reservation record, also the idempotency record
 local events      = KEYS[2]            -- events stream
 local sweep       = KEYS[3]            -- sweep index (sku -> earliest expiry)
--- KEYS[4 .. 3+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, customer, or anon)
--- then for item i: KEYS[3+n_rl+2i-1] = stock:{sku_i}, KEYS[3+n_rl+2i] = holds:{sku_i}
--- then, with a customer cap: KEYS[3+n_rl+2n+i] = cap:{sku_i}:<customer> (see prelude: the cap)
+local locs        = KEYS[4]            -- location settings (written by the origin)
+-- KEYS[5 .. 4+n_rl]: rate-limit counters, one per subject (ip or its /64, cart, customer, or anon)
+-- then for item i: KEYS[4+n_rl+2i-1] = stock:{sku_i}, KEYS[4+n_rl+2i] = holds:{sku_i}
+-- then, with a customer cap: KEYS[4+n_rl+2n+i] = cap:{sku_i}:<customer> (see prelude: the cap)
 local rid         = ARGV[1]            -- reservation id
 local fingerprint = ARGV[2]            -- hash of the request, tells a replay from a key reuse
 local ttl_ms      = tonumber(ARGV[3])  -- hold lifetime
@@ -21,6 +25,7 @@ local n_items     = tonumber(ARGV[10]) -- number of items
 -- ARGV[11 ..]: sku_1, qty_1, ..., sku_n, qty_n
 -- ARGV[11+2n]: units of one SKU a customer may hold + place + buy (0 = no cap)
 -- ARGV[12+2n]: how long a customer's count lives after a reserve (ms)
+-- ARGV[13+2n]: the pickup location ('' to ship: allocate over the shipping locations)
 local MAX_ITEMS = 50
 
 local now = clock(offset)
@@ -34,11 +39,12 @@ local customer = string.match(owner or '', '^c:(.+)$')
 
 local cap_max = tonumber(ARGV[11 + 2 * (n_items or 0)])
 local cap_window = tonumber(ARGV[12 + 2 * (n_items or 0)])
+local pickup = ARGV[13 + 2 * (n_items or 0)]
 local capped = customer ~= nil and cap_max ~= nil and cap_max > 0
 local n_cap = 0
 if capped then n_cap = n_items end
-if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 12 + 2 * n_items
-   or #KEYS ~= 3 + n_rl + 2 * n_items + n_cap or not ttl_ms or ttl_ms < 1 or not max_hold_ms
+if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 13 + 2 * n_items
+   or #KEYS ~= 4 + n_rl + 2 * n_items + n_cap or not ttl_ms or ttl_ms < 1 or not max_hold_ms
    or not cap_max or not cap_window or (n_rl > 0 and #limits ~= n_rl) then
   return { 'bad_request', 'malformed reserve arguments' }
 end
@@ -52,17 +58,17 @@ end
 -- subject's next attempts itself until the window ends.
 for i = 1, n_rl do
   if limits[i] > 0 then
-    local count = tonumber(redis.call('GET', KEYS[3 + i]) or '0')
+    local count = tonumber(redis.call('GET', KEYS[4 + i]) or '0')
     if count >= limits[i] then
-      local left = redis.call('PTTL', KEYS[3 + i])
+      local left = redis.call('PTTL', KEYS[4 + i])
       if left < 0 then left = rl_window end
       return { 'rate_limited', left, i }
     end
   end
 end
 for i = 1, n_rl do
-  if limits[i] > 0 and redis.call('INCR', KEYS[3 + i]) == 1 then
-    redis.call('PEXPIRE', KEYS[3 + i], rl_window)
+  if limits[i] > 0 and redis.call('INCR', KEYS[4 + i]) == 1 then
+    redis.call('PEXPIRE', KEYS[4 + i], rl_window)
   end
 end
 
@@ -72,10 +78,21 @@ if existing then
   if existing.fp ~= fingerprint then return { 'idempotency_mismatch' } end
   local status = existing.status
   if (status == 'held' or status == 'confirming') and existing.expires <= now then status = 'expired' end
-  return { 'ok', rid, status, existing.created, existing.expires, 1, now }
+  return { 'ok', rid, status, existing.created, existing.expires, 1, now, existing.items }
 end
 
-local base = 3 + n_rl
+-- Settings: without them the script cannot tell where units may come from, so it refuses
+-- rather than guessing. A pickup location must exist, be active and offer pickup.
+local ship = ship_list(locs)
+if not ship then return { 'no_locations' } end
+if pickup ~= '' then
+  local cfg = redis.call('HGET', locs, pickup)
+  if not cfg then return { 'unknown_location', pickup } end
+  local active, offers = string.match(cfg, '^[^;]*;(%d);%d;(%d);')
+  if active ~= '1' or offers ~= '1' then return { 'location_unavailable', pickup } end
+end
+
+local base = 4 + n_rl
 
 -- A SKU that requires a customer login (`rc` = 1 in its hash) refuses an anonymous reserve
 -- before anything else is touched.
@@ -87,8 +104,9 @@ if not customer then
   end
 end
 
--- Reap, then check every item before holding any.
+-- Reap, then allocate every item before holding any.
 local stocks = {}
+local parts = {}                       -- allocated parts: { line=, sku=, qty=, loc= }
 local seen = {}
 for i = 1, n_items do
   local sku = ARGV[9 + 2 * i]
@@ -97,24 +115,41 @@ for i = 1, n_items do
   if seen[sku] then return { 'bad_request', 'duplicate sku ' .. sku } end
   seen[sku] = true
   local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
-  local s = load_stock(stock)
+  local s = load_stock(stock, ship)
   if not s then return { 'unknown_sku', sku } end
   -- The earliest hold tells whether anything expired (then reap) and whether the sweep index
   -- needs this SKU's new, earlier expiry.
   local first = redis.call('ZRANGE', holds, 0, 0, 'WITHSCORES')
   local earliest = tonumber(first[2])
   if earliest and earliest <= now then
-    s.reserved = s.reserved - reap(holds, events, sku, now)
+    reap(s, holds, events, sku, now)
     store_stock(stock, events, sku, now, s)
     earliest = nil
   end
   s.earliest = earliest
-  local available = s.on_hand - s.reserved
-  if available < qty then return { 'insufficient', sku, available } end
+  if pickup ~= '' then
+    local available = avail(s, pickup)
+    if available < qty then return { 'insufficient', sku, math.max(available, 0), pickup } end
+    parts[#parts + 1] = { line = i, sku = sku, qty = qty, loc = pickup }
+  else
+    local available = ship_available(s)
+    if available < qty then return { 'insufficient', sku, math.max(available, 0) } end
+    local left = qty
+    for _, loc in ipairs(ship) do
+      local here = avail(s, loc)
+      if here >= 1 then
+        local take = math.min(here, left)
+        parts[#parts + 1] = { line = i, sku = sku, qty = take, loc = loc }
+        left = left - take
+        if left == 0 then break end
+      end
+    end
+  end
   stocks[i] = s
 end
 
--- The customer's cap, across its reservations: units held (live holds only), placed or bought.
+-- The customer's cap, across its reservations and locations: units held (live holds only),
+-- placed or bought.
 local cap_first = base + 2 * n_items + 1
 if capped then
   for i = 1, n_items do
@@ -127,27 +162,33 @@ if capped then
 end
 
 local expires = now + ttl_ms
-local parts = {}
 for i = 1, n_items do
-  local sku = ARGV[9 + 2 * i]
-  local qty = tonumber(ARGV[10 + 2 * i])
-  local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
-  local s = stocks[i]
-  s.reserved = s.reserved + qty
-  store_stock(stock, events, sku, now, s)
-  redis.call('ZADD', holds, expires, rid .. '|' .. qty)
+  local sku, s = ARGV[9 + 2 * i], stocks[i]
+  for _, p in ipairs(parts) do
+    if p.line == i then
+      local c = touch(s, p.loc)
+      c.reserved = c.reserved + p.qty
+    end
+  end
+  store_stock(KEYS[base + 2 * i - 1], events, sku, now, s)
+  for _, p in ipairs(parts) do
+    if p.line == i then
+      redis.call('ZADD', KEYS[base + 2 * i], expires, member(rid, p.qty, p.loc))
+      emit(events, now, 'hold_created', sku, rid, p.qty, p.loc)
+      if capped then
+        local cap = KEYS[cap_first + i - 1]
+        redis.call('ZADD', cap, expires, member(rid, p.qty, p.loc))
+        local left = redis.call('PTTL', cap)
+        local ttl = math.max(cap_window, ttl_ms)
+        if left >= 0 and left < ttl or left == -1 then redis.call('PEXPIRE', cap, ttl) end
+      end
+    end
+  end
   if not s.earliest or expires < s.earliest then redis.call('ZADD', sweep, 'LT', expires, sku) end
-  emit(events, now, 'hold_created', sku, rid, qty)
-  parts[i] = sku .. '|' .. qty
 end
 
-if capped then
-  local held = {}
-  for i = 1, n_items do held[i] = { qty = tonumber(ARGV[10 + 2 * i]) } end
-  cap_set(cap_first, held, rid, expires, now, cap_window)
-end
-
+local items = format_items(parts)
 save_rsv(rsv_key, { status = 'held', created = now, expires = expires, max_expires = now + max_hold_ms,
-  fp = fingerprint, items = table.concat(parts, ','), owner = owner }, ttl_ms + RETENTION_MS)
+  fp = fingerprint, items = items, owner = owner }, ttl_ms + RETENTION_MS)
 
-return { 'ok', rid, 'held', now, expires, 0, now }
+return { 'ok', rid, 'held', now, expires, 0, now, items }

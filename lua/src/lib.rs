@@ -86,9 +86,13 @@ pub static ADJUST: Script = write_script!("adjust", "adjust.lua");
 pub static SEED: Script = write_script!("seed", "seed.lua");
 /// Reaps expired holds of SKUs found through the sweep index.
 pub static SWEEP: Script = write_script!("sweep", "sweep.lua");
+/// Moves units of a SKU between two locations, idempotent by movement id.
+pub static TRANSFER: Script = write_script!("transfer", "transfer.lua");
+/// Replaces the location settings reserves allocate by, in one step.
+pub static LOCATIONS: Script = write_script!("locations", "locations.lua");
 
 /// Every script, for `SCRIPT LOAD` warm-up and tests.
-pub static ALL: [&Script; 12] = [
+pub static ALL: [&Script; 14] = [
     &RESERVE,
     &STOCK_READ,
     &GET_RESERVATION,
@@ -101,6 +105,8 @@ pub static ALL: [&Script; 12] = [
     &ADJUST,
     &SEED,
     &SWEEP,
+    &TRANSFER,
+    &LOCATIONS,
 ];
 
 #[cfg(test)]

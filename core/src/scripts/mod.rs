@@ -9,21 +9,24 @@
 //! - this module: [`Engine`], its construction and the reply reader shared by every call;
 //! - [`reserve`]: the reserve script (one round trip: rate limit, idempotency, reap, hold);
 //! - [`reservation`]: reading, extending, releasing, pinning and committing a reservation;
-//! - [`stock`]: stock reads, adjustments, seeding, the sweep and the event stream.
+//! - [`stock`]: stock reads, adjustments, seeding, the sweep and the event stream;
+//! - [`locations`]: location settings, per-location levels, transfers and the pickup read.
 
 use std::fmt;
 
 use edgestock_lua as lua;
 
-use crate::domain::{ReservationStatus, Sku};
+use crate::domain::{Location, ReservationStatus, Sku};
 use crate::keys::Keys;
 use upstash_rest::{Client, Error, Transport, Value};
 
+mod locations;
 mod order;
 mod reservation;
 mod reserve;
 mod stock;
 
+pub use locations::{LocationLevel, LocationSettings, PickupLevel, TransferOutcome};
 pub use order::{CommitOutcome, PinOutcome, RepinOutcome, UnpinOutcome};
 pub use reservation::{ExtendOutcome, ReleaseOutcome, ReservationRecord};
 pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
@@ -34,13 +37,36 @@ pub const MAX_ITEMS: usize = 50;
 /// Most SKUs in one stock read.
 pub const MAX_STOCK_READ: usize = 100;
 
-/// One line of a reservation.
+/// One line of a reserve request: a SKU and how many units, wherever they come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The SKU.
+    pub sku: Sku,
+    /// Units, at least 1.
+    pub qty: u32,
+}
+
+/// One allocated part of a reservation: units of a SKU held at one location. A line split over
+/// several locations is several parts with the same SKU, in allocation order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     /// The SKU.
     pub sku: Sku,
     /// Units, at least 1.
     pub qty: u32,
+    /// Where the units are held.
+    pub location: Location,
+}
+
+impl Item {
+    /// A part at the `default` location.
+    pub fn at_default(sku: Sku, qty: u32) -> Self {
+        Self {
+            sku,
+            qty,
+            location: Location::default_location(),
+        }
+    }
 }
 
 /// The REST client's view of one of our scripts: its source and the SHA1 the `lua` crate computed.
@@ -74,6 +100,11 @@ pub(super) fn malformed(what: &str, v: &Value) -> Error {
 /// A status the scripts wrote; anything else is a malformed reply.
 pub(super) fn status(s: &str) -> Result<ReservationStatus, Error> {
     ReservationStatus::parse(s).map_err(|e| Error::Malformed(e.to_string()))
+}
+
+/// A location the scripts named; anything else is a malformed reply.
+pub(super) fn location(s: &str) -> Result<Location, Error> {
+    Location::parse(s).map_err(|e| Error::Malformed(e.to_string()))
 }
 
 /// Reply reader: a flat array, read front to back.
@@ -112,15 +143,19 @@ impl<'a> Reply<'a> {
     }
 }
 
-/// Parses the `sku|qty,sku|qty` items string of a reservation record.
+/// Parses the `sku|qty[|location],...` parts string of a reservation record (no location: the
+/// record predates locations, or the part is at `default`).
 pub(super) fn parse_items(s: &str) -> Vec<Item> {
     s.split(',')
         .filter_map(|part| {
-            let (sku, qty) = part.split_once('|')?;
-            Some(Item {
-                sku: Sku::parse(sku).ok()?,
-                qty: qty.parse().ok()?,
-            })
+            let mut fields = part.splitn(3, '|');
+            let sku = Sku::parse(fields.next()?).ok()?;
+            let qty = fields.next()?.parse().ok()?;
+            let location = match fields.next() {
+                Some(l) => Location::parse(l).ok()?,
+                None => Location::default_location(),
+            };
+            Some(Item { sku, qty, location })
         })
         .collect()
 }
@@ -172,11 +207,13 @@ impl<T: Transport> Engine<T> {
         }
     }
 
+    /// The part count, then sku, qty, location per part.
     pub(super) fn item_args(items: &[Item], out: &mut Vec<String>) {
         out.push(items.len().to_string());
         for it in items {
             out.push(it.sku.as_str().to_owned());
             out.push(it.qty.to_string());
+            out.push(it.location.as_str().to_owned());
         }
     }
 }
@@ -191,6 +228,25 @@ mod tests {
         assert_eq!(items.len(), 2);
         assert_eq!(items[1].sku.as_str(), "B:2");
         assert_eq!(items[1].qty, 10);
+        assert!(items.iter().all(|i| i.location.is_default()));
         assert!(parse_items("").is_empty());
+    }
+
+    #[test]
+    fn parts_carry_their_location_and_a_split_line_is_several_parts() {
+        let items = parse_items("A-1|3|wh-a,A-1|2,B|1|store:12");
+        let got: Vec<_> = items
+            .iter()
+            .map(|i| (i.sku.as_str(), i.qty, i.location.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("A-1", 3, "wh-a"),
+                ("A-1", 2, "default"),
+                ("B", 1, "store:12")
+            ]
+        );
+        assert!(parse_items("A|1|bad loc").is_empty());
     }
 }

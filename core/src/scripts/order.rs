@@ -3,10 +3,10 @@
 
 use edgestock_lua as lua;
 
-use crate::domain::ReservationStatus;
+use crate::domain::{Location, ReservationStatus};
 use upstash_rest::{Error, Transport};
 
-use super::{malformed, rest_script, status, Engine, Item, Reply};
+use super::{location, malformed, rest_script, status, Engine, Item, Reply};
 
 /// Outcome of [`Engine::pin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,8 +63,10 @@ pub enum RepinOutcome {
     Short {
         /// The short SKU.
         sku: String,
-        /// Units available for it.
+        /// Units available for it at the part's location.
         available: i64,
+        /// The location that is short (a part is never taken from another).
+        location: Location,
     },
 }
 
@@ -81,8 +83,10 @@ pub enum CommitOutcome {
     Short {
         /// The short SKU.
         sku: String,
-        /// Units available for it.
+        /// Units available for it at the part's location.
         available: i64,
+        /// The location that is short (a part is never taken from another).
+        location: Location,
     },
 }
 
@@ -142,6 +146,7 @@ impl<T: Transport> Engine<T> {
             self.keys.reservation(id),
             self.keys.events(),
             self.keys.sweep_index(),
+            self.keys.locations(),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         self.cap_keys(items, &rec.owner, &mut keys);
@@ -180,6 +185,7 @@ impl<T: Transport> Engine<T> {
             self.keys.reservation(id),
             self.keys.events(),
             self.keys.sweep_index(),
+            self.keys.locations(),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         let mut args = vec![
@@ -202,6 +208,7 @@ impl<T: Transport> Engine<T> {
             "short" => RepinOutcome::Short {
                 sku: r.str()?.to_owned(),
                 available: r.int()?,
+                location: location(r.str()?)?,
             },
             "bad_request" => return Err(Error::Malformed(format!("repin refused: {}", r.str()?))),
             _ => return Err(malformed("repin", &v)),
@@ -228,6 +235,7 @@ impl<T: Transport> Engine<T> {
             "short" => CommitOutcome::Short {
                 sku: r.str()?.to_owned(),
                 available: r.int()?,
+                location: location(r.str()?)?,
             },
             "bad_request" => return Err(Error::Malformed(format!("commit refused: {}", r.str()?))),
             _ => return Err(malformed("commit", &v)),

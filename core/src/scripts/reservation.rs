@@ -15,7 +15,7 @@ pub struct ReservationRecord {
     pub id: String,
     /// `held`, `confirming`, `committed`, `released` or `expired` (a held one past expiry reads expired).
     pub status: ReservationStatus,
-    /// Items in the order they were reserved.
+    /// Allocated parts, in the order they were reserved (a split line is several parts).
     pub items: Vec<Item>,
     /// Creation time (ms).
     pub created_ms: i64,
@@ -102,9 +102,10 @@ impl<T: Transport> Engine<T> {
         }))
     }
 
-    /// Runs a script acting on reservation `id` and its `items` (extend, release, pin, commit):
-    /// KEYS = the record, the events stream, then stock/holds per item; ARGV = `args`, then the
-    /// item count and the sku/qty pairs.
+    /// Runs a script acting on reservation `id` and its allocated `items` (extend, release, pin,
+    /// commit): KEYS = the record, the events stream, the location settings, then stock/holds
+    /// per part (and cap keys for a customer's); ARGV = `args`, then the part count and
+    /// sku/qty/location per part.
     pub(super) async fn eval_on_reservation(
         &self,
         script: &lua::Script,
@@ -113,7 +114,11 @@ impl<T: Transport> Engine<T> {
         owner: &str,
         mut args: Vec<String>,
     ) -> Result<Value, Error> {
-        let mut keys = vec![self.keys.reservation(id), self.keys.events()];
+        let mut keys = vec![
+            self.keys.reservation(id),
+            self.keys.events(),
+            self.keys.locations(),
+        ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         self.cap_keys(items, owner, &mut keys);
         Self::item_args(items, &mut args);
@@ -122,7 +127,7 @@ impl<T: Transport> Engine<T> {
             .await
     }
 
-    /// The cap keys of a reservation bound to a customer (owner `c:<customer>`), one per item.
+    /// The cap keys of a reservation bound to a customer (owner `c:<customer>`), one per part.
     pub(super) fn cap_keys(&self, items: &[Item], owner: &str, keys: &mut Vec<String>) {
         if let Some(customer) = owner.strip_prefix("c:") {
             keys.extend(

@@ -2,10 +2,10 @@
 
 use edgestock_lua as lua;
 
-use crate::domain::ReservationStatus;
+use crate::domain::{Location, ReservationStatus};
 use upstash_rest::{Error, Transport};
 
-use super::{malformed, rest_script, status, Engine, Item, Reply};
+use super::{location, malformed, parse_items, rest_script, status, Engine, Item, Line, Reply};
 
 /// Rate limiting applied inside the reserve script (fixed window per subject).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +29,11 @@ pub struct ReserveRequest {
     pub id: String,
     /// Fingerprint of the request body: the same id with another fingerprint is refused.
     pub fingerprint: String,
-    /// Items, distinct SKUs, 1..=[`MAX_ITEMS`].
-    pub items: Vec<Item>,
+    /// Lines, distinct SKUs, 1..=[`MAX_ITEMS`].
+    pub items: Vec<Line>,
+    /// Take every line from this location (a pickup); `None` allocates each line over the
+    /// active shipping locations by priority, splitting where one is short.
+    pub pickup: Option<Location>,
     /// Hold lifetime in ms.
     pub ttl_ms: u64,
     /// Cap on the total hold time including extensions, in ms.
@@ -77,6 +80,9 @@ pub struct Hold {
     pub replay: bool,
     /// Redis's clock when the script ran.
     pub now_ms: i64,
+    /// The allocation: the parts held, in line order then allocation order (a replay answers
+    /// the stored one, never a new one).
+    pub items: Vec<Item>,
 }
 
 /// Outcome of [`Engine::reserve`].
@@ -88,9 +94,18 @@ pub enum ReserveOutcome {
     Insufficient {
         /// The short SKU.
         sku: String,
-        /// Units available for it right now.
+        /// Units available for it right now: at the pickup location, or summed over the active
+        /// shipping locations.
         available: i64,
+        /// The pickup location that is short (`None` for a shipping line).
+        location: Option<Location>,
     },
+    /// Redis has no location settings (the origin has not seeded them): nothing was held.
+    NoLocations,
+    /// The pickup location does not exist.
+    UnknownLocation(Location),
+    /// The pickup location is inactive or offers no pickup.
+    LocationUnavailable(Location),
     /// A SKU that was never stocked.
     UnknownSku(String),
     /// A subject is over its window; retry after this many ms.
@@ -127,6 +142,7 @@ impl<T: Transport> Engine<T> {
             self.keys.reservation(&req.id),
             self.keys.events(),
             self.keys.sweep_index(),
+            self.keys.locations(),
         ];
         keys.extend(subjects.iter().map(|s| self.keys.rate_limit(s)));
         self.sku_keys(req.items.iter().map(|i| i.sku.as_str()), &mut keys);
@@ -162,9 +178,14 @@ impl<T: Transport> Engine<T> {
             owner,
             self.offset(),
         ];
-        Self::item_args(&req.items, &mut args);
+        args.push(req.items.len().to_string());
+        for line in &req.items {
+            args.push(line.sku.as_str().to_owned());
+            args.push(line.qty.to_string());
+        }
         args.push(cap.max_units.to_string());
         args.push(cap.window_ms.to_string());
+        args.push(req.pickup.as_ref().map_or("", Location::as_str).to_owned());
         let v = self
             .client
             .eval(rest_script(&lua::RESERVE), &keys, &args, false)
@@ -178,11 +199,19 @@ impl<T: Transport> Engine<T> {
                 expires_ms: r.int()?,
                 replay: r.int()? == 1,
                 now_ms: r.int()?,
+                items: parse_items(r.str()?),
             }),
             "insufficient" => ReserveOutcome::Insufficient {
                 sku: r.str()?.to_owned(),
                 available: r.int()?,
+                location: match r.str() {
+                    Ok(l) => Some(location(l)?),
+                    Err(_) => None,
+                },
             },
+            "no_locations" => ReserveOutcome::NoLocations,
+            "unknown_location" => ReserveOutcome::UnknownLocation(location(r.str()?)?),
+            "location_unavailable" => ReserveOutcome::LocationUnavailable(location(r.str()?)?),
             "unknown_sku" => ReserveOutcome::UnknownSku(r.str()?.to_owned()),
             "rate_limited" => ReserveOutcome::RateLimited {
                 retry_after_ms: r.int()?,

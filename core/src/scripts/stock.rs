@@ -5,7 +5,7 @@ use edgestock_lua as lua;
 use upstash_rest::{cmd, Error, Transport, Value};
 
 use super::{malformed, rest_script, Engine, Reply, MAX_STOCK_READ};
-use crate::domain::Sku;
+use crate::domain::{Location, Sku};
 
 /// One SKU's level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,11 +96,17 @@ impl<T: Transport> Engine<T> {
                 "at most {MAX_STOCK_READ} SKUs per read"
             )));
         }
-        let mut keys = Vec::with_capacity(skus.len() * 2);
+        let mut keys = Vec::with_capacity(skus.len() * 2 + 1);
+        keys.push(self.keys.locations());
         self.sku_keys(skus.iter().map(Sku::as_str), &mut keys);
         let v = self
             .client
-            .eval(rest_script(&lua::STOCK_READ), &keys, &[self.offset()], true)
+            .eval(
+                rest_script(&lua::STOCK_READ),
+                &keys,
+                &[self.offset(), "0".to_owned()],
+                true,
+            )
             .await?;
         let mut r = Reply::new("stock_read", &v)?;
         let _now = r.int()?;
@@ -117,13 +123,15 @@ impl<T: Transport> Engine<T> {
             .collect()
     }
 
-    /// Adds `delta` (signed) to a SKU's on-hand, idempotent by `movement_id`; never below reserved.
+    /// Adds `delta` (signed) to a SKU's on-hand at `location`, idempotent by `movement_id`;
+    /// never below what is reserved there. The numbers answered are that location's.
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn adjust(
         &self,
         sku: &Sku,
+        location: &Location,
         delta: i64,
         movement_id: &str,
     ) -> Result<LevelOutcome, Error> {
@@ -131,9 +139,15 @@ impl<T: Transport> Engine<T> {
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
             self.keys.events(),
-            format!("{}mv:{{{movement_id}}}", self.keys.prefix()),
+            self.keys.movement(movement_id),
+            self.keys.locations(),
         ];
-        let args = [sku.as_str().to_owned(), delta.to_string(), self.offset()];
+        let args = [
+            sku.as_str().to_owned(),
+            delta.to_string(),
+            self.offset(),
+            location.as_str().to_owned(),
+        ];
         let v = self
             .client
             .eval(rest_script(&lua::ADJUST), &keys, &args, false)
@@ -141,17 +155,19 @@ impl<T: Transport> Engine<T> {
         Self::level("adjust", &v)
     }
 
-    /// Sets a SKU's on-hand and low-stock threshold from the system of record.
+    /// Sets a SKU's on-hand at `location` and its low-stock threshold from the system of record.
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn seed(
         &self,
         sku: &Sku,
+        location: &Location,
         on_hand: i64,
         low_threshold: i64,
     ) -> Result<LevelOutcome, Error> {
-        self.seed_with(sku, on_hand, low_threshold, None).await
+        self.seed_with(sku, location, on_hand, low_threshold, None)
+            .await
     }
 
     /// [`Engine::seed`], also setting (or clearing) the SKU's `require_customer` flag when given,
@@ -162,18 +178,44 @@ impl<T: Transport> Engine<T> {
     pub async fn seed_with(
         &self,
         sku: &Sku,
+        location: &Location,
         on_hand: i64,
         low_threshold: i64,
         require_customer: Option<bool>,
     ) -> Result<LevelOutcome, Error> {
+        let mut out = self
+            .seed_locations(
+                sku,
+                &[(location.clone(), on_hand)],
+                low_threshold,
+                require_customer,
+            )
+            .await?;
+        out.pop()
+            .ok_or_else(|| Error::Malformed("seed: no answer".into()))
+    }
+
+    /// Seeds several locations of one SKU in one script call (one level transition, not one per
+    /// location): on-hand per location, the threshold and, when given, `require_customer`.
+    /// Answers one outcome per location, in the order given.
+    ///
+    /// # Errors
+    /// Transport or Redis failures; no location, or more than 64.
+    pub async fn seed_locations(
+        &self,
+        sku: &Sku,
+        on_hand: &[(Location, i64)],
+        low_threshold: i64,
+        require_customer: Option<bool>,
+    ) -> Result<Vec<LevelOutcome>, Error> {
         let keys = [
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
             self.keys.events(),
+            self.keys.locations(),
         ];
-        let args = [
+        let mut args = vec![
             sku.as_str().to_owned(),
-            on_hand.to_string(),
             low_threshold.to_string(),
             self.offset(),
             match require_customer {
@@ -182,12 +224,24 @@ impl<T: Transport> Engine<T> {
                 None => "",
             }
             .to_owned(),
+            on_hand.len().to_string(),
         ];
+        for (location, n) in on_hand {
+            args.push(location.as_str().to_owned());
+            args.push(n.to_string());
+        }
         let v = self
             .client
             .eval(rest_script(&lua::SEED), &keys, &args, false)
             .await?;
-        Self::level("seed", &v)
+        let parts = v.as_array().ok_or_else(|| malformed("seed", &v))?;
+        if parts.first().and_then(Value::as_str) == Some("bad_request") {
+            return Self::level("seed", &v).map(|l| vec![l]);
+        }
+        parts
+            .chunks(3)
+            .map(|c| Self::level("seed", &Value::Array(c.to_vec())))
+            .collect()
     }
 
     /// Marks a SKU as requiring a customer login to reserve (field `rc` of its stock hash), or
@@ -275,7 +329,7 @@ impl<T: Transport> Engine<T> {
         if skus.is_empty() {
             return Ok(SweepReport::default());
         }
-        let mut keys = vec![index, self.keys.events()];
+        let mut keys = vec![index, self.keys.events(), self.keys.locations()];
         self.sku_keys(skus.iter(), &mut keys);
         let mut args = vec![self.offset()];
         args.extend(skus.iter().map(|s| (*s).to_owned()));

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use edgestock_core::domain::{ReservationStatus, Sku};
+use edgestock_core::domain::{Location, ReservationStatus, Sku};
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::*;
 use proptest::prelude::*;
@@ -40,13 +40,40 @@ fn gateway_url() -> &'static str {
     })
 }
 
+/// An engine under a fresh prefix whose location settings have only `default` (what the
+/// origin writes for an install that never added a location).
 fn engine() -> Engine<ReqwestTransport> {
+    let e = bare_engine();
+    default_locations(&e);
+    e
+}
+
+/// An engine under a fresh prefix with no location settings at all.
+fn bare_engine() -> Engine<ReqwestTransport> {
     let client = Client::new(ReqwestTransport::default(), gateway_url(), TOKEN)
         .with_timeout(Duration::from_secs(5));
     Engine::new(
         client,
         Keys::new(format!("et:{:x}:", rand::random::<u64>())),
     )
+}
+
+/// Writes settings with `default` alone (synchronously: callers may be inside the runtime).
+fn default_locations(e: &Engine<ReqwestTransport>) {
+    let mut c = redis::Client::open(redis_url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg(e.keys().locations())
+        .arg("default")
+        .arg("0;1;1;0;Default")
+        .arg("~ship")
+        .arg("default")
+        .arg("~pickup")
+        .arg("")
+        .query(&mut c)
+        .unwrap();
 }
 
 async fn redis() -> redis::aio::MultiplexedConnection {
@@ -61,15 +88,25 @@ fn sku(s: &str) -> Sku {
     Sku::parse(s).unwrap()
 }
 
-fn item(s: &str, qty: u32) -> Item {
-    Item { sku: sku(s), qty }
+fn item(s: &str, qty: u32) -> Line {
+    Line { sku: sku(s), qty }
 }
 
-fn request(id: &str, items: Vec<Item>, ttl_ms: u64) -> ReserveRequest {
+/// A part held at `default`.
+fn part(s: &str, qty: u32) -> Item {
+    Item::at_default(sku(s), qty)
+}
+
+fn loc(code: &str) -> Location {
+    Location::parse(code).unwrap()
+}
+
+fn request(id: &str, items: Vec<Line>, ttl_ms: u64) -> ReserveRequest {
     ReserveRequest {
         id: id.to_owned(),
         fingerprint: format!("fp-{id}"),
         items,
+        pickup: None,
         ttl_ms,
         max_hold_ms: 60_000,
         rate_limit: None,
@@ -88,6 +125,7 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
 }
 
+mod locations;
 mod model;
 mod reservations;
 mod stock;

@@ -11,6 +11,8 @@ use super::*;
 // (milliseconds) can never flip an outcome.
 
 const SKUS: [&str; 3] = ["P0", "P1", "P2"];
+/// Locations: `default` plus two more, each with random settings the case may change.
+const LOCS: [&str; 3] = ["default", "L1", "L2"];
 const MAX_HOLD_MS: u64 = 42_500;
 const GRACE_MS: u64 = 7_500;
 const WINDOW_MS: u64 = 10_000;
@@ -21,7 +23,12 @@ enum Op {
         items: Vec<(usize, u32)>,
         ttl_ms: u64,
         customer: bool,
+        pickup: Option<usize>,
     },
+    /// New settings for one location: priority, active, ships, pickup.
+    SetLocation(usize, i32, bool, bool, bool),
+    /// Move units of a SKU between two locations (a repeated movement id when the flag is set).
+    Transfer(usize, usize, usize, u32, bool),
     RequireCustomer(usize, bool),
     Replay(usize),
     Extend(usize, u64),
@@ -30,16 +37,19 @@ enum Op {
     Pin(usize),
     Unpin(usize),
     Commit(usize),
-    Adjust(usize, i64, bool),
-    Seed(usize, i64),
+    Adjust(usize, usize, i64, bool),
+    Seed(usize, usize, i64),
     Advance(i64),
     Sweep,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        4 => (proptest::collection::btree_map(0..3usize, 1..5u32, 1..3), prop_oneof![Just(2_500u64), Just(12_500), Just(22_500)], any::<bool>())
-            .prop_map(|(m, ttl_ms, customer)| Op::Reserve { items: m.into_iter().collect(), ttl_ms, customer }),
+        4 => (proptest::collection::btree_map(0..3usize, 1..5u32, 1..3), prop_oneof![Just(2_500u64), Just(12_500), Just(22_500)], any::<bool>(), prop_oneof![3 => Just(None), 1 => (0..3usize).prop_map(Some)])
+            .prop_map(|(m, ttl_ms, customer, pickup)| Op::Reserve { items: m.into_iter().collect(), ttl_ms, customer, pickup }),
+        1 => (0..3usize, 0..3i32, prop::bool::weighted(0.8), prop::bool::weighted(0.7), any::<bool>())
+            .prop_map(|(l, p, a, s, k)| Op::SetLocation(l, p, a, s, k)),
+        1 => (0..3usize, 0..3usize, 0..3usize, 1..6u32, any::<bool>()).prop_map(|(s, a, b, q, d)| Op::Transfer(s, a, b, q, d)),
         1 => (0..3usize, any::<bool>()).prop_map(|(s, on)| Op::RequireCustomer(s, on)),
         1 => (0..20usize).prop_map(Op::Replay),
         1 => (0..20usize, prop_oneof![Just(5_000u64), Just(15_000)]).prop_map(|(i, a)| Op::Extend(i, a)),
@@ -48,8 +58,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..20usize).prop_map(Op::Pin),
         1 => (0..20usize).prop_map(Op::Unpin),
         2 => (0..20usize).prop_map(Op::Commit),
-        1 => (0..3usize, -6..10i64, any::<bool>()).prop_map(|(s, d, dup)| Op::Adjust(s, d, dup)),
-        1 => (0..3usize, 0..25i64).prop_map(|(s, n)| Op::Seed(s, n)),
+        1 => (0..3usize, 0..3usize, -6..10i64, any::<bool>()).prop_map(|(s, l, d, dup)| Op::Adjust(s, l, d, dup)),
+        2 => (0..3usize, 0..3usize, 0..25i64).prop_map(|(s, l, n)| Op::Seed(s, l, n)),
         2 => prop_oneof![Just(5_000i64), Just(10_000), Just(20_000)].prop_map(Op::Advance),
         1 => Just(Op::Sweep),
     ]
@@ -67,7 +77,11 @@ enum St {
 #[derive(Debug, Clone)]
 struct MRes {
     id: String,
-    items: Vec<(usize, u32)>,
+    /// The requested lines (for replays).
+    lines: Vec<(usize, u32)>,
+    pickup: Option<usize>,
+    /// The allocated parts: (sku, location, units).
+    items: Vec<(usize, usize, u32)>,
     expires: i64,
     max_expires: i64,
     st: St,
@@ -77,39 +91,109 @@ struct MRes {
     deadline: Option<i64>,
 }
 
-#[derive(Debug, Default)]
+/// A location's settings in the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct MLoc {
+    priority: i32,
+    active: bool,
+    ships: bool,
+    pickup: bool,
+}
+
+#[derive(Debug)]
 struct Model {
     now: i64, // model time (ms) = clock offset
     exists: [bool; 3],
     /// SKUs that require a customer to reserve.
     rc: [bool; 3],
-    on_hand: [i64; 3],
-    sold: [i64; 3],
-    total_in: [i64; 3],
+    /// Per [sku][location].
+    on_hand: [[i64; 3]; 3],
+    sold: [[i64; 3]; 3],
+    total_in: [[i64; 3]; 3],
+    locs: [MLoc; 3],
     res: Vec<MRes>,
     movements: Vec<String>,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        let l = |priority| MLoc {
+            priority,
+            active: true,
+            ships: true,
+            pickup: true,
+        };
+        Self {
+            now: 0,
+            exists: [false; 3],
+            rc: [false; 3],
+            on_hand: [[0; 3]; 3],
+            sold: [[0; 3]; 3],
+            total_in: [[0; 3]; 3],
+            locs: [l(0), l(1), l(1)],
+            res: Vec::new(),
+            movements: Vec::new(),
+        }
+    }
 }
 
 impl Model {
     fn live(&self, r: &MRes) -> bool {
         matches!(r.st, St::Held | St::Confirming) && r.expires > self.now
     }
-    fn reserved(&self, s: usize) -> i64 {
+    fn reserved(&self, s: usize, l: usize) -> i64 {
         self.res
             .iter()
             .filter(|r| self.live(r))
             .flat_map(|r| r.items.iter())
-            .filter(|(k, _)| *k == s)
-            .map(|(_, q)| i64::from(*q))
+            .filter(|(k, at, _)| *k == s && *at == l)
+            .map(|(_, _, q)| i64::from(*q))
             .sum()
     }
+    fn available_at(&self, s: usize, l: usize) -> i64 {
+        self.on_hand[s][l] - self.reserved(s, l)
+    }
+    /// Active shipping locations in allocation order (priority, then code bytes).
+    fn ship_order(&self) -> Vec<usize> {
+        let mut v: Vec<usize> = (0..3)
+            .filter(|l| self.locs[*l].active && self.locs[*l].ships)
+            .collect();
+        v.sort_by_key(|l| (self.locs[*l].priority, LOCS[*l].as_bytes()));
+        v
+    }
+    /// What a shopper sees: the sum over the active shipping locations.
     fn available(&self, s: usize) -> i64 {
-        self.on_hand[s] - self.reserved(s)
+        self.ship_order()
+            .into_iter()
+            .map(|l| self.available_at(s, l))
+            .sum()
+    }
+    fn settings(&self) -> Vec<LocationSettings> {
+        (0..3)
+            .map(|l| LocationSettings {
+                code: loc(LOCS[l]),
+                name: format!("Location {l}"),
+                priority: self.locs[l].priority,
+                active: self.locs[l].active,
+                ships: self.locs[l].ships,
+                pickup: self.locs[l].pickup,
+            })
+            .collect()
     }
 }
 
-fn items_of(v: &[(usize, u32)]) -> Vec<Item> {
+fn lines_of(v: &[(usize, u32)]) -> Vec<Line> {
     v.iter().map(|(s, q)| item(SKUS[*s], *q)).collect()
+}
+
+fn parts_of(v: &[(usize, usize, u32)]) -> Vec<Item> {
+    v.iter()
+        .map(|(s, l, q)| Item {
+            sku: sku(SKUS[*s]),
+            qty: *q,
+            location: loc(LOCS[*l]),
+        })
+        .collect()
 }
 
 async fn check_invariants(e: &Engine<ReqwestTransport>, m: &Model, step: usize) {
@@ -125,46 +209,55 @@ async fn check_invariants(e: &Engine<ReqwestTransport>, m: &Model, step: usize) 
             .zrange_withscores(e.keys().holds(name), 0, -1)
             .await
             .unwrap();
-        let on_hand = *h.get("on_hand").unwrap_or(&0);
-        let reserved = *h.get("reserved").unwrap_or(&0);
-        let sold = *h.get("sold").unwrap_or(&0);
-        let held: i64 = members
-            .iter()
-            .map(|(m, _)| m.rsplit('|').next().unwrap().parse::<i64>().unwrap())
-            .sum();
-        // 1. 0 <= reserved <= on_hand.
-        assert!(
-            0 <= reserved && reserved <= on_hand,
-            "step {step} {name}: reserved {reserved} on_hand {on_hand}"
-        );
-        // 2. reserved = the sum of the holds in the zset.
-        assert_eq!(reserved, held, "step {step} {name}: reserved vs holds");
-        // 3. Conservation: everything put in is on hand or sold.
-        assert_eq!(
-            on_hand + sold,
-            m.total_in[s],
-            "step {step} {name}: conservation"
-        );
-        // The model agrees on what a shopper sees.
-        assert_eq!(
-            on_hand, m.on_hand[s],
-            "step {step} {name}: on_hand vs model"
-        );
+        for (l, code) in LOCS.iter().enumerate() {
+            let field = |f: &str| {
+                let k = if l == 0 {
+                    f.to_owned()
+                } else {
+                    format!("{f}@{code}")
+                };
+                *h.get(&k).unwrap_or(&0)
+            };
+            let (on_hand, reserved, sold) = (field("on_hand"), field("reserved"), field("sold"));
+            let held: i64 = members
+                .iter()
+                .filter_map(|(m, _)| {
+                    let mut f = m.split('|');
+                    let (_, q, at) = (f.next()?, f.next()?, f.next().unwrap_or("default"));
+                    (at == *code).then(|| q.parse::<i64>().unwrap())
+                })
+                .sum();
+            let at = format!("step {step} {name}@{code}");
+            // 1. Per location: 0 <= reserved <= on_hand.
+            assert!(
+                0 <= reserved && reserved <= on_hand,
+                "{at}: reserved {reserved} on_hand {on_hand}"
+            );
+            // 2. Per location: reserved = the sum of the holds there.
+            assert_eq!(reserved, held, "{at}: reserved vs holds");
+            // 3. Conservation per location: everything put in (transfers included) is on
+            //    hand or sold there.
+            assert_eq!(on_hand + sold, m.total_in[s][l], "{at}: conservation");
+            assert_eq!(on_hand, m.on_hand[s][l], "{at}: on_hand vs model");
+            assert_eq!(sold, m.sold[s][l], "{at}: sold vs model");
+        }
+        // What a shopper sees: the sum over the active shipping locations.
         assert_eq!(
             levels[s].on_hand - levels[s].reserved,
             m.available(s),
             "step {step} {name}: available vs model"
         );
-        assert_eq!(sold, m.sold[s], "step {step} {name}: sold vs model");
     }
     // 4. A reservation's live holds are all there or none are.
     for res in &m.res {
         let mut live = 0;
-        for (s, q) in &res.items {
-            let score: Option<f64> = r
-                .zscore(e.keys().holds(SKUS[*s]), format!("{}|{q}", res.id))
-                .await
-                .unwrap();
+        for (s, l, q) in &res.items {
+            let member = if *l == 0 {
+                format!("{}|{q}", res.id)
+            } else {
+                format!("{}|{q}|{}", res.id, LOCS[*l])
+            };
+            let score: Option<f64> = r.zscore(e.keys().holds(SKUS[*s]), member).await.unwrap();
             if score.is_some() && m.live(res) {
                 live += 1;
             }
@@ -183,9 +276,52 @@ async fn check_invariants(e: &Engine<ReqwestTransport>, m: &Model, step: usize) 
     }
 }
 
+/// The model's allocation of one reserve: the parts, or the refusal Redis must answer.
+fn allocate(
+    m: &Model,
+    items: &[(usize, u32)],
+    pickup: Option<usize>,
+) -> Result<Vec<(usize, usize, u32)>, ReserveOutcome> {
+    let mut parts = Vec::new();
+    for (s, q) in items {
+        let q = i64::from(*q);
+        if let Some(p) = pickup {
+            let a = m.available_at(*s, p);
+            if a < q {
+                return Err(ReserveOutcome::Insufficient {
+                    sku: SKUS[*s].into(),
+                    available: a.max(0),
+                    location: Some(loc(LOCS[p])),
+                });
+            }
+            parts.push((*s, p, q as u32));
+            continue;
+        }
+        if m.available(*s) < q {
+            return Err(ReserveOutcome::Insufficient {
+                sku: SKUS[*s].into(),
+                available: m.available(*s).max(0),
+                location: None,
+            });
+        }
+        // Never skip a better-priority location that has a unit.
+        let mut left = q;
+        for l in m.ship_order() {
+            let here = m.available_at(*s, l);
+            if here >= 1 && left > 0 {
+                let take = here.min(left);
+                parts.push((*s, l, take as u32));
+                left -= take;
+            }
+        }
+    }
+    Ok(parts)
+}
+
 async fn run_case(ops: Vec<Op>) {
     let mut e = engine();
     let mut m = Model::default();
+    e.put_locations(&m.settings()).await.unwrap();
     for (step, op) in ops.into_iter().enumerate() {
         e.set_clock_offset_ms(m.now);
         let pick = |i: usize, m: &Model| (!m.res.is_empty()).then(|| i % m.res.len());
@@ -194,13 +330,59 @@ async fn run_case(ops: Vec<Op>) {
                 e.set_require_customer(&sku(SKUS[s]), on).await.unwrap();
                 m.rc[s] = on;
             }
+            Op::SetLocation(l, priority, active, ships, pickup) => {
+                m.locs[l] = MLoc {
+                    priority,
+                    active,
+                    ships,
+                    pickup,
+                };
+                e.put_locations(&m.settings()).await.unwrap();
+            }
+            Op::Transfer(s, a, b, q, dup) => {
+                let mv = if dup && !m.movements.is_empty() {
+                    m.movements[0].clone()
+                } else {
+                    format!("mv{step}")
+                };
+                let got = e
+                    .transfer(&sku(SKUS[s]), &loc(LOCS[a]), &loc(LOCS[b]), q, &mv)
+                    .await;
+                if a == b {
+                    assert!(got.is_err(), "step {step}: a transfer to itself is refused");
+                    continue;
+                }
+                let q = i64::from(q);
+                let want = if m.movements.contains(&mv) {
+                    TransferOutcome::Duplicate
+                } else if !m.exists[s] {
+                    TransferOutcome::Short { available: 0 }
+                } else if m.available_at(s, a) < q {
+                    TransferOutcome::Short {
+                        available: m.available_at(s, a).max(0),
+                    }
+                } else {
+                    m.on_hand[s][a] -= q;
+                    m.total_in[s][a] -= q;
+                    m.on_hand[s][b] += q;
+                    m.total_in[s][b] += q;
+                    m.movements.push(mv);
+                    TransferOutcome::Applied {
+                        from_on_hand: m.on_hand[s][a],
+                        to_on_hand: m.on_hand[s][b],
+                    }
+                };
+                assert_eq!(got.unwrap(), want, "step {step}: transfer");
+            }
             Op::Reserve {
                 items,
                 ttl_ms,
                 customer,
+                pickup,
             } => {
                 let id = format!("p{step}");
-                let mut req = request(&id, items_of(&items), ttl_ms);
+                let mut req = request(&id, lines_of(&items), ttl_ms);
+                req.pickup = pickup.map(|p| loc(LOCS[p]));
                 req.max_hold_ms = MAX_HOLD_MS;
                 req.customer = customer.then(|| "0123456789abcdef0123456789abcdef".to_owned());
                 let got = e.reserve(&req).await.unwrap();
@@ -209,26 +391,31 @@ async fn run_case(ops: Vec<Op>) {
                     .then(|| items.iter().find(|(s, _)| m.rc[*s]))
                     .flatten()
                     .map(|(s, _)| ReserveOutcome::CustomerRequired(SKUS[*s].into()));
-                let first_bad = required.or_else(|| {
-                    items.iter().find_map(|(s, q)| {
-                        if !m.exists[*s] {
-                            Some(ReserveOutcome::UnknownSku(SKUS[*s].into()))
-                        } else if m.available(*s) < i64::from(*q) {
-                            Some(ReserveOutcome::Insufficient {
-                                sku: SKUS[*s].into(),
-                                available: m.available(*s),
-                            })
-                        } else {
-                            None
-                        }
-                    })
+                // A pickup location must be active and offer pickup, before anything else.
+                let closed = pickup
+                    .filter(|p| !(m.locs[*p].active && m.locs[*p].pickup))
+                    .map(|p| ReserveOutcome::LocationUnavailable(loc(LOCS[p])));
+                let unknown = items
+                    .iter()
+                    .find(|(s, _)| !m.exists[*s])
+                    .map(|(s, _)| ReserveOutcome::UnknownSku(SKUS[*s].into()));
+                // Per line in order: unknown SKU, then short; the first refusal wins.
+                let per_line = items.iter().enumerate().find_map(|(i, (s, _))| {
+                    if !m.exists[*s] {
+                        return unknown.clone();
+                    }
+                    allocate(&m, &items[i..=i], pickup).err()
                 });
+                let first_bad = closed.or(required).or(per_line);
                 let want = if let Some(bad) = first_bad {
                     bad
                 } else {
+                    let parts = allocate(&m, &items, pickup).unwrap();
                     m.res.push(MRes {
                         id: id.clone(),
-                        items: items.clone(),
+                        lines: items.clone(),
+                        pickup,
+                        items: parts.clone(),
                         expires: m.now + ttl_ms as i64,
                         max_expires: m.now + MAX_HOLD_MS as i64,
                         st: St::Held,
@@ -243,13 +430,14 @@ async fn run_case(ops: Vec<Op>) {
                         expires_ms: 0,
                         replay: false,
                         now_ms: 0,
+                        items: parts_of(&parts),
                     })
                 };
                 match (&got, &want) {
                     (ReserveOutcome::Held(g), ReserveOutcome::Held(w)) => assert_eq!(
-                        (&g.id, &g.status, g.replay),
-                        (&w.id, &w.status, false),
-                        "step {step}"
+                        (&g.id, &g.status, g.replay, &g.items),
+                        (&w.id, &w.status, false, &w.items),
+                        "step {step}: the allocation"
                     ),
                     _ => assert_eq!(got, want, "step {step}"),
                 }
@@ -257,7 +445,8 @@ async fn run_case(ops: Vec<Op>) {
             Op::Replay(i) => {
                 let Some(i) = pick(i, &m) else { continue };
                 let r = m.res[i].clone();
-                let mut req = request(&r.id, items_of(&r.items), 2_500);
+                let mut req = request(&r.id, lines_of(&r.lines), 2_500);
+                req.pickup = r.pickup.map(|p| loc(LOCS[p]));
                 req.fingerprint = r.fp.clone();
                 let ReserveOutcome::Held(h) = e.reserve(&req).await.unwrap() else {
                     panic!("step {step}: replay")
@@ -271,6 +460,11 @@ async fn run_case(ops: Vec<Op>) {
                     St::Expired => "expired",
                 };
                 assert!(h.replay, "step {step}");
+                assert_eq!(
+                    h.items,
+                    parts_of(&r.items),
+                    "step {step}: the stored allocation"
+                );
                 assert_eq!(h.status, want, "step {step}: replay status");
             }
             Op::Extend(i, add) => {
@@ -390,7 +584,7 @@ async fn run_case(ops: Vec<Op>) {
             Op::Unpin(i) => {
                 let Some(i) = pick(i, &m) else { continue };
                 let r = m.res[i].clone();
-                let got = e.unpin(&r.id, &items_of(&r.items)).await.unwrap();
+                let got = e.unpin(&r.id, &parts_of(&r.items)).await.unwrap();
                 let want = match r.st {
                     St::Confirming => {
                         m.res[i].st = St::Held;
@@ -416,63 +610,68 @@ async fn run_case(ops: Vec<Op>) {
             Op::Commit(i) => {
                 let Some(i) = pick(i, &m) else { continue };
                 let r = m.res[i].clone();
-                let got = e.commit(&r.id, &items_of(&r.items)).await.unwrap();
+                let got = e.commit(&r.id, &parts_of(&r.items)).await.unwrap();
                 let want = if r.st == St::Committed {
                     CommitOutcome::AlreadyCommitted
                 } else if m.live(&r) {
                     CommitOutcome::Committed
                 } else {
                     // A late commit that comes up short leaves the record as it was.
+                    // Each part only at its own location, never another.
                     match r
                         .items
                         .iter()
-                        .find(|(s, q)| m.available(*s) < i64::from(*q))
+                        .find(|(s, l, q)| m.available_at(*s, *l) < i64::from(*q))
                     {
-                        Some((s, _)) => CommitOutcome::Short {
+                        Some((s, l, _)) => CommitOutcome::Short {
                             sku: SKUS[*s].into(),
-                            available: m.available(*s),
+                            available: m.available_at(*s, *l).max(0),
+                            location: loc(LOCS[*l]),
                         },
                         None => CommitOutcome::Late,
                     }
                 };
                 if matches!(want, CommitOutcome::Committed | CommitOutcome::Late) {
-                    for (s, q) in &r.items {
-                        m.on_hand[*s] -= i64::from(*q);
-                        m.sold[*s] += i64::from(*q);
+                    for (s, l, q) in &r.items {
+                        m.on_hand[*s][*l] -= i64::from(*q);
+                        m.sold[*s][*l] += i64::from(*q);
                     }
                     m.res[i].st = St::Committed;
                 }
                 assert_eq!(got, want, "step {step}: commit");
             }
-            Op::Adjust(s, delta, dup) => {
+            Op::Adjust(s, l, delta, dup) => {
                 let mv = if dup && !m.movements.is_empty() {
                     m.movements[0].clone()
                 } else {
                     format!("mv{step}")
                 };
-                let got = e.adjust(&sku(SKUS[s]), delta, &mv).await.unwrap();
+                let got = e
+                    .adjust(&sku(SKUS[s]), &loc(LOCS[l]), delta, &mv)
+                    .await
+                    .unwrap();
                 let duplicate = m.movements.contains(&mv);
-                let reserved = m.reserved(s);
-                let ok = !duplicate && m.on_hand[s] + delta >= reserved;
+                let reserved = m.reserved(s, l);
+                let ok = !duplicate && m.on_hand[s][l] + delta >= reserved;
                 match got {
                     LevelOutcome::Duplicate { .. } => assert!(duplicate, "step {step}"),
                     LevelOutcome::BelowReserved { .. } => assert!(!duplicate && !ok, "step {step}"),
                     LevelOutcome::Applied { on_hand, .. } => {
                         assert!(ok, "step {step}: adjust applied but model refuses");
-                        m.on_hand[s] += delta;
-                        m.total_in[s] += delta;
+                        m.on_hand[s][l] += delta;
+                        m.total_in[s][l] += delta;
                         m.exists[s] = true;
                         m.movements.push(mv);
-                        assert_eq!(on_hand, m.on_hand[s], "step {step}");
+                        assert_eq!(on_hand, m.on_hand[s][l], "step {step}");
                     }
                 }
             }
-            Op::Seed(s, n) => {
-                let got = e.seed(&sku(SKUS[s]), n, 2).await.unwrap();
-                let reserved = m.reserved(s);
+            Op::Seed(s, l, n) => {
+                let got = e.seed(&sku(SKUS[s]), &loc(LOCS[l]), n, 2).await.unwrap();
+                let reserved = m.reserved(s, l);
                 let target = n.max(reserved);
-                m.total_in[s] += target - m.on_hand[s];
-                m.on_hand[s] = target;
+                m.total_in[s][l] += target - m.on_hand[s][l];
+                m.on_hand[s][l] = target;
                 m.exists[s] = true;
                 let want = if n < reserved {
                     LevelOutcome::BelowReserved {
@@ -498,7 +697,7 @@ async fn run_case(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 160, max_shrink_iters: 200, ..ProptestConfig::default() })]
     #[test]
     fn scripts_match_the_model_and_keep_the_invariants(ops in proptest::collection::vec(op(), 1..40)) {
         block(run_case(ops));

@@ -60,8 +60,8 @@ fn sha1_smol_hex(s: &str) -> String {
 fn reserve_is_all_or_nothing_and_reports_the_short_sku() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 5, 2).await.unwrap();
-        e.seed(&sku("B"), 1, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 2).await.unwrap();
+        e.seed(&sku("B"), &Location::default(), 1, 0).await.unwrap();
         let out = e
             .reserve(&request("r1", vec![item("A", 2), item("B", 2)], 10_000))
             .await
@@ -70,7 +70,8 @@ fn reserve_is_all_or_nothing_and_reports_the_short_sku() {
             out,
             ReserveOutcome::Insufficient {
                 sku: "B".into(),
-                available: 1
+                available: 1,
+                location: None,
             }
         );
         assert_eq!(available(&e, "A").await, 5, "nothing held on A");
@@ -92,7 +93,7 @@ fn reserve_is_all_or_nothing_and_reports_the_short_sku() {
         assert_eq!(available(&e, "A").await, 3);
         assert_eq!(available(&e, "B").await, 0);
         let rec = e.reservation("r2").await.unwrap().unwrap();
-        assert_eq!(rec.items, vec![item("A", 2), item("B", 1)]);
+        assert_eq!(rec.items, vec![part("A", 2), part("B", 1)]);
         assert_eq!(rec.max_expires_ms, h.created_ms + 60_000);
 
         assert_eq!(
@@ -108,7 +109,7 @@ fn reserve_is_all_or_nothing_and_reports_the_short_sku() {
 fn idempotent_replay_and_key_reuse() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 0).await.unwrap();
         let req = request("idem", vec![item("A", 2)], 10_000);
         let ReserveOutcome::Held(first) = e.reserve(&req).await.unwrap() else {
             panic!()
@@ -136,7 +137,9 @@ fn idempotent_replay_and_key_reuse() {
 fn rate_limit_refuses_without_changing_anything() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 100, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 100, 0)
+            .await
+            .unwrap();
         let mut req = request("x", vec![item("A", 1)], 10_000);
         req.rate_limit = Some(RateLimit {
             subjects: vec!["ip:1".into(), "cart:c".into()],
@@ -177,8 +180,12 @@ fn rate_limit_refuses_without_changing_anything() {
 fn adversary_every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_included() {
     block(async {
         let e = engine();
-        e.seed(&sku("SOLD"), 0, 0).await.unwrap();
-        e.seed(&sku("FREE"), 10, 0).await.unwrap();
+        e.seed(&sku("SOLD"), &Location::default(), 0, 0)
+            .await
+            .unwrap();
+        e.seed(&sku("FREE"), &Location::default(), 10, 0)
+            .await
+            .unwrap();
         let limit = |subject: &str| {
             Some(RateLimit {
                 subjects: vec![subject.into()],
@@ -222,7 +229,7 @@ fn adversary_every_reserve_attempt_counts_toward_the_rate_limit_refused_ones_inc
 fn extend_is_capped_by_the_maximum_hold_time() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 0).await.unwrap();
         let mut req = request("ext", vec![item("A", 1)], 10_000);
         req.max_hold_ms = 25_000;
         let ReserveOutcome::Held(h) = e.reserve(&req).await.unwrap() else {
@@ -256,7 +263,7 @@ fn extend_is_capped_by_the_maximum_hold_time() {
 fn release_is_idempotent_and_respects_confirming() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 0).await.unwrap();
         e.reserve(&request("rel", vec![item("A", 4)], 10_000))
             .await
             .unwrap();
@@ -304,7 +311,7 @@ fn release_is_idempotent_and_respects_confirming() {
 fn pin_then_commit_and_every_retry_is_safe() {
     block(async {
         let mut e = engine();
-        e.seed(&sku("A"), 5, 1).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 1).await.unwrap();
         let ReserveOutcome::Held(h) = e
             .reserve(&request("c1", vec![item("A", 3)], 10_000))
             .await
@@ -327,7 +334,7 @@ fn pin_then_commit_and_every_retry_is_safe() {
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(items, vec![item("A", 3)]);
+        assert_eq!(items, vec![part("A", 3)]);
         // The grace period outlives the original TTL.
         e.set_clock_offset_ms(15_000);
         assert_eq!(available(&e, "A").await, 2);
@@ -356,7 +363,7 @@ fn pin_then_commit_and_every_retry_is_safe() {
 fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_short() {
     block(async {
         let mut e = engine();
-        e.seed(&sku("A"), 3, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 3, 0).await.unwrap();
         e.reserve(&request("late", vec![item("A", 2)], 1_000))
             .await
             .unwrap();
@@ -370,7 +377,7 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
         assert_eq!(available(&e, "A").await, 3);
         // Late commit with units available: taken.
         assert_eq!(
-            e.commit("late", &[item("A", 2)]).await.unwrap(),
+            e.commit("late", &[part("A", 2)]).await.unwrap(),
             CommitOutcome::Late
         );
         assert_eq!(available(&e, "A").await, 1);
@@ -383,10 +390,11 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
             .await
             .unwrap();
         assert_eq!(
-            e.commit("late2", &[item("A", 1)]).await.unwrap(),
+            e.commit("late2", &[part("A", 1)]).await.unwrap(),
             CommitOutcome::Short {
                 sku: "A".into(),
-                available: 0
+                available: 0,
+                location: Location::default(),
             }
         );
         let lvl = &e.stock(&[sku("A")]).await.unwrap()[0];
@@ -401,7 +409,7 @@ fn expired_holds_cannot_be_pinned_and_late_commits_take_from_available_or_say_sh
 fn adversary_repinning_never_pushes_the_hold_out() {
     block(async {
         let mut e = engine();
-        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 0).await.unwrap();
         let ReserveOutcome::Held(h) = e
             .reserve(&request("rp", vec![item("A", 2)], 10_000))
             .await
@@ -454,7 +462,7 @@ fn adversary_repinning_never_pushes_the_hold_out() {
 fn unpin_puts_the_hold_back_with_its_old_expiry() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 5, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 5, 0).await.unwrap();
         e.reserve(&request("up", vec![item("A", 2)], 10_000))
             .await
             .unwrap();
@@ -491,7 +499,9 @@ fn unpin_puts_the_hold_back_with_its_old_expiry() {
 fn each_rate_limit_subject_has_its_own_limit() {
     block(async {
         let e = engine();
-        e.seed(&sku("A"), 100, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 100, 0)
+            .await
+            .unwrap();
         let mut req = request("tier", vec![item("A", 1)], 10_000);
         // The IP allows 5 per window, the customer 2: the customer's tier refuses the third.
         req.rate_limit = Some(RateLimit {
@@ -559,8 +569,12 @@ fn each_rate_limit_subject_has_its_own_limit() {
 fn a_sku_that_requires_a_customer_refuses_without_one_and_changes_nothing() {
     block(async {
         let e = engine();
-        e.seed(&sku("FREE"), 5, 0).await.unwrap();
-        e.seed(&sku("DROP"), 5, 0).await.unwrap();
+        e.seed(&sku("FREE"), &Location::default(), 5, 0)
+            .await
+            .unwrap();
+        e.seed(&sku("DROP"), &Location::default(), 5, 0)
+            .await
+            .unwrap();
         e.set_require_customer(&sku("DROP"), true).await.unwrap();
         assert!(e.requires_customer(&sku("DROP")).await.unwrap());
         assert!(!e.requires_customer(&sku("FREE")).await.unwrap());
@@ -590,11 +604,17 @@ fn a_sku_that_requires_a_customer_refuses_without_one_and_changes_nothing() {
             ReserveOutcome::Held(_)
         ));
         // A seed sets the flag when told, and keeps it otherwise.
-        e.seed_with(&sku("DROP"), 5, 0, Some(true)).await.unwrap();
+        e.seed_with(&sku("DROP"), &Location::default(), 5, 0, Some(true))
+            .await
+            .unwrap();
         assert!(e.requires_customer(&sku("DROP")).await.unwrap());
-        e.seed(&sku("DROP"), 5, 0).await.unwrap();
+        e.seed(&sku("DROP"), &Location::default(), 5, 0)
+            .await
+            .unwrap();
         assert!(e.requires_customer(&sku("DROP")).await.unwrap());
-        e.seed_with(&sku("DROP"), 5, 0, Some(false)).await.unwrap();
+        e.seed_with(&sku("DROP"), &Location::default(), 5, 0, Some(false))
+            .await
+            .unwrap();
         assert!(!e.requires_customer(&sku("DROP")).await.unwrap());
     });
 }
@@ -617,7 +637,9 @@ fn capped(id: &str, qty: u32, customer: &str, ttl_ms: u64) -> ReserveRequest {
 fn adversary_a_customer_never_holds_more_than_the_cap_across_reservations() {
     block(async {
         let mut e = engine();
-        e.seed(&sku("A"), 20, 0).await.unwrap();
+        e.seed(&sku("A"), &Location::default(), 20, 0)
+            .await
+            .unwrap();
         let limit = |allowed| ReserveOutcome::CustomerLimit {
             sku: "A".into(),
             allowed,
