@@ -190,4 +190,3 @@ pub struct SkuDrift {
     #[serde(default)]
     pub locations: Vec<LocationDrift>,
 }
-

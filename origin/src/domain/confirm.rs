@@ -190,8 +190,12 @@ async fn confirm_hold(state: &AppState, tx: Tx, req: &ConfirmRequest) -> Result<
     .on_constraint("orders_payment_ref_key", |_| Error::PaymentRefInUse)
     .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)
     .on_constraint("stock_movements_sku_fkey", |_| Error::ReservedSkuUnknown)
-    .on_constraint("order_items_location_fkey", |_| Error::ReservedLocationUnknown)
-    .on_constraint("stock_movements_location_fkey", |_| Error::ReservedLocationUnknown);
+    .on_constraint("order_items_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    })
+    .on_constraint("stock_movements_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    });
     let recorded = match recorded {
         Ok(r) => r,
         Err(e) => {

@@ -77,7 +77,9 @@ pub async fn place(state: &AppState, reservation_id: &str) -> Result<Placed> {
     )
     .await
     .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)
-    .on_constraint("order_items_location_fkey", |_| Error::ReservedLocationUnknown);
+    .on_constraint("order_items_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    });
     let recorded = match recorded {
         Ok(r) => r,
         Err(e) => {

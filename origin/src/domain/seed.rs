@@ -48,7 +48,11 @@ pub async fn reconcile(
     only: Option<&str>,
 ) -> Result<(bool, Vec<SkuDrift>)> {
     let settings_drift = locations::reconcile_settings(state, repair).await?;
-    let write = if repair { Write::Drifting } else { Write::Nothing };
+    let write = if repair {
+        Write::Drifting
+    } else {
+        Write::Nothing
+    };
     let skus = ledger::levels(&state.db, only).await?;
     let mut out = Vec::with_capacity(skus.len());
     for level in skus {
@@ -120,7 +124,13 @@ async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift>
                 .map_err(|e| anyhow::anyhow!("bad location in ledger: {e}"))?;
             let outcome = state
                 .redis
-                .seed_with(&parsed, &location, expected.max(0), low, Some(require_customer))
+                .seed_with(
+                    &parsed,
+                    &location,
+                    expected.max(0),
+                    low,
+                    Some(require_customer),
+                )
                 .await?;
             if let LevelOutcome::BelowReserved { on_hand, reserved } = outcome {
                 tracing::warn!(

@@ -182,7 +182,10 @@ async fn create_transfer(
     let from = parse_location(&req.from, "from")?;
     let to = parse_location(&req.to, "to")?;
     if from == to {
-        return Err(invalid_field("to", "from and to must be two different locations"));
+        return Err(invalid_field(
+            "to",
+            "from and to must be two different locations",
+        ));
     }
     if !(1..=MAX_UNITS).contains(&req.qty) {
         return Err(invalid_field("qty", "qty must be in 1..=1e9"));

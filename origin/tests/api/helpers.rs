@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Item, ReserveOutcome, ReserveRequest};
+use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
 use edgestock_gateway::Running;
 use origin::config::Config;
 use origin::startup::Application;
@@ -173,10 +173,11 @@ impl TestApp {
             .reserve(&ReserveRequest {
                 id: id.clone(),
                 fingerprint: "fp".into(),
-                items: vec![Item {
+                items: vec![Line {
                     sku: Sku::parse(sku).unwrap(),
                     qty,
                 }],
+                pickup: None,
                 ttl_ms: 60_000,
                 max_hold_ms: 600_000,
                 rate_limit: None,
@@ -337,10 +338,11 @@ pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: 
         .reserve(&ReserveRequest {
             id: id.clone(),
             fingerprint: "fp".into(),
-            items: vec![Item {
+            items: vec![Line {
                 sku: Sku::parse(sku).unwrap(),
                 qty,
             }],
+            pickup: None,
             ttl_ms: 60_000,
             max_hold_ms: 600_000,
             rate_limit: None,

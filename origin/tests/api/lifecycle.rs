@@ -220,7 +220,12 @@ async fn adversary_a_refused_place_or_confirm_never_keeps_the_hold(
     // A SKU Redis knows but the catalogue does not: recording its order fails (foreign key).
     app.state
         .redis
-        .seed(&Sku::parse("GHOST").unwrap(), 5, 0)
+        .seed(
+            &Sku::parse("GHOST").unwrap(),
+            &edgestock_core::domain::Location::default_location(),
+            5,
+            0,
+        )
         .await
         .unwrap();
     let rid = app.reserve("GHOST", 1).await;

@@ -218,10 +218,11 @@ async fn a_flash_sale_sells_out_once_and_comes_back_once(opts: PgPoolOptions, c:
                 let req = edgestock_core::scripts::ReserveRequest {
                     id: id.clone(),
                     fingerprint: "fp".into(),
-                    items: vec![edgestock_core::scripts::Item {
+                    items: vec![edgestock_core::scripts::Line {
                         sku: edgestock_core::domain::Sku::parse("HOT").unwrap(),
                         qty: 1,
                     }],
+                    pickup: None,
                     ttl_ms: 60_000,
                     max_hold_ms: 600_000,
                     rate_limit: None,

@@ -236,15 +236,14 @@ async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError>
         redis.set_require_customer(&sku, required).await?;
     }
     match &p.movement_id {
-        Some(mid) if p.delta != 0 || p.create => match redis
-            .adjust(&sku, &location, p.delta, mid)
-            .await?
-        {
-            LevelOutcome::BelowReserved { on_hand, reserved } => Err(RedisError::Malformed(
-                format!("below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"),
-            )),
-            _ => Ok(Applied::Applied),
-        },
+        Some(mid) if p.delta != 0 || p.create => {
+            match redis.adjust(&sku, &location, p.delta, mid).await? {
+                LevelOutcome::BelowReserved { on_hand, reserved } => Err(RedisError::Malformed(
+                    format!("below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"),
+                )),
+                _ => Ok(Applied::Applied),
+            }
+        }
         _ => Ok(Applied::Applied),
     }
 }
