@@ -42,10 +42,12 @@ create trigger locations_keep before update or delete on locations
     for each row execute function forbid_location_change();
 
 -- At most 64 locations (the Redis scripts walk them on every shipping reserve). The admin API
--- checks it first under its own lock; this is the backstop, named like a constraint.
+-- checks it first under its own lock; this is the backstop, named like a constraint. (A BEFORE
+-- INSERT trigger also fires for an upsert of an existing code, which adds nothing.)
 create function limit_locations() returns trigger language plpgsql as $$
 begin
-    if (select count(*) from locations) >= 64 then
+    if not exists (select 1 from locations where code = new.code)
+       and (select count(*) from locations) >= 64 then
         raise exception 'at most 64 locations'
             using errcode = 'check_violation', constraint = 'locations_max_64';
     end if;

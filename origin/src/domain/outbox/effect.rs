@@ -225,27 +225,41 @@ async fn restock(redis: &Redis, p: &OrderPayload) -> Result<Applied, RedisError>
 async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError> {
     let sku = Sku::parse(&p.sku).map_err(malformed)?;
     let location = Location::parse(&p.location).map_err(malformed)?;
-    if let Some(low) = p.low {
+    // A new SKU is created first and given its threshold after: a hash holding only `low` reads
+    // as an existing SKU, whose first units would then count as coming back in stock (a level
+    // event a new SKU must not emit).
+    if !p.create {
+        set_low(redis, &sku, p.low).await?;
+    }
+    if let Some(required) = p.require_customer {
+        redis.set_require_customer(&sku, required).await?;
+    }
+    if let Some(mid) = &p.movement_id {
+        if p.delta != 0 || p.create {
+            if let LevelOutcome::BelowReserved { on_hand, reserved } =
+                redis.adjust(&sku, &location, p.delta, mid).await?
+            {
+                return Err(RedisError::Malformed(format!(
+                    "below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"
+                )));
+            }
+        }
+    }
+    if p.create {
+        set_low(redis, &sku, p.low).await?;
+    }
+    Ok(Applied::Applied)
+}
+
+async fn set_low(redis: &Redis, sku: &Sku, low: Option<i64>) -> Result<(), RedisError> {
+    if let Some(low) = low {
         let key = redis.keys().stock(sku.as_str());
         redis
             .client()
             .command(&cmd("HSET").arg(key).arg("low").arg(low))
             .await?;
     }
-    if let Some(required) = p.require_customer {
-        redis.set_require_customer(&sku, required).await?;
-    }
-    match &p.movement_id {
-        Some(mid) if p.delta != 0 || p.create => {
-            match redis.adjust(&sku, &location, p.delta, mid).await? {
-                LevelOutcome::BelowReserved { on_hand, reserved } => Err(RedisError::Malformed(
-                    format!("below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"),
-                )),
-                _ => Ok(Applied::Applied),
-            }
-        }
-        _ => Ok(Applied::Applied),
-    }
+    Ok(())
 }
 
 /// A transfer the worker applies; short (holds took the units since it was recorded) is retried
