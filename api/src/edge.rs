@@ -35,6 +35,25 @@ pub struct Stock {
     /// Exact units available (see above).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub available: Option<i64>,
+    /// With `?locations=true` (single read only): the active pickup locations, each with its own
+    /// badge under the SKU's threshold ("available at Store 12").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Vec<LocationStock>>,
+}
+
+/// One pickup location's badge for a SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LocationStock {
+    /// The location code (pass it as `pickup_location` to reserve there).
+    pub location: String,
+    /// Its display name.
+    pub name: String,
+    /// The badge there.
+    pub status: StockStatus,
+    /// Exact units there, under the same rule as the SKU's `available`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
 }
 
 /// A badge.
@@ -60,7 +79,7 @@ pub struct StockList {
     pub items: Vec<Stock>,
 }
 
-/// One line of a reservation.
+/// One line of a reserve request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -71,6 +90,29 @@ pub struct ReservationItem {
     pub qty: i64,
 }
 
+/// Units of a line held at one location.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Allocation {
+    /// The location code.
+    pub location: String,
+    /// Units there.
+    pub qty: u32,
+}
+
+/// One line of a reservation or an order, with where its units are held: the same shape in the
+/// 201 of a reserve, `GET /v1/reservations/{id}` and the origin's orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AllocatedItem {
+    /// The SKU.
+    pub sku: String,
+    /// Units of the line (the sum of its allocation).
+    pub qty: u32,
+    /// Where they are held, in allocation order (priority, or the pickup location).
+    pub allocation: Vec<Allocation>,
+}
+
 /// `POST /v1/reservations` body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -78,6 +120,10 @@ pub struct ReservationItem {
 pub struct ReserveRequest {
     /// 1 to `MAX_ITEMS` lines, each SKU once.
     pub items: Vec<ReservationItem>,
+    /// Take every line from this location, which must offer pickup (absent: ship, allocating
+    /// each line over the shipping locations by priority).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pickup_location: Option<String>,
     /// The storefront's cart id (rate-limited per cart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cart_id: Option<String>,
@@ -114,8 +160,8 @@ pub struct Reservation {
     pub token: String,
     /// `held`.
     pub status: ReservationStatus,
-    /// The lines held.
-    pub items: Vec<ReservationItem>,
+    /// The lines held, each with its allocation.
+    pub items: Vec<AllocatedItem>,
     /// Creation time.
     pub created_at: String,
     /// Its epoch-ms twin.
@@ -136,8 +182,8 @@ pub struct ReservationView {
     pub reservation_id: String,
     /// Status (a held reservation past its expiry reads `expired`).
     pub status: ReservationStatus,
-    /// The lines.
-    pub items: Vec<ReservationItem>,
+    /// The lines, each with its allocation.
+    pub items: Vec<AllocatedItem>,
     /// Creation time.
     pub created_at: String,
     /// Its epoch-ms twin.
@@ -237,6 +283,7 @@ mod tests {
             status: StockStatus::InStock,
             low_stock_threshold: Some(5),
             available: None,
+            locations: None,
         };
         assert_eq!(
             serde_json::to_value(&s).unwrap(),
@@ -247,6 +294,7 @@ mod tests {
             status: StockStatus::Unknown,
             low_stock_threshold: None,
             available: None,
+            locations: None,
         };
         assert_eq!(
             serde_json::to_value(&u).unwrap(),

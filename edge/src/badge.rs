@@ -1,7 +1,7 @@
 //! Stock badges: the public view of a SKU's level.
 
-use edgestock_api::edge::{Stock, StockStatus};
-use edgestock_core::scripts::StockLevel;
+use edgestock_api::edge::{LocationStock, Stock, StockStatus};
+use edgestock_core::scripts::{PickupLevel, StockLevel};
 
 /// Badge status of an available count against the low-stock threshold.
 pub fn badge_status(available: i64, low_threshold: i64) -> StockStatus {
@@ -25,6 +25,7 @@ pub fn stock(level: &StockLevel, expose_exact: bool) -> Stock {
             status: StockStatus::Unknown,
             low_stock_threshold: None,
             available: None,
+            locations: None,
         };
     }
     let available = level.available();
@@ -33,7 +34,25 @@ pub fn stock(level: &StockLevel, expose_exact: bool) -> Stock {
         status: badge_status(available, level.low_threshold),
         low_stock_threshold: Some(level.low_threshold),
         available: (expose_exact || available <= level.low_threshold).then_some(available),
+        locations: None,
     }
+}
+
+/// The pickup locations' badges, each under the SKU's threshold and the same `available` rule.
+pub fn locations(
+    level: &StockLevel,
+    pickup: &[PickupLevel],
+    expose_exact: bool,
+) -> Vec<LocationStock> {
+    pickup
+        .iter()
+        .map(|l| LocationStock {
+            location: l.location.as_str().to_owned(),
+            name: l.name.clone(),
+            status: badge_status(l.available, level.low_threshold),
+            available: (expose_exact || l.available <= level.low_threshold).then_some(l.available),
+        })
+        .collect()
 }
 
 /// `Cache-Control` of stock reads: shared caches and browsers may keep it `seconds`.

@@ -256,11 +256,12 @@ async fn dispatch<P: Platform>(
     match (route, method) {
         (Route::StockOne(sku), _) => {
             let sku = validate::sku(sku)?;
-            stock::read(p, cfg, req, vec![sku], true).await
+            let with_locations = validate::locations_query(req.query_str())?;
+            stock::read(p, cfg, req, vec![sku], stock::Shape::One { with_locations }).await
         }
         (Route::StockMany, _) => {
             let skus = validate::stock_query(req.query_str())?;
-            stock::read(p, cfg, req, skus, false).await
+            stock::read(p, cfg, req, skus, stock::Shape::Many).await
         }
         (Route::Reservations, _) => reservations::reserve(p, cfg, req).await,
         (Route::Reservation(id), "GET") => reservations::get(p, cfg, req, id).await,

@@ -5,8 +5,8 @@
 use std::collections::HashSet;
 
 use edgestock_api::edge::{ExtendRequest, ReserveRequest};
-use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Item, MAX_STOCK_READ};
+use edgestock_core::domain::{Location, Sku};
+use edgestock_core::scripts::{Line, MAX_STOCK_READ};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -95,8 +95,10 @@ pub fn sku(s: &str) -> Result<Sku, ApiError> {
 /// A validated reserve request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reserve {
-    /// Items, distinct SKUs.
-    pub items: Vec<Item>,
+    /// Lines, distinct SKUs.
+    pub items: Vec<Line>,
+    /// The pickup location, if the shopper picks up rather than ships.
+    pub pickup: Option<Location>,
     /// Cart id.
     pub cart_id: Option<String>,
     /// Hold lifetime in seconds.
@@ -139,11 +141,18 @@ pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
                     .with(|d| d.sku = Some(it.sku.as_str().to_owned())),
             );
         }
-        items.push(Item {
+        items.push(Line {
             sku: s,
             qty: it.qty as u32,
         });
     }
+    let pickup = match &b.pickup_location {
+        None => None,
+        Some(l) => Some(Location::parse(l).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidLocation, e.to_string())
+                .with(|d| d.field = Some("pickup_location".to_owned()))
+        })?),
+    };
     if let Some(c) = &b.cart_id {
         if !is_cart_id(c) {
             return Err(ApiError::invalid(
@@ -163,13 +172,18 @@ pub fn reserve(body: &[u8], cfg: &Config) -> Result<Reserve, ApiError> {
             .with(|d| d.max_ttl_seconds = Some(i64::from(cfg.max_hold_seconds))))
         }
     };
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "items": b.items,
         "cart_id": b.cart_id,
         "ttl_seconds": b.ttl_seconds,
     });
+    // Only when given, so the fingerprint of a shipping request is what it was before pickups.
+    if let Some(l) = &b.pickup_location {
+        canonical["pickup_location"] = serde_json::Value::from(l.as_str());
+    }
     Ok(Reserve {
         items,
+        pickup,
         cart_id: b.cart_id,
         ttl_seconds,
         fingerprint: crate::crypto::sha256_hex(canonical.to_string().as_bytes()),
@@ -181,6 +195,34 @@ fn is_cart_id(s: &str) -> bool {
         && s.len() <= CART_ID_MAX_LEN
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+}
+
+/// The `locations` flag of a single stock read: `true` adds the pickup locations; absent or
+/// `false` does not; other query parameters are ignored, as on every read.
+///
+/// # Errors
+/// 422 `invalid_request` (field `locations`) for any other value.
+pub fn locations_query(query: &str) -> Result<bool, ApiError> {
+    let mut on = false;
+    for (k, v) in query
+        .split('&')
+        .take(MAX_STOCK_READ + 1)
+        .filter_map(|p| p.split_once('='))
+    {
+        if k == "locations" {
+            on = match v {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(ApiError::invalid(
+                        "locations",
+                        "locations must be true or false",
+                    ))
+                }
+            };
+        }
+    }
+    Ok(on)
 }
 
 /// Validates an extend body: `seconds` in 1..=`MAX_HOLD_SECONDS`.

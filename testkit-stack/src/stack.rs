@@ -11,9 +11,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::IntoResponse;
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{Location, Sku};
 use edgestock_core::keys::Keys;
-use edgestock_core::scripts::Engine;
+use edgestock_core::scripts::{Engine, LocationSettings};
 use edgestock_gateway::Running;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -86,6 +86,18 @@ impl Stack {
         let client = Client::new(ReqwestTransport::default(), &gateway.url(), GATEWAY_TOKEN)
             .with_timeout(Duration::from_secs(5));
         let engine = Engine::new(client, Keys::new(prefix.clone()));
+        // What the origin writes for an install with only the `default` location.
+        engine
+            .put_locations(&[LocationSettings {
+                code: Location::default(),
+                name: "Default".to_owned(),
+                priority: 0,
+                active: true,
+                ships: true,
+                pickup: false,
+            }])
+            .await
+            .expect("location settings");
         Self {
             _gateway: gateway,
             engine,
@@ -99,10 +111,20 @@ impl Stack {
         self.worker.url(path)
     }
 
-    /// Sets a SKU's on-hand and low-stock threshold.
+    /// Sets a SKU's on-hand (at `default`) and low-stock threshold.
     pub async fn seed(&self, sku: &str, on_hand: i64, low: i64) {
+        self.seed_at(sku, Location::DEFAULT, on_hand, low).await;
+    }
+
+    /// Sets a SKU's on-hand at `location` and its low-stock threshold.
+    pub async fn seed_at(&self, sku: &str, location: &str, on_hand: i64, low: i64) {
         self.engine
-            .seed(&Sku::parse(sku).expect("valid sku"), on_hand, low)
+            .seed(
+                &Sku::parse(sku).expect("valid sku"),
+                &Location::parse(location).expect("valid location"),
+                on_hand,
+                low,
+            )
             .await
             .expect("seed");
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use edgestock_bench::{env_num, redis_benchmark, run, Load};
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Item, ReserveRequest};
+use edgestock_core::scripts::{Line, ReserveRequest};
 use serde_json::json;
 use support::stack::{PrivateRedis, Stack};
 
@@ -32,10 +32,11 @@ fn reserve_request(id: String) -> ReserveRequest {
     ReserveRequest {
         id,
         fingerprint: FINGERPRINT.into(),
-        items: vec![Item {
+        items: vec![Line {
             sku: Sku::parse(BIG).expect("sku"),
             qty: 1,
         }],
+        pickup: None,
         ttl_ms: 600_000,
         max_hold_ms: 900_000,
         rate_limit: None,

@@ -1,5 +1,5 @@
-//! Redis CPU per script call (`INFO commandstats` usec_per_call) for reserve, stock_read and
-//! commit, with 10k and with 1M live holds spread over 10k SKUs, and reserve throughput at 50
+//! Redis CPU per script call (`INFO commandstats` usec_per_call) for reserve (one location, and a
+//! 3-unit line split over three locations), stock_read and commit, with 10k and with 1M live holds spread over 10k SKUs, and reserve throughput at 50
 //! connections straight to Redis. Runs against a private `redis-server` it starts on a free
 //! loopback port (no persistence) and stops at the end, so it never touches other data.
 //!
@@ -39,12 +39,18 @@ fn sku(i: usize) -> String {
 }
 
 fn reserve_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, ttl_ms: u64) -> redis::Cmd {
+    reserve_qty_cmd(k, sha, rid, sku, 1, ttl_ms)
+}
+
+/// A reserve of `qty` units of one SKU, shipping (allocated over the shipping locations).
+fn reserve_qty_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, qty: u32, ttl_ms: u64) -> redis::Cmd {
     let mut c = redis::cmd("EVALSHA");
     c.arg(sha)
-        .arg(5)
+        .arg(6)
         .arg(k.reservation(rid))
         .arg(k.events())
         .arg(k.sweep_index())
+        .arg(k.locations())
         .arg(k.stock(sku))
         .arg(k.holds(sku))
         .arg(rid)
@@ -58,11 +64,33 @@ fn reserve_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, ttl_ms: u64) -> redis:
         .arg(0)
         .arg(1)
         .arg(sku)
-        .arg(1)
-        // No per-customer cap: max units 0, window 0.
+        .arg(qty)
+        // No per-customer cap: max units 0, window 0; no pickup.
         .arg(0)
-        .arg(0);
+        .arg(0)
+        .arg("");
     c
+}
+
+/// Location settings: `default` first, then `wh-2` and `wh-3` (all active, shipping).
+fn locations_cmd(k: &Keys) -> redis::Cmd {
+    let mut c = redis::cmd("HSET");
+    c.arg(k.locations())
+        .arg("default")
+        .arg("0;1;1;0;Default")
+        .arg("wh-2")
+        .arg("1;1;1;0;Warehouse 2")
+        .arg("wh-3")
+        .arg("2;1;1;0;Warehouse 3")
+        .arg("~ship")
+        .arg("default,wh-2,wh-3")
+        .arg("~pickup")
+        .arg("");
+    c
+}
+
+fn split_sku(i: usize) -> String {
+    format!("SPLIT-{i:05}")
 }
 
 /// One `field:value` of `INFO section`.
@@ -131,6 +159,24 @@ async fn drive(
 }
 
 async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds: usize) {
+    let () = locations_cmd(k).query_async(conn).await.unwrap();
+    // SKUs a 3-unit reserve must split over all three locations: one unit at each of the first
+    // two, plenty at the third; one fresh SKU per call.
+    let mut pipe = redis::pipe();
+    for i in 0..CALLS {
+        pipe.cmd("HSET")
+            .arg(k.stock(&split_sku(i)))
+            .arg("on_hand")
+            .arg(1)
+            .arg("on_hand@wh-2")
+            .arg(1)
+            .arg("on_hand@wh-3")
+            .arg(1_000_000)
+            .arg("low")
+            .arg(0)
+            .ignore();
+    }
+    let () = pipe.query_async(conn).await.unwrap();
     let mut pipe = redis::pipe();
     for i in 0..SKUS {
         pipe.cmd("HSET")
@@ -144,6 +190,18 @@ async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds:
             .ignore();
     }
     let () = pipe.query_async(conn).await.unwrap();
+    let split: Vec<redis::Value> =
+        reserve_qty_cmd(k, &shas.reserve, "check-split", &split_sku(CALLS - 1), 3, 1)
+            .query_async(conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        split.get(7),
+        Some(&redis::Value::BulkString(
+            format!("{s}|1,{s}|1|wh-2,{s}|1|wh-3", s = split_sku(CALLS - 1)).into_bytes()
+        )),
+        "the split reserve did not split over three locations: {split:?}"
+    );
     // The script must really hold (a malformed call is refused cheaply and would flatter the
     // figures): one reserve checked before the preload.
     let reply: Vec<redis::Value> = reserve_cmd(k, &shas.reserve, "check", &sku(0), 1)
@@ -220,8 +278,8 @@ async fn main() {
         &[10_000, 1_000_000]
     };
     println!("Redis {version}, private instance at {url}; {SKUS} SKUs; {CALLS} calls per phase at {CONNECTIONS} connections");
-    println!("| live holds | reserve µs/call | stock_read µs/call | commit µs/call | reserve calls/s (50 conns) | used memory |");
-    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| live holds | reserve µs/call | reserve split over 3 locations µs/call | stock_read µs/call | commit µs/call | reserve calls/s (50 conns) | used memory |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for &holds in sizes {
         let () = redis::cmd("FLUSHALL").query_async(&mut conn).await.unwrap();
         let k = Keys::new("");
@@ -268,9 +326,11 @@ async fn main() {
                 let sk = sku((i * 31) % SKUS);
                 let mut c = redis::cmd("EVALSHA_RO");
                 c.arg(&s.stock_read)
-                    .arg(2)
+                    .arg(3)
+                    .arg(kk.locations())
                     .arg(kk.stock(&sk))
                     .arg(kk.holds(&sk))
+                    .arg(0)
                     .arg(0);
                 c
             }),
@@ -291,22 +351,46 @@ async fn main() {
                 let sk = sku((i * 7919) % SKUS);
                 let mut c = redis::cmd("EVALSHA");
                 c.arg(&s.commit)
-                    .arg(4)
+                    .arg(5)
                     .arg(kk.reservation(&rid))
                     .arg(kk.events())
+                    .arg(kk.locations())
                     .arg(kk.stock(&sk))
                     .arg(kk.holds(&sk))
                     .arg(&rid)
                     .arg(0)
                     .arg(1)
                     .arg(&sk)
-                    .arg(1);
+                    .arg(1)
+                    .arg("default");
                 c
             }),
         )
         .await;
         let (_, commit_us) = stat_usec(&mut conn, "evalsha").await;
+
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let (s, kk) = (shas.clone(), k.clone());
+        drive(
+            &conns,
+            Arc::new(move |i| {
+                reserve_qty_cmd(
+                    &kk,
+                    &s.reserve,
+                    &format!("s{i}"),
+                    &split_sku(i),
+                    3,
+                    3_600_000,
+                )
+            }),
+        )
+        .await;
+        let (_, split_us) = stat_usec(&mut conn, "evalsha").await;
         let mem = info_field(&mut conn, "memory", "used_memory_human").await;
-        println!("| {holds} | {reserve_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
+        println!("| {holds} | {reserve_us:.2} | {split_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
     }
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use clap::Parser;
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Item, ReserveOutcome, ReserveRequest};
+use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
 use origin::config::Config;
 use origin::startup::Application;
 use sqlx::postgres::PgPoolOptions;
@@ -156,7 +156,8 @@ async fn origin_round(
                 let req = ReserveRequest {
                     id: ids[i].clone(),
                     fingerprint: "bench".into(),
-                    items: vec![Item { sku, qty: 1 }],
+                    items: vec![Line { sku, qty: 1 }],
+                    pickup: None,
                     ttl_ms: 600_000,
                     max_hold_ms: 600_000,
                     rate_limit: None,

@@ -8,7 +8,7 @@ pub mod stock;
 
 use std::time::Duration;
 
-use edgestock_api::edge::ReservationItem;
+use edgestock_api::edge::{AllocatedItem, Allocation};
 use edgestock_api::{ApiError, ErrorCode};
 use edgestock_core::keys::Keys;
 use edgestock_core::scripts::{Engine, Item};
@@ -32,15 +32,28 @@ pub(crate) fn redis_err(e: upstash_rest::Error) -> ApiError {
     redis_failure(&e)
 }
 
-/// The lines of a reservation as the API shows them.
-pub(crate) fn items(items: &[Item]) -> Vec<ReservationItem> {
-    items
-        .iter()
-        .map(|i| ReservationItem {
-            sku: i.sku.as_str().to_owned(),
-            qty: i64::from(i.qty),
-        })
-        .collect()
+/// The lines of a reservation as the API shows them: its allocated parts grouped by SKU, in
+/// the order the SKUs first appear, each line's allocation in the order it was made.
+pub(crate) fn items(parts: &[Item]) -> Vec<AllocatedItem> {
+    let mut out: Vec<AllocatedItem> = Vec::new();
+    for p in parts {
+        let at = Allocation {
+            location: p.location.as_str().to_owned(),
+            qty: p.qty,
+        };
+        match out.iter_mut().find(|l| l.sku == p.sku.as_str()) {
+            Some(line) => {
+                line.qty += p.qty;
+                line.allocation.push(at);
+            }
+            None => out.push(AllocatedItem {
+                sku: p.sku.as_str().to_owned(),
+                qty: p.qty,
+                allocation: vec![at],
+            }),
+        }
+    }
+    out
 }
 
 /// The clock the edge compares token expiries with: the platform's, shifted like the scripts'

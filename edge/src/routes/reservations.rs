@@ -108,7 +108,8 @@ pub(crate) async fn reserve<P: Platform>(
         return Ok(shortcut::answered(&shortcut::rate_limited(left), true));
     }
     let skus: Vec<&str> = r.items.iter().map(|i| i.sku.as_str()).collect();
-    if !shortcut::revalidate(req) {
+    // The sold-out memory is about the shipping locations: a pickup asks a store, so Redis.
+    if r.pickup.is_none() && !shortcut::revalidate(req) {
         if let Some(sku) = shortcut::known_sold_out(p, cfg, req, &skus).await {
             return Ok(shortcut::answered(&shortcut::insufficient(&sku, 0), true));
         }
@@ -124,6 +125,7 @@ pub(crate) async fn reserve<P: Platform>(
             id: id.clone(),
             fingerprint: r.fingerprint.clone(),
             items: r.items.clone(),
+            pickup: r.pickup.clone(),
             ttl_ms: u64::from(r.ttl_seconds) * 1000,
             max_hold_ms: u64::from(cfg.max_hold_seconds) * 1000,
             rate_limit,
@@ -146,7 +148,7 @@ pub(crate) async fn reserve<P: Platform>(
                     customer.as_deref(),
                 ),
                 status: status(h.status),
-                items: items(&r.items),
+                items: items(&h.items),
                 created_at: rfc3339_ms(h.created_ms),
                 created_at_ms: h.created_ms,
                 expires_at: rfc3339_ms(h.expires_ms),
@@ -161,7 +163,11 @@ pub(crate) async fn reserve<P: Platform>(
             }
             Ok(resp)
         }
-        ReserveOutcome::Insufficient { sku, available } => {
+        ReserveOutcome::Insufficient {
+            sku,
+            available,
+            location: None,
+        } => {
             if available <= 0 {
                 shortcut::learn_sold_out(p, cfg, req, &[sku.as_str()]);
             }
@@ -170,6 +176,34 @@ pub(crate) async fn reserve<P: Platform>(
                 false,
             ))
         }
+        ReserveOutcome::Insufficient {
+            sku,
+            available,
+            location: Some(at),
+        } => Err(ApiError::new(
+            ErrorCode::InsufficientStock,
+            format!("only {available} of {sku} available at {at}"),
+        )
+        .with(|d| {
+            d.sku = Some(sku);
+            d.available = Some(available);
+            d.location = Some(at.as_str().to_owned());
+        })),
+        ReserveOutcome::NoLocations => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            "stock locations are not set up yet; try again shortly",
+        )
+        .retry_after_secs(5)),
+        ReserveOutcome::UnknownLocation(at) => Err(ApiError::new(
+            ErrorCode::UnknownLocation,
+            format!("no location {at}"),
+        )
+        .with(|d| d.location = Some(at.as_str().to_owned()))),
+        ReserveOutcome::LocationUnavailable(at) => Err(ApiError::new(
+            ErrorCode::LocationUnavailable,
+            format!("{at} takes no pickups now"),
+        )
+        .with(|d| d.location = Some(at.as_str().to_owned()))),
         ReserveOutcome::UnknownSku(sku) => Err(unknown_sku(&sku)),
         ReserveOutcome::CustomerRequired(sku) => Err(ApiError::new(
             ErrorCode::CustomerRequired,

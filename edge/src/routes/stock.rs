@@ -12,12 +12,30 @@ use crate::error::unknown_sku;
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 use crate::shortcut;
 
+/// What a stock read answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `GET /v1/stock/{sku}`, with the pickup locations when asked (`?locations=true`).
+    One {
+        /// Add the pickup locations.
+        with_locations: bool,
+    },
+    /// `GET /v1/stock?sku=…`.
+    Many,
+}
+
 /// The cache key of a stock read: the request origin, the SKU list (callers pass it canonical:
-/// sorted, de-duplicated) and the key prefix (tenants sharing a zone never share entries).
-pub fn stock_cache_key(url_origin: &str, prefix: &str, skus: &[&str], single: bool) -> String {
+/// sorted, de-duplicated), the shape and the key prefix (tenants sharing a zone never share
+/// entries; a read with locations has its own entry and `ETag`).
+pub fn stock_cache_key(url_origin: &str, prefix: &str, skus: &[&str], shape: Shape) -> String {
     let p = escape_prefix(prefix);
-    if single {
-        format!("{url_origin}/v1/stock/{}?p={p}", skus[0])
+    if let Shape::One { with_locations } = shape {
+        let l = if with_locations {
+            "&locations=true"
+        } else {
+            ""
+        };
+        format!("{url_origin}/v1/stock/{}?p={p}{l}", skus[0])
     } else {
         let q: Vec<String> = skus.iter().map(|s| format!("sku={s}")).collect();
         format!("{url_origin}/v1/stock?{}&p={p}", q.join("&"))
@@ -114,8 +132,9 @@ pub(crate) async fn read<P: Platform>(
     cfg: &Config,
     req: &ApiRequest,
     skus: Vec<edgestock_core::domain::Sku>,
-    single: bool,
+    shape: Shape,
 ) -> Result<ApiResponse, ApiError> {
+    let single = shape != Shape::Many;
     // Request order (already de-duplicated) for the answer; canonical order for the cache key
     // and the Redis read.
     let order: Vec<&str> = skus.iter().map(|s| s.as_str()).collect();
@@ -123,17 +142,29 @@ pub(crate) async fn read<P: Platform>(
     canonical_skus.sort_by(|a, b| a.as_str().cmp(b.as_str()));
     canonical_skus.dedup();
     let names: Vec<&str> = canonical_skus.iter().map(|s| s.as_str()).collect();
-    let key = stock_cache_key(&req.url_origin(), &cfg.redis_key_prefix, &names, single);
+    let key = stock_cache_key(&req.url_origin(), &cfg.redis_key_prefix, &names, shape);
     let caching = cfg.stock_cache_seconds > 0;
     if caching {
         if let Some(hit) = cached(p, &key).await {
             return answer(req, hit, &order, single, "hit");
         }
     }
-    let levels = engine(p, cfg)?
-        .stock(&canonical_skus)
-        .await
-        .map_err(redis_err)?;
+    let engine = engine(p, cfg)?;
+    let (levels, pickup) = match (shape, canonical_skus.first()) {
+        (
+            Shape::One {
+                with_locations: true,
+            },
+            Some(sku),
+        ) => {
+            let (level, pickup) = engine.stock_with_locations(sku).await.map_err(redis_err)?;
+            (vec![level], Some(pickup))
+        }
+        _ => (
+            engine.stock(&canonical_skus).await.map_err(redis_err)?,
+            None,
+        ),
+    };
     // A fresh answer is what the sold-out memory learns from.
     let sold_out: Vec<&str> = levels
         .iter()
@@ -156,7 +187,11 @@ pub(crate) async fn read<P: Platform>(
             resp.set_header("x-edgestock-cache", "miss");
             return Ok(resp);
         }
-        serde_json::to_vec(&badge::stock(level, cfg.expose_exact_counts))
+        let mut body = badge::stock(level, cfg.expose_exact_counts);
+        if let Some(pickup) = &pickup {
+            body.locations = Some(badge::locations(level, pickup, cfg.expose_exact_counts));
+        }
+        serde_json::to_vec(&body)
     } else {
         let items = levels
             .iter()

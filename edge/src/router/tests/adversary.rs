@@ -112,10 +112,11 @@ fn the_token_expiry_is_fixed_at_creation_from_the_configured_windows() {
     p.redis(
         200,
         &format!(
-            r#"{{"result":["{}","{}","{}",1700000000500,1700000060500,0,1700000000500]}}"#,
+            r#"{{"result":["{}","{}","{}",1700000000500,1700000060500,0,1700000000500,"{}"]}}"#,
             b64("ok"),
             b64(ID),
-            b64("held")
+            b64("held"),
+            b64("A|1")
         ),
     );
     let c = cfg_with(&[

@@ -14,7 +14,7 @@ use crate::crypto;
 use crate::platform::ResponseExt;
 use crate::platform::{OriginRequest, OriginResponse};
 use crate::routes::origin::{base_path, map_origin};
-use crate::routes::stock::stock_cache_key;
+use crate::routes::stock::{stock_cache_key, Shape};
 
 #[derive(Default)]
 struct Shared {
@@ -194,6 +194,7 @@ fn reserve_req(body: &str) -> ApiRequest {
 }
 
 mod adversary;
+mod locations;
 mod origin;
 mod reservations;
 mod routing;

@@ -148,11 +148,18 @@ fn helpers() {
     assert_eq!(base_path("http://h:1/"), "");
     assert_eq!(base_path("https://h/api/"), "/api");
     assert_eq!(
-        stock_cache_key("http://e", "t:1", &["A", "B"], false),
+        stock_cache_key("http://e", "t:1", &["A", "B"], Shape::Many),
         "http://e/v1/stock?sku=A&sku=B&p=t%3A1"
     );
     assert_eq!(
-        stock_cache_key("http://e", "", &["A"], true),
+        stock_cache_key(
+            "http://e",
+            "",
+            &["A"],
+            Shape::One {
+                with_locations: false
+            }
+        ),
         "http://e/v1/stock/A?p="
     );
 }

@@ -13,10 +13,11 @@ fn reserve_success_replay_and_errors() {
     p.redis(
         200,
         &format!(
-            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,0,1700000000000]}}"#,
+            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,0,1700000000000,"{}"]}}"#,
             b64("ok"),
             b64(&id),
-            b64("held")
+            b64("held"),
+            b64("A|1|wh-a,A|1")
         ),
     );
     let rq = with_header(
@@ -36,7 +37,13 @@ fn reserve_success_replay_and_errors() {
         b["token"],
         crypto::reservation_token("secret", &id, 1_700_000_000 + 1860).as_str()
     );
-    assert_eq!(b["items"], json!([{"sku": "A", "qty": 2}]));
+    // The allocation Redis made, in its order: one line, split over two locations.
+    assert_eq!(
+        b["items"],
+        json!([{"sku": "A", "qty": 2, "allocation": [
+            {"location": "wh-a", "qty": 1}, {"location": "default", "qty": 1}
+        ]}])
+    );
     assert_eq!(b["expires_at_ms"], 1_700_000_060_000_i64);
     assert_eq!(b["expires_at"], "2023-11-14T22:14:20.000Z");
     assert_eq!(b["ttl_seconds"], 60);
@@ -52,10 +59,11 @@ fn reserve_success_replay_and_errors() {
     p.redis(
         200,
         &format!(
-            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,1,1700000001000]}}"#,
+            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,1,1700000001000,"{}"]}}"#,
             b64("ok"),
             b64(&id),
-            b64("held")
+            b64("held"),
+            b64("A|1|wh-a,A|1")
         ),
     );
     let r2 = run(&p, &cfg(), &rq);
