@@ -324,6 +324,8 @@ pub struct AuditEntry {
     pub order_id: Option<Uuid>,
     /// Movement id, for ledger entries.
     pub movement_id: Option<String>,
+    /// The location, for ledger entries.
+    pub location: Option<String>,
     /// Units (signed for movements).
     pub qty: i64,
     /// When.

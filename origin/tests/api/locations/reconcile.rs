@@ -113,3 +113,81 @@ async fn seeding_an_empty_redis_restores_the_settings_and_every_location(
     assert_eq!(app.redis_level("SEED").await, (11, 0));
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_placed_split_order_is_pinned_again_at_its_own_locations(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[])).await;
+    app.create_sku("PIN", 2).await;
+    warehouse(&app, "wh-b", 1).await;
+    assert_eq!(adjust_at(&app, "PIN", "wh-b", 5, "in-b").await.0, 201);
+    let rid = super::reserve_for(&app, "PIN", 4, None).await;
+    assert_eq!(app.place(&rid).await.0, 201);
+    // Redis loses the SKU, its holds and the reservation.
+    let keys = app.state.redis.keys();
+    for key in [keys.stock("PIN"), keys.holds("PIN"), keys.reservation(&rid)] {
+        app.state
+            .redis
+            .client()
+            .command(&upstash_rest::cmd("DEL").arg(key))
+            .await
+            .unwrap();
+    }
+    let (s, seeded) = app.post("/v1/admin/seed", ADMIN_KEY, &json!({})).await;
+    assert_eq!((s, &seeded["repinned"]), (200, &json!(1)), "{seeded}");
+    assert_eq!(level_at(&app, "PIN", "default").await, (2, 2));
+    assert_eq!(level_at(&app, "PIN", "wh-b").await, (5, 2));
+    let (s, order) = app.confirm(&rid).await;
+    assert_eq!(
+        (s, &order["commit_applied"]),
+        (201, &json!(true)),
+        "{order}"
+    );
+    assert_eq!(level_at(&app, "PIN", "default").await, (0, 0));
+    assert_eq!(level_at(&app, "PIN", "wh-b").await, (3, 0));
+    // The audit trail names each movement's location.
+    let (_, trail) = app.get("/v1/events?sku=PIN", ADMIN_KEY).await;
+    let sales: Vec<&str> = trail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "sale")
+        .map(|e| e["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(sales.len(), 2, "{trail}");
+    assert!(
+        sales.contains(&"default") && sales.contains(&"wh-b"),
+        "{trail}"
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_pickup_order_sells_at_its_store_only(opts: PgPoolOptions, c: PgConnectOptions) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[])).await;
+    app.create_sku("PICK", 5).await;
+    let (s, body) = super::put_location(
+        &app,
+        "store-1",
+        &json!({"name": "Store", "kind": "store", "priority": 9, "ships": false, "pickup": true}),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(adjust_at(&app, "PICK", "store-1", 3, "in-s").await.0, 201);
+    let rid = super::reserve_for(&app, "PICK", 2, Some("store-1")).await;
+    let (s, order) = app.confirm(&rid).await;
+    assert_eq!(s, 201, "{order}");
+    assert_eq!(
+        order["items"],
+        json!([{"sku": "PICK", "qty": 2, "allocation": [{"location": "store-1", "qty": 2}]}])
+    );
+    assert_eq!(super::ledger_at(&app, "PICK", "store-1").await, 1);
+    assert_eq!(super::ledger_at(&app, "PICK", "default").await, 5);
+    assert_eq!(level_at(&app, "PICK", "store-1").await, (1, 0));
+    assert_eq!(level_at(&app, "PICK", "default").await, (5, 0));
+    app.stop().await;
+}

@@ -79,7 +79,12 @@ async fn a_transfer_moves_units_once_and_a_replay_answers_the_same(
 }
 
 /// A body, the status and code it gets, and one detail it carries.
-type Case = (Value, u16, &'static str, Option<(&'static str, &'static str)>);
+type Case = (
+    Value,
+    u16,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+);
 
 #[sqlx::test(migrations = false)]
 async fn every_refused_transfer_changes_nothing(opts: PgPoolOptions, c: PgConnectOptions) {
