@@ -75,15 +75,9 @@ pub enum OrderStatus {
     NeedsAttention,
 }
 
-/// The units of an order line taken at one location.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Allocation {
-    /// The location code.
-    pub location: String,
-    /// Units taken there.
-    pub qty: u32,
-}
+/// The units of an order line taken at one location: the edge's type, so both APIs (and their
+/// OpenAPI documents) have one `Allocation`.
+pub use crate::edge::Allocation;
 
 /// One order line: a SKU, its total units and where they were allocated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
