@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+mod locations;
+
+pub use locations::*;
+
 /// `GET /healthz` of the origin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -71,14 +75,22 @@ pub enum OrderStatus {
     NeedsAttention,
 }
 
-/// One order line.
+/// The units of an order line taken at one location: the edge's type, so both APIs (and their
+/// OpenAPI documents) have one `Allocation`.
+pub use crate::edge::Allocation;
+
+/// One order line: a SKU, its total units and where they were allocated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OrderItem {
     /// The SKU.
     pub sku: String,
-    /// Units.
+    /// Units: the sum of the allocation.
     pub qty: i32,
+    /// Where the units come from, in allocation order (one part per location; an order placed
+    /// before locations existed shows one part at `default`).
+    #[serde(default)]
+    pub allocation: Vec<Allocation>,
 }
 
 /// An order: `POST /v1/orders`, `GET /v1/orders/{id}`, a cancel's answer.
@@ -210,6 +222,9 @@ pub struct CreateAdjustment {
     pub reason: String,
     /// Idempotency key of the movement.
     pub movement_id: String,
+    /// The location whose stock changes (absent: `default`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// A ledger movement's kind.
@@ -229,6 +244,8 @@ pub enum MovementKind {
     Sale,
     /// Units given back by a cancelled order.
     Cancellation,
+    /// Units moved between two locations (one movement out, one in).
+    Transfer,
 }
 
 /// 201 (200 on replay) of `POST /v1/admin/skus/{sku}/adjustments`.
@@ -239,6 +256,8 @@ pub struct Adjustment {
     pub sku: String,
     /// Its movement id.
     pub movement_id: String,
+    /// The location whose stock changed.
+    pub location: String,
     /// Signed units.
     pub delta: i64,
     /// The movement kind derived from the reason.
@@ -249,28 +268,6 @@ pub struct Adjustment {
     pub replay: bool,
     /// Whether Redis took it.
     pub redis: RedisApply,
-}
-
-/// One SKU's comparison of the ledger and Redis.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SkuDrift {
-    /// The SKU.
-    pub sku: String,
-    /// Ledger on-hand (all movements).
-    pub ledger_on_hand: i64,
-    /// What Redis should hold now (movements already applied).
-    pub expected_redis_on_hand: i64,
-    /// Movements still pending in the outbox.
-    pub pending_movements: i64,
-    /// Redis on-hand (`null` when Redis does not know the SKU).
-    pub redis_on_hand: Option<i64>,
-    /// Units held by live holds in Redis.
-    pub redis_reserved: i64,
-    /// `redis_on_hand - expected_redis_on_hand` (missing SKU: `-expected`).
-    pub drift: i64,
-    /// True when this call reseeded the SKU.
-    pub repaired: bool,
 }
 
 /// `POST /v1/admin/seed`.
@@ -294,8 +291,11 @@ pub struct SeedResult {
 pub struct Reconcile {
     /// Every SKU.
     pub skus: Vec<SkuDrift>,
-    /// How many drift.
+    /// How many SKUs drift at any location.
     pub drifting: usize,
+    /// Whether Redis's location settings differed from Postgres's (repaired with `repair`).
+    #[serde(default)]
+    pub settings_drift: bool,
     /// Whether drifting SKUs were reseeded.
     pub repair: bool,
     /// With `repair`: placed orders whose lost holds were pinned again.
@@ -318,6 +318,8 @@ pub struct AuditEntry {
     pub order_id: Option<Uuid>,
     /// Movement id, for ledger entries.
     pub movement_id: Option<String>,
+    /// The location, for ledger entries.
+    pub location: Option<String>,
     /// Units (signed for movements).
     pub qty: i64,
     /// When.
@@ -347,7 +349,8 @@ mod tests {
             "order_id": "0190f0a2-0000-7000-8000-000000000001",
             "reservation_id": "r1", "status": "NEEDS_ATTENTION",
             "customer_ref": null, "payment_ref": null,
-            "items": [{"sku": "A", "qty": 1}],
+            "items": [{"sku": "A", "qty": 3, "allocation": [
+                {"location": "default", "qty": 1}, {"location": "store-1", "qty": 2}]}],
             "created_at": "2026-01-01T00:00:00Z",
             "payment_deadline": null, "confirmed_at": "2026-01-01T00:10:00Z",
             "late": true, "commit_applied": false

@@ -18,6 +18,8 @@ pub enum FaultPoint {
     AfterPgCommit,
     /// Shopper release: under the reservation lock, before Redis is called.
     BeforeRelease,
+    /// Transfer: the ledger and outbox row are recorded and committed, Redis is not called.
+    BeforeTransferApply,
 }
 
 /// A point a handler waits at until the test opens it.

@@ -66,6 +66,8 @@ impl Application {
     pub async fn build_with_state(state: AppState) -> anyhow::Result<Self> {
         if state.config.seed_on_startup {
             seed_on_startup(&state).await;
+        } else {
+            sync_locations(&state).await;
         }
         let listener = TcpListener::bind(&state.config.listen)
             .await
@@ -162,6 +164,17 @@ async fn seed_on_startup(state: &AppState) {
     }
     if let Err(e) = crate::domain::seed::repin_placed(state).await {
         tracing::error!(error = %e, "re-pinning placed orders on startup failed");
+    }
+}
+
+/// Writes the location settings to Redis when its copy differs (a fresh Redis has none, and
+/// reserves answer 503 until it has). Failures are logged: the next PUT, seed or reconcile
+/// writes them.
+async fn sync_locations(state: &AppState) {
+    match crate::domain::locations::reconcile_settings(state, true).await {
+        Ok(true) => tracing::info!("location settings written to redis"),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "writing the location settings to redis failed"),
     }
 }
 

@@ -51,6 +51,7 @@ pub async fn cancel_order(state: &AppState, id: Uuid, restock: Option<bool>) -> 
         .map(|(i, it)| PayloadItem {
             sku: it.sku.clone(),
             qty: it.qty,
+            location: it.location.clone(),
             movement_id: Some(format!("cancel:{id}:{}", i + 1)),
         })
         .collect();
@@ -100,6 +101,7 @@ pub async fn cancel_order(state: &AppState, id: Uuid, restock: Option<bool>) -> 
                 &NewMovement {
                     movement_id: line.movement_id.as_deref().unwrap_or_default(),
                     sku: &line.sku,
+                    location: &line.location,
                     kind: MovementKind::Cancellation,
                     qty: line.qty,
                     reason: Some("order cancelled"),

@@ -99,6 +99,7 @@ fn payload(order_id: Uuid, reservation_id: &str, lines: &[OrderItem]) -> Effect 
             .map(|l| PayloadItem {
                 sku: l.sku.clone(),
                 qty: l.qty,
+                location: l.location.clone(),
                 movement_id: None,
             })
             .collect(),
@@ -168,8 +169,7 @@ async fn confirm_hold(state: &AppState, tx: Tx, req: &ConfirmRequest) -> Result<
     let lines = lines_of(&items);
     let order_id = Uuid::now_v7();
     let effect = payload(order_id, &req.reservation_id, &lines);
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
+    let (skus, qtys, locations) = Lines::columns(&lines);
     let mut tx = tx;
     let recorded = lifecycle::insert_confirmed(
         &mut tx,
@@ -183,12 +183,19 @@ async fn confirm_hold(state: &AppState, tx: Tx, req: &ConfirmRequest) -> Result<
         &Lines {
             skus: &skus,
             qtys: &qtys,
+            locations: &locations,
         },
     )
     .await
     .on_constraint("orders_payment_ref_key", |_| Error::PaymentRefInUse)
     .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)
-    .on_constraint("stock_movements_sku_fkey", |_| Error::ReservedSkuUnknown);
+    .on_constraint("stock_movements_sku_fkey", |_| Error::ReservedSkuUnknown)
+    .on_constraint("order_items_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    })
+    .on_constraint("stock_movements_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    });
     let recorded = match recorded {
         Ok(r) => r,
         Err(e) => {
@@ -262,10 +269,18 @@ async fn commit_late(
         .ok_or_else(|| anyhow::anyhow!("a confirmed order without its commit row"))?;
     let items = items_of(&order.items)?;
     match state.redis.commit(&order.reservation_id, &items).await {
-        Ok(CommitOutcome::Short { sku, available, .. }) => {
+        Ok(CommitOutcome::Short {
+            sku,
+            available,
+            location,
+        }) => {
             tx.rollback().await?;
             state.metrics.order("late_short");
-            Err(Error::InsufficientStock { sku, available })
+            Err(Error::InsufficientStock {
+                sku: sku.to_string(),
+                available,
+                location: Some(location.to_string()),
+            })
         }
         Ok(_) => {
             lifecycle::mark_commit_applied(&mut tx, outbox_id, order.order_id).await?;
@@ -296,9 +311,17 @@ async fn resolve(state: &AppState, mut tx: Tx, order: Order) -> Result<Confirmed
     }
     let items = items_of(&order.items)?;
     match state.redis.commit(&order.reservation_id, &items).await? {
-        CommitOutcome::Short { sku, available, .. } => {
+        CommitOutcome::Short {
+            sku,
+            available,
+            location,
+        } => {
             tx.rollback().await?;
-            Err(Error::InsufficientStock { sku, available })
+            Err(Error::InsufficientStock {
+                sku: sku.to_string(),
+                available,
+                location: Some(location.to_string()),
+            })
         }
         _ => {
             lifecycle::resolve_confirmed(&mut tx, order.order_id, outbox_id).await?;

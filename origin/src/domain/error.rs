@@ -42,17 +42,33 @@ pub enum Error {
     /// A confirmed order cancelled without saying whether the units go back to stock.
     #[error("cancelling a confirmed order needs `restock: true` (units back on sale) or `false` (the goods left)")]
     RestockRequired,
-    /// A late confirm found a SKU short: nothing was taken (the merchant refunds).
-    #[error("not enough units of {sku} for a late confirm: {available} available")]
+    /// A late confirm (or a transfer) found a SKU short: nothing was taken (the merchant
+    /// refunds).
+    #[error("not enough units of {sku}{}: {available} available", location.as_deref().map(|l| format!(" at {l}")).unwrap_or_default())]
     InsufficientStock {
         /// The short SKU.
         sku: String,
         /// Units available.
         available: i64,
+        /// The location it is short at.
+        location: Option<String>,
     },
+    /// No location with that code.
+    #[error("unknown location {location}")]
+    UnknownLocation {
+        /// The code.
+        location: String,
+    },
+    /// A 65th location.
+    #[error("at most 64 locations: deactivate one instead of adding another")]
+    TooManyLocations,
     /// A reserved SKU is missing from the catalogue (the foreign key of the order's items).
     #[error("a reserved SKU is not in the catalogue")]
     ReservedSkuUnknown,
+    /// A reservation allocated units at a location Postgres does not know (Redis's settings
+    /// and Postgres disagree: reconcile repairs them).
+    #[error("a reserved location is not in the catalogue")]
+    ReservedLocationUnknown,
     /// No SKU with that name in the catalogue.
     #[error("unknown sku")]
     UnknownSku,

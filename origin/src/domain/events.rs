@@ -108,6 +108,8 @@ pub struct AuditEntry {
     pub order_id: Option<uuid::Uuid>,
     /// Movement id, for ledger entries.
     pub movement_id: Option<String>,
+    /// The location (ledger entries).
+    pub location: Option<String>,
     /// Units (signed for movements).
     pub qty: i64,
     /// When.
@@ -159,14 +161,15 @@ pub async fn audit_trail(
     sqlx::query_as!(
         AuditEntry,
         r#"select source as "source!", id as "id!", kind as "kind!", sku as "sku!",
-                  reservation_id, order_id, movement_id, qty as "qty!", at as "at!"
+                  reservation_id, order_id, movement_id, location, qty as "qty!", at as "at!"
            from (
                select 'hold' as source, e.id, e.kind, e.sku, e.reservation_id, null::uuid as order_id,
-                      null::text as movement_id, e.qty, date_trunc('microseconds', e.at) as at
+                      null::text as movement_id, null::text as location, e.qty,
+                      date_trunc('microseconds', e.at) as at
                from stock_events e where $1::text is null or e.sku = $1
                union all
                select 'ledger', m.id, m.kind::text, m.sku, null, m.order_id, m.movement_id,
-                      m.qty::int8, date_trunc('microseconds', m.created_at)
+                      m.location, m.qty::int8, date_trunc('microseconds', m.created_at)
                from stock_movements m where $1::text is null or m.sku = $1
            ) t
            where $2::timestamptz is null or (t.at, t.source, t.id) < ($2, $3::text, $4::int8)

@@ -52,6 +52,7 @@ async fn expire_one(state: &AppState, id: Uuid, reservation_id: &str) -> Result<
             .map(|i| PayloadItem {
                 sku: i.sku,
                 qty: i.qty,
+                location: i.location,
                 movement_id: None,
             })
             .collect(),

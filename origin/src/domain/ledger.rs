@@ -20,6 +20,8 @@ pub enum MovementKind {
     Sale,
     /// Units given back by a cancelled order (positive).
     Cancellation,
+    /// Units moved between locations: one movement out of one location, one into the other.
+    Transfer,
 }
 
 impl MovementKind {
@@ -32,6 +34,7 @@ impl MovementKind {
             Self::Adjustment => "adjustment",
             Self::Sale => "sale",
             Self::Cancellation => "cancellation",
+            Self::Transfer => "transfer",
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct NewMovement<'a> {
     pub movement_id: &'a str,
     /// The SKU.
     pub sku: &'a str,
+    /// The location whose stock moves.
+    pub location: &'a str,
     /// Kind.
     pub kind: MovementKind,
     /// Signed units.
@@ -62,8 +67,8 @@ pub struct NewMovement<'a> {
 #[tracing::instrument(skip_all, fields(movement_id = %m.movement_id))]
 pub async fn append(tx: &mut Transaction<'_, Postgres>, m: &NewMovement<'_>) -> sqlx::Result<bool> {
     let id = sqlx::query_scalar!(
-        r#"insert into stock_movements (movement_id, sku, kind, qty, reason, order_id, outbox_id)
-           values ($1, $2, $3::text::movement_kind, $4, $5, $6, $7)
+        r#"insert into stock_movements (movement_id, sku, kind, qty, reason, order_id, outbox_id, location)
+           values ($1, $2, $3::text::movement_kind, $4, $5, $6, $7, $8)
            on conflict (movement_id) do nothing
            returning id"#,
         m.movement_id,
@@ -72,7 +77,8 @@ pub async fn append(tx: &mut Transaction<'_, Postgres>, m: &NewMovement<'_>) -> 
         m.qty,
         m.reason,
         m.order_id,
-        m.outbox_id
+        m.outbox_id,
+        m.location
     )
     .fetch_optional(&mut **tx)
     .await?;
@@ -86,6 +92,8 @@ pub struct Movement {
     pub movement_id: String,
     /// The SKU.
     pub sku: String,
+    /// The location.
+    pub location: String,
     /// Kind.
     pub kind: MovementKind,
     /// Signed units.
@@ -103,7 +111,7 @@ pub struct Movement {
 pub async fn find(db: impl PgExecutor<'_>, movement_id: &str) -> sqlx::Result<Option<Movement>> {
     sqlx::query_as!(
         Movement,
-        r#"select movement_id, sku, kind as "kind: MovementKind", qty, reason, outbox_id
+        r#"select movement_id, sku, location, kind as "kind: MovementKind", qty, reason, outbox_id
            from stock_movements where movement_id = $1"#,
         movement_id
     )
@@ -143,6 +151,57 @@ pub async fn levels(db: impl PgExecutor<'_>, sku: Option<&str>) -> sqlx::Result<
         sku
     )
     .fetch_all(db)
+    .await
+}
+
+/// One (SKU, location)'s ledger totals (the view `location_levels`).
+#[derive(Debug, Clone)]
+pub struct LocationLevel {
+    /// The SKU.
+    pub sku: String,
+    /// The location.
+    pub location: String,
+    /// Sum of its movements there.
+    pub on_hand: i64,
+    /// Sum of those Redis already reflects (what seeding loads there).
+    pub redis_on_hand: i64,
+    /// Its movements there whose outbox row is still pending.
+    pub pending_movements: i64,
+}
+
+/// Levels per location of one SKU: `default` always, any other location once a movement names
+/// it; `default` first, then by code.
+///
+/// # Errors
+/// Database failures.
+pub async fn location_levels(
+    db: impl PgExecutor<'_>,
+    sku: &str,
+) -> sqlx::Result<Vec<LocationLevel>> {
+    sqlx::query_as!(
+        LocationLevel,
+        r#"select sku as "sku!", location as "location!", on_hand as "on_hand!",
+                  redis_on_hand as "redis_on_hand!", pending_movements as "pending_movements!"
+           from location_levels where sku = $1
+           order by location <> 'default', location collate "C""#,
+        sku
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Ledger on-hand of `sku` at `location`.
+///
+/// # Errors
+/// Database failures.
+pub async fn on_hand_at(db: impl PgExecutor<'_>, sku: &str, location: &str) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select coalesce(sum(qty), 0)::int8 as "n!" from stock_movements
+           where sku = $1 and location = $2"#,
+        sku,
+        location
+    )
+    .fetch_one(db)
     .await
 }
 

@@ -8,7 +8,7 @@
 //! - [`place`], [`confirm`], [`cancel`], [`expiry`]: the lifecycle's steps (shopper places,
 //!   backend confirms or cancels, unpaid orders expire), each under the reservation's lock.
 //! - [`outbox`]: Redis effects recorded with the change they mirror, and their worker.
-//! - [`stock`]: admin changes of SKUs and stock.
+//! - [`stock`], [`transfer`], [`locations`]: admin changes of SKUs, stock and locations.
 //! - [`seed`], [`events`]: seeding and reconciling Redis; copying its event stream.
 //! - [`webhooks`]: subscriptions to stock and order events, and their signed delivery.
 
@@ -26,6 +26,8 @@ pub mod expiry;
 pub mod ledger;
 /// Order statuses and their transitions.
 pub mod lifecycle;
+/// Stock locations and their settings in Redis.
+pub mod locations;
 /// Orders and their items.
 pub mod orders;
 /// The outbox of pending Redis effects and its worker.
@@ -36,6 +38,8 @@ pub mod place;
 pub mod seed;
 /// Admin stock changes: SKUs and adjustments.
 pub mod stock;
+/// Units moved between locations.
+pub mod transfer;
 /// Webhook subscriptions and their delivery.
 pub mod webhooks;
 

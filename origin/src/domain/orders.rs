@@ -6,22 +6,26 @@ use uuid::Uuid;
 
 use super::lifecycle::OrderStatus;
 
-/// One order line.
+/// One allocated part of an order: units of a SKU at one location (a SKU split over
+/// locations has several, in allocation order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderItem {
     /// The SKU.
     pub sku: String,
     /// Units.
     pub qty: i32,
+    /// Where they are taken from.
+    pub location: String,
 }
 
-/// The order lines of a reservation's items.
+/// The order parts of a reservation's allocated items.
 pub fn lines_of(items: &[edgestock_core::scripts::Item]) -> Vec<OrderItem> {
     items
         .iter()
         .map(|i| OrderItem {
             sku: i.sku.as_str().to_owned(),
             qty: i32::try_from(i.qty).unwrap_or(i32::MAX),
+            location: i.location.as_str().to_owned(),
         })
         .collect()
 }
@@ -34,11 +38,13 @@ pub fn items_of(lines: &[OrderItem]) -> anyhow::Result<Vec<edgestock_core::scrip
     lines
         .iter()
         .map(|l| {
-            Ok(edgestock_core::scripts::Item::at_default(
-                edgestock_core::domain::Sku::parse(&l.sku)
+            Ok(edgestock_core::scripts::Item {
+                sku: edgestock_core::domain::Sku::parse(&l.sku)
                     .map_err(|e| anyhow::anyhow!("stored sku: {e}"))?,
-                u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
-            ))
+                qty: u32::try_from(l.qty).map_err(|e| anyhow::anyhow!("stored qty: {e}"))?,
+                location: edgestock_core::domain::Location::parse(&l.location)
+                    .map_err(|e| anyhow::anyhow!("stored location: {e}"))?,
+            })
         })
         .collect()
 }
@@ -56,7 +62,7 @@ pub struct Order {
     pub customer_ref: Option<String>,
     /// The backend's payment reference (given at confirm).
     pub payment_ref: Option<String>,
-    /// Lines.
+    /// Allocated parts, in line order.
     pub items: Vec<OrderItem>,
     /// Creation time (placed, or confirmed straight from a hold).
     pub created_at: OffsetDateTime,
@@ -105,7 +111,7 @@ impl OrderRow {
     }
 }
 
-/// Items of an order, in line order.
+/// Parts of an order, in line order.
 ///
 /// # Errors
 /// Database failures.
@@ -113,7 +119,7 @@ impl OrderRow {
 pub async fn items(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<OrderItem>> {
     sqlx::query_as!(
         OrderItem,
-        r#"select sku, qty from order_items where order_id = $1 order by line"#,
+        r#"select sku, qty, location from order_items where order_id = $1 order by line"#,
         order_id
     )
     .fetch_all(db)

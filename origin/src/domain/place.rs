@@ -62,8 +62,7 @@ pub async fn place(state: &AppState, reservation_id: &str) -> Result<Placed> {
         return Err(Error::FaultInjected);
     }
     let lines = super::orders::lines_of(&items);
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
+    let (skus, qtys, locations) = Lines::columns(&lines);
     let order_id = Uuid::now_v7();
     let recorded = lifecycle::insert_placed(
         &mut tx,
@@ -73,10 +72,14 @@ pub async fn place(state: &AppState, reservation_id: &str) -> Result<Placed> {
         &Lines {
             skus: &skus,
             qtys: &qtys,
+            locations: &locations,
         },
     )
     .await
-    .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown);
+    .on_constraint("order_items_sku_fkey", |_| Error::ReservedSkuUnknown)
+    .on_constraint("order_items_location_fkey", |_| {
+        Error::ReservedLocationUnknown
+    });
     let recorded = match recorded {
         Ok(r) => r,
         Err(e) => {

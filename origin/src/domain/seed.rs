@@ -1,4 +1,5 @@
-//! Seeding Redis from the ledger, and reconcile (drift report, optional repair).
+//! Seeding Redis from the ledger, and reconcile (drift report, optional repair), per (SKU,
+//! location): the location settings first, then each location's stock.
 //!
 //! # The seeding rule
 //! Redis `on_hand` must equal the sum of the ledger movements Redis already reflects: every
@@ -14,17 +15,29 @@
 //! Each SKU is seeded in a transaction holding the SKU's exclusive advisory lock, which outbox
 //! applies take shared: no apply can change Redis between reading the ledger and seeding.
 
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{Location, Sku};
 use edgestock_core::scripts::{LevelOutcome, RepinOutcome};
 
 use super::error::Result;
-use super::ledger;
+use super::{ledger, locations};
 use crate::state::AppState;
 
 /// One SKU's comparison of ledger and Redis (reported as is by seed and reconcile).
-pub use edgestock_api::origin::SkuDrift;
+pub use edgestock_api::origin::{LocationDrift, SkuDrift};
 
-/// Compares (and with `repair`, fixes) every SKU, or one.
+/// What a pass over one SKU writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Compare only.
+    Nothing,
+    /// Reseed the locations that drift.
+    Drifting,
+    /// Reseed every location (seeding).
+    All,
+}
+
+/// Compares (and with `repair`, fixes) the location settings and every SKU at every location,
+/// or one SKU. Returns whether the settings differed, and each SKU's comparison.
 ///
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
@@ -33,52 +46,38 @@ pub async fn reconcile(
     state: &AppState,
     repair: bool,
     only: Option<&str>,
-) -> Result<Vec<SkuDrift>> {
+) -> Result<(bool, Vec<SkuDrift>)> {
+    let settings_drift = locations::reconcile_settings(state, repair).await?;
+    let write = if repair {
+        Write::Drifting
+    } else {
+        Write::Nothing
+    };
     let skus = ledger::levels(&state.db, only).await?;
     let mut out = Vec::with_capacity(skus.len());
     for level in skus {
-        out.push(reconcile_one(state, &level.sku, repair).await?);
+        out.push(seed_one(state, &level.sku, write).await?);
     }
-    Ok(out)
+    Ok((settings_drift, out))
 }
 
-/// Seeds every SKU from the ledger (reconcile with repair of every SKU, drift or not).
+/// Seeds the location settings, then every SKU at every location from the ledger.
 ///
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
 pub async fn seed_all(state: &AppState) -> Result<Vec<SkuDrift>> {
-    // Location settings before stock: reserves refuse (503) without them.
-    if state.redis.locations().await?.is_none() {
-        state
-            .redis
-            .put_locations(&[edgestock_core::scripts::LocationSettings {
-                code: edgestock_core::domain::Location::default(),
-                name: "Default".to_owned(),
-                priority: 0,
-                active: true,
-                ships: true,
-                pickup: false,
-            }])
-            .await?;
-    }
+    locations::push_settings(state).await?;
     let skus = ledger::levels(&state.db, None).await?;
     let mut out = Vec::with_capacity(skus.len());
     for level in skus {
-        out.push(seed_one(state, &level.sku, true).await?);
+        out.push(seed_one(state, &level.sku, Write::All).await?);
     }
     Ok(out)
 }
 
-async fn reconcile_one(state: &AppState, sku: &str, repair: bool) -> Result<SkuDrift> {
-    let first = seed_one(state, sku, false).await?;
-    if repair && first.drift != 0 {
-        return seed_one(state, sku, true).await;
-    }
-    Ok(first)
-}
-
-/// Reads one SKU under its exclusive lock and, with `write`, seeds it to the expected value.
-async fn seed_one(state: &AppState, sku: &str, write: bool) -> Result<SkuDrift> {
+/// Reads one SKU under its exclusive lock, compares every location the ledger or Redis has for
+/// it, and writes what `write` asks.
+async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift> {
     let parsed = Sku::parse(sku).map_err(|e| anyhow::anyhow!("bad sku in ledger: {e}"))?;
     let mut tx = state.db.begin().await?;
     ledger::lock_sku(&mut tx, sku, true).await?;
@@ -87,53 +86,83 @@ async fn seed_one(state: &AppState, sku: &str, write: bool) -> Result<SkuDrift> 
         .into_iter()
         .next()
         .ok_or_else(|| anyhow::anyhow!("sku {sku} vanished"))?;
-    let expected = level.redis_on_hand;
-    let mut read = state.redis.stock(std::slice::from_ref(&parsed)).await?;
-    let before = read.pop().filter(|l| l.exists);
-    let mut drift = SkuDrift {
-        sku: sku.to_owned(),
-        ledger_on_hand: level.on_hand,
-        expected_redis_on_hand: expected,
-        pending_movements: level.pending_movements,
-        redis_on_hand: before.as_ref().map(|l| l.on_hand),
-        redis_reserved: before.as_ref().map_or(0, |l| l.reserved),
-        drift: before.as_ref().map_or(-expected, |l| l.on_hand - expected),
-        repaired: false,
-    };
-    if write {
-        let low = i64::from(level.low_stock_threshold);
-        // Not a macro: the column is newer than the offline query cache.
-        let require_customer: bool =
-            sqlx::query_scalar("select require_customer from skus where sku = $1")
-                .bind(sku)
-                .fetch_one(&mut *tx)
+    let ledger_rows = ledger::location_levels(&mut *tx, sku).await?;
+    let redis_rows = state.redis.stock_by_location(&parsed).await?;
+    let mut codes: Vec<String> = ledger_rows.iter().map(|r| r.location.clone()).collect();
+    codes.extend(redis_rows.iter().map(|r| r.location.as_str().to_owned()));
+    codes.sort_by(|a, b| (a != Location::DEFAULT, a).cmp(&(b != Location::DEFAULT, b)));
+    codes.dedup();
+    // Not a macro: the column is newer than the offline query cache.
+    let require_customer: bool =
+        sqlx::query_scalar("select require_customer from skus where sku = $1")
+            .bind(sku)
+            .fetch_one(&mut *tx)
+            .await?;
+    let low = i64::from(level.low_stock_threshold);
+    let mut per_location = Vec::with_capacity(codes.len());
+    for code in codes {
+        let ledger_row = ledger_rows.iter().find(|r| r.location == code);
+        let redis_row = redis_rows.iter().find(|r| r.location.as_str() == code);
+        let expected = ledger_row.map_or(0, |r| r.redis_on_hand);
+        let mut d = LocationDrift {
+            ledger_on_hand: ledger_row.map_or(0, |r| r.on_hand),
+            expected_redis_on_hand: expected,
+            pending_movements: ledger_row.map_or(0, |r| r.pending_movements),
+            redis_on_hand: redis_row.map(|r| r.on_hand),
+            redis_reserved: redis_row.map_or(0, |r| r.reserved),
+            drift: redis_row.map_or(-expected, |r| r.on_hand - expected),
+            repaired: false,
+            location: code,
+        };
+        let seed = match write {
+            Write::Nothing => false,
+            Write::Drifting => d.drift != 0,
+            Write::All => true,
+        };
+        if seed {
+            let location = Location::parse(&d.location)
+                .map_err(|e| anyhow::anyhow!("bad location in ledger: {e}"))?;
+            let outcome = state
+                .redis
+                .seed_with(
+                    &parsed,
+                    &location,
+                    expected.max(0),
+                    low,
+                    Some(require_customer),
+                )
                 .await?;
-        match state
-            .redis
-            .seed_with(
-                &parsed,
-                &edgestock_core::domain::Location::default(),
-                expected.max(0),
-                low,
-                Some(require_customer),
-            )
-            .await?
-        {
-            LevelOutcome::BelowReserved { on_hand, reserved } => {
+            if let LevelOutcome::BelowReserved { on_hand, reserved } = outcome {
                 tracing::warn!(
                     sku,
+                    location = %location,
                     expected,
                     on_hand,
                     reserved,
                     "seed clamped to the units live holds reserve"
                 );
             }
-            LevelOutcome::Applied { .. } | LevelOutcome::Duplicate { .. } => {}
+            d.repaired = d.drift != 0;
         }
-        drift.repaired = drift.drift != 0;
+        per_location.push(d);
     }
     tx.commit().await?;
-    Ok(drift)
+    let default = per_location
+        .iter()
+        .find(|d| d.location == Location::DEFAULT)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("sku {sku} has no default level"))?;
+    Ok(SkuDrift {
+        sku: sku.to_owned(),
+        ledger_on_hand: default.ledger_on_hand,
+        expected_redis_on_hand: default.expected_redis_on_hand,
+        pending_movements: default.pending_movements,
+        redis_on_hand: default.redis_on_hand,
+        redis_reserved: default.redis_reserved,
+        drift: default.drift,
+        repaired: default.repaired,
+        locations: per_location,
+    })
 }
 
 /// What [`repin_placed`] did.
@@ -198,8 +227,12 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
         {
             RepinOutcome::Repinned { .. } => out.repinned += 1,
             RepinOutcome::Exists(_) => {}
-            RepinOutcome::Short { sku, available, .. } => {
-                tracing::warn!(order = %row.id, %sku, available, "a placed order's units were resold while Redis had lost its hold");
+            RepinOutcome::Short {
+                sku,
+                available,
+                location,
+            } => {
+                tracing::warn!(order = %row.id, %sku, %location, available, "a placed order's units were resold while Redis had lost its hold");
                 out.short += 1;
             }
         }

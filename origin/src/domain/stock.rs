@@ -1,8 +1,11 @@
 //! Admin stock changes: creating or updating a SKU and appending adjustments. Each change is
 //! ledger movements plus an `adjust` outbox row in one transaction, applied to Redis right away
 //! when it is reachable and by the outbox worker otherwise.
+//!
+//! A SKU's `on_hand` in [`put_sku`] is its `default` location's (what it meant before locations
+//! existed); an adjustment names its location.
 
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{Location, Sku};
 use uuid::Uuid;
 
 use super::error::{Error, Result};
@@ -20,7 +23,7 @@ pub enum RedisState {
 }
 
 /// Applies outbox row `outbox_id` inline; a failure leaves it to the worker.
-async fn apply_now(state: &AppState, outbox_id: Option<i64>) -> RedisState {
+pub(super) async fn apply_now(state: &AppState, outbox_id: Option<i64>) -> RedisState {
     let Some(id) = outbox_id else {
         return RedisState::Applied;
     };
@@ -39,7 +42,7 @@ async fn apply_now(state: &AppState, outbox_id: Option<i64>) -> RedisState {
 pub struct SkuSpec {
     /// Display name.
     pub name: String,
-    /// Units on hand wanted; the difference becomes a ledger movement.
+    /// Units on hand wanted at `default`; the difference becomes a ledger movement.
     pub on_hand: i64,
     /// Low-stock threshold.
     pub low_stock_threshold: i64,
@@ -70,7 +73,8 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
     let mut tx = state.db.begin().await?;
     ledger::lock_sku(&mut tx, sku.as_str(), true).await?;
     let before = sqlx::query!(
-        r#"select low_stock_threshold, coalesce((select sum(qty) from stock_movements m where m.sku = s.sku), 0)::int8 as "on_hand!"
+        r#"select low_stock_threshold, coalesce((select sum(qty) from stock_movements m
+                  where m.sku = s.sku and m.location = 'default'), 0)::int8 as "on_hand!"
            from skus s where sku = $1"#,
         sku.as_str()
     )
@@ -117,6 +121,7 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
     if movement_id.is_some() || low_changed || rc_changed {
         let effect = Effect::Adjust(AdjustPayload {
             sku: sku.to_string(),
+            location: Location::DEFAULT.to_owned(),
             delta,
             movement_id: movement_id.clone(),
             low: low_changed.then_some(spec.low_stock_threshold),
@@ -134,6 +139,7 @@ pub async fn put_sku(state: &AppState, sku: &Sku, spec: &SkuSpec) -> Result<SkuW
         let movement = NewMovement {
             movement_id: mid,
             sku: sku.as_str(),
+            location: Location::DEFAULT,
             kind,
             qty: i32::try_from(delta).map_err(|_| Error::ChangeTooLarge)?,
             reason: Some(reason),
@@ -160,6 +166,8 @@ pub struct Adjustment {
     pub reason: String,
     /// Idempotency id.
     pub movement_id: String,
+    /// The location whose stock changes.
+    pub location: Location,
 }
 
 impl Adjustment {
@@ -185,12 +193,16 @@ pub enum Adjusted {
 /// Appends adjustment `a` to `sku`; idempotent by `movement_id`.
 ///
 /// # Errors
-/// [`Error::MovementIdReused`] for another change under the same id, [`Error::UnknownSku`];
-/// database failures.
+/// [`Error::MovementIdReused`] for another change under the same id, [`Error::UnknownSku`],
+/// [`Error::UnknownLocation`]; database failures.
 #[tracing::instrument(skip(state, a), fields(sku = %sku, movement_id = %a.movement_id))]
 pub async fn adjust(state: &AppState, sku: &Sku, a: &Adjustment) -> Result<Adjusted> {
     if let Some(m) = ledger::find(&state.db, &a.movement_id).await? {
-        if m.sku != sku.as_str() || i64::from(m.qty) != a.delta {
+        if m.sku != sku.as_str()
+            || m.location != a.location.as_str()
+            || i64::from(m.qty) != a.delta
+            || m.kind == MovementKind::Transfer
+        {
             return Err(Error::MovementIdReused);
         }
         return Ok(Adjusted::Replayed);
@@ -205,8 +217,10 @@ pub async fn adjust(state: &AppState, sku: &Sku, a: &Adjustment) -> Result<Adjus
     if exists.is_none() {
         return Err(Error::UnknownSku);
     }
+    super::locations::require(&mut tx, a.location.as_str()).await?;
     let effect = Effect::Adjust(AdjustPayload {
         sku: sku.to_string(),
+        location: a.location.to_string(),
         delta: a.delta,
         movement_id: Some(a.movement_id.clone()),
         low: None,
@@ -217,6 +231,7 @@ pub async fn adjust(state: &AppState, sku: &Sku, a: &Adjustment) -> Result<Adjus
     let movement = NewMovement {
         movement_id: &a.movement_id,
         sku: sku.as_str(),
+        location: a.location.as_str(),
         kind: a.kind(),
         qty: a.delta as i32,
         reason: Some(&a.reason),

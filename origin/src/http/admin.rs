@@ -10,7 +10,7 @@ use edgestock_api::origin::{
     self as api, CreateAdjustment, PutSku, Reconcile, RedisApply, SeedResult, SkuView,
 };
 use edgestock_api::ErrorCode;
-use edgestock_core::domain::Sku;
+use edgestock_core::domain::{Location, Sku};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,16 +28,17 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create_adjustment))
         .routes(routes!(seed_redis))
         .routes(routes!(reconcile))
+        .merge(super::locations::router())
 }
 
-const MAX_UNITS: i64 = 1_000_000_000;
+pub(super) const MAX_UNITS: i64 = 1_000_000_000;
 
-fn parse_sku(s: &str) -> Result<Sku> {
+pub(super) fn parse_sku(s: &str) -> Result<Sku> {
     Sku::parse(s).map_err(|e| Error::unprocessable(ErrorCode::InvalidSku, e.to_string()))
 }
 
 /// `applied` when Redis took the change now, `pending` when the outbox worker will.
-fn redis_label(r: RedisState) -> RedisApply {
+pub(super) fn redis_label(r: RedisState) -> RedisApply {
     match r {
         RedisState::Applied => RedisApply::Applied,
         RedisState::Pending => RedisApply::Pending,
@@ -53,6 +54,7 @@ fn wire_kind(k: MovementKind) -> api::MovementKind {
         MovementKind::Adjustment => api::MovementKind::Adjustment,
         MovementKind::Sale => api::MovementKind::Sale,
         MovementKind::Cancellation => api::MovementKind::Cancellation,
+        MovementKind::Transfer => api::MovementKind::Transfer,
     }
 }
 
@@ -122,7 +124,7 @@ async fn put_sku(
         (status = 200, description = "Replay of the same movement", body = edgestock_api::origin::Adjustment),
         (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody),
         (status = 404, description = "`not_found`", body = edgestock_api::ErrorBody),
-        (status = 422, description = "`invalid_body`, `movement_id_reused`", body = edgestock_api::ErrorBody)))]
+        (status = 422, description = "`invalid_body`, `invalid_location`, `unknown_location`, `movement_id_reused`", body = edgestock_api::ErrorBody)))]
 async fn create_adjustment(
     State(state): State<AppState>,
     Path(sku): Path<String>,
@@ -136,6 +138,10 @@ async fn create_adjustment(
             "delta must be non-zero and at most 1e9 in size",
         ));
     }
+    let location = match req.location.as_deref() {
+        Some(l) => super::locations::parse_location(l, "location")?,
+        None => Location::default_location(),
+    };
     let mid_ok = !req.movement_id.is_empty()
         && req.movement_id.len() <= 128
         && req
@@ -152,6 +158,7 @@ async fn create_adjustment(
         delta: req.delta,
         reason: req.reason,
         movement_id: req.movement_id,
+        location,
     };
     let (status, replay, redis) = match stock::adjust(&state, &sku, &adjustment).await? {
         Adjusted::Created(r) => (StatusCode::CREATED, false, redis_label(r)),
@@ -161,6 +168,7 @@ async fn create_adjustment(
         sku: sku.to_string(),
         kind: wire_kind(adjustment.kind()),
         movement_id: adjustment.movement_id,
+        location: adjustment.location.to_string(),
         delta: adjustment.delta,
         reason: adjustment.reason,
         replay,
@@ -169,7 +177,8 @@ async fn create_adjustment(
     Ok((status, Json(body)).into_response())
 }
 
-/// Loads every SKU into Redis from the ledger (see [`crate::domain::seed`] for the rule).
+/// Loads the location settings and every SKU at every location into Redis from the ledger (see
+/// [`crate::domain::seed`] for the rule).
 #[utoipa::path(post, path = "/v1/admin/seed", tag = "admin", security(("adminApiKey" = [])),
     responses((status = 200, description = "Seeded", body = edgestock_api::origin::SeedResult),
               (status = 401, description = "`unauthorized`", body = edgestock_api::ErrorBody)))]
@@ -192,7 +201,8 @@ struct ReconcileQuery {
     sku: Option<String>,
 }
 
-/// Reports drift between the ledger and Redis; `?repair=true` reseeds drifting SKUs.
+/// Reports drift between the ledger and Redis per (SKU, location) and of the location settings;
+/// `?repair=true` rewrites the settings and reseeds drifting locations.
 #[utoipa::path(get, path = "/v1/admin/reconcile", tag = "admin", security(("adminApiKey" = [])),
     params(("repair" = Option<bool>, Query), ("sku" = Option<String>, Query)),
     responses((status = 200, description = "The comparison", body = edgestock_api::origin::Reconcile),
@@ -203,8 +213,11 @@ async fn reconcile(
     State(state): State<AppState>,
     Query(q): Query<ReconcileQuery>,
 ) -> Result<Response> {
-    let skus = seed::reconcile(&state, q.repair, q.sku.as_deref()).await?;
-    let drifting = skus.iter().filter(|s| s.drift != 0).count();
+    let (settings_drift, skus) = seed::reconcile(&state, q.repair, q.sku.as_deref()).await?;
+    let drifting = skus
+        .iter()
+        .filter(|s| s.locations.iter().any(|l| l.drift != 0))
+        .count();
     // A repair that returned has reseeded every drifting SKU: none is left drifting.
     let left = if q.repair { 0 } else { drifting };
     state
@@ -218,6 +231,7 @@ async fn reconcile(
     Ok(Json(Reconcile {
         skus,
         drifting,
+        settings_drift,
         repair: q.repair,
         repinned,
     })

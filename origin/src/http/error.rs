@@ -103,13 +103,26 @@ impl From<DomainError> for Error {
             DomainError::RestockRequired => {
                 Self::unprocessable(ErrorCode::RestockRequired, message)
             }
-            DomainError::InsufficientStock { sku, available } => Self::Api(
+            DomainError::InsufficientStock {
+                sku,
+                available,
+                location,
+            } => Self::Api(
                 edgestock_api::ApiError::new(ErrorCode::InsufficientStock, message).with(|d| {
                     d.sku = Some(sku);
                     d.available = Some(available);
+                    d.location = location;
                 }),
             ),
+            DomainError::UnknownLocation { location } => Self::Api(
+                edgestock_api::ApiError::new(ErrorCode::UnknownLocation, message)
+                    .with(|d| d.location = Some(location)),
+            ),
+            DomainError::TooManyLocations => Self::unprocessable(ErrorCode::InvalidBody, message),
             DomainError::ReservedSkuUnknown => Self::unprocessable(ErrorCode::UnknownSku, message),
+            DomainError::ReservedLocationUnknown => {
+                Self::unprocessable(ErrorCode::UnknownLocation, message)
+            }
             DomainError::MovementIdReused => {
                 Self::unprocessable(ErrorCode::MovementIdReused, message)
             }

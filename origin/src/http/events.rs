@@ -70,6 +70,7 @@ fn audit_entry(e: crate::domain::events::AuditEntry) -> AuditEntry {
         reservation_id: e.reservation_id,
         order_id: e.order_id,
         movement_id: e.movement_id,
+        location: e.location,
         qty: e.qty,
         at: e.at,
     }

@@ -17,6 +17,7 @@ mod admin;
 pub mod auth;
 pub mod error;
 mod events;
+mod locations;
 mod ops;
 mod orders;
 mod webhooks;

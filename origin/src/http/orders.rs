@@ -52,14 +52,27 @@ fn status(s: OrderStatus) -> api::OrderStatus {
     }
 }
 
+/// The order's lines: its allocated parts grouped by SKU in line order, `qty` the SKU's total.
 fn items(o: &orders::Order) -> Vec<api::OrderItem> {
-    o.items
-        .iter()
-        .map(|i| api::OrderItem {
-            sku: i.sku.clone(),
-            qty: i.qty,
-        })
-        .collect()
+    let mut out: Vec<api::OrderItem> = Vec::new();
+    for part in &o.items {
+        let allocation = api::Allocation {
+            location: part.location.clone(),
+            qty: u32::try_from(part.qty).unwrap_or(0),
+        };
+        match out.iter_mut().find(|i| i.sku == part.sku) {
+            Some(line) => {
+                line.qty = line.qty.saturating_add(part.qty);
+                line.allocation.push(allocation);
+            }
+            None => out.push(api::OrderItem {
+                sku: part.sku.clone(),
+                qty: part.qty,
+                allocation: vec![allocation],
+            }),
+        }
+    }
+    out
 }
 
 /// The wire form of an order (backend).

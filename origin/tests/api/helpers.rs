@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{ReserveOutcome, ReserveRequest};
+use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
 use edgestock_gateway::Running;
 use origin::config::Config;
 use origin::startup::Application;
@@ -173,7 +173,7 @@ impl TestApp {
             .reserve(&ReserveRequest {
                 id: id.clone(),
                 fingerprint: "fp".into(),
-                items: vec![edgestock_core::scripts::Line {
+                items: vec![Line {
                     sku: Sku::parse(sku).unwrap(),
                     qty,
                 }],
@@ -338,7 +338,7 @@ pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: 
         .reserve(&ReserveRequest {
             id: id.clone(),
             fingerprint: "fp".into(),
-            items: vec![edgestock_core::scripts::Line {
+            items: vec![Line {
                 sku: Sku::parse(sku).unwrap(),
                 qty,
             }],

@@ -44,7 +44,10 @@ async fn place_then_confirm_is_the_only_way_to_a_paid_order(
     let (s, placed) = app.place(&rid).await;
     assert_eq!(s, 201, "{placed}");
     assert_eq!(placed["status"], "PENDING_PAYMENT");
-    assert_eq!(placed["items"], json!([{"sku": "SKU-1", "qty": 3}]));
+    assert_eq!(
+        placed["items"],
+        json!([{"sku": "SKU-1", "qty": 3, "allocation": [{"location": "default", "qty": 3}]}])
+    );
     assert!(
         placed.get("payment_ref").is_none(),
         "the shopper's view has no payment data"
@@ -222,7 +225,7 @@ async fn adversary_a_refused_place_or_confirm_never_keeps_the_hold(
         .redis
         .seed(
             &Sku::parse("GHOST").unwrap(),
-            &edgestock_core::domain::Location::default(),
+            &edgestock_core::domain::Location::default_location(),
             5,
             0,
         )

@@ -10,6 +10,7 @@ mod crash;
 mod dashboards;
 mod helpers;
 mod lifecycle;
+mod locations;
 mod ops;
 mod orders;
 mod pending;

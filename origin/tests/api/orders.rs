@@ -25,7 +25,10 @@ async fn confirm_creates_an_order_once_and_replays_it_with_200(
     assert_eq!(first["payment_ref"], format!("pay-{rid}"));
     assert_eq!(first["late"], false);
     assert_eq!(first["commit_applied"], true);
-    assert_eq!(first["items"], json!([{"sku": "SKU-1", "qty": 3}]));
+    assert_eq!(
+        first["items"],
+        json!([{"sku": "SKU-1", "qty": 3, "allocation": [{"location": "default", "qty": 3}]}])
+    );
     assert_eq!(s2, 200, "{again}");
     assert_eq!(first, again);
     assert_eq!(app.ledger_on_hand("SKU-1").await, 7);

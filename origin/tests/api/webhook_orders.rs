@@ -137,7 +137,7 @@ async fn needs_attention_and_its_resolution_are_delivered_in_order(
 #[sqlx::test(migrations = false)]
 async fn an_order_of_two_skus_sends_one_message_per_line(opts: PgPoolOptions, c: PgConnectOptions) {
     use edgestock_core::domain::Sku;
-    use edgestock_core::scripts::{ReserveOutcome, ReserveRequest};
+    use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
     let env = Env::new().await;
     let app = spawn(&env, opts, c, &[]).await;
     let all = Receiver::start().await;
@@ -147,7 +147,7 @@ async fn an_order_of_two_skus_sends_one_message_per_line(opts: PgPoolOptions, c:
     app.create_sku("TWO-A", 5).await;
     app.create_sku("TWO-B", 5).await;
     let rid = uuid::Uuid::now_v7().to_string();
-    let item = |sku: &str, qty| edgestock_core::scripts::Line {
+    let item = |sku: &str, qty| Line {
         sku: Sku::parse(sku).unwrap(),
         qty,
     };

@@ -132,6 +132,19 @@ pub struct Lines<'a> {
     pub skus: &'a [&'a str],
     /// Quantities, in line order.
     pub qtys: &'a [i32],
+    /// Locations, in line order.
+    pub locations: &'a [&'a str],
+}
+
+impl Lines<'_> {
+    /// The columns of `parts`, in line order: SKUs, quantities, locations.
+    pub fn columns(parts: &[crate::domain::orders::OrderItem]) -> (Vec<&str>, Vec<i32>, Vec<&str>) {
+        (
+            parts.iter().map(|l| l.sku.as_str()).collect(),
+            parts.iter().map(|l| l.qty).collect(),
+            parts.iter().map(|l| l.location.as_str()).collect(),
+        )
+    }
 }
 
 /// Place (step 1): inserts the order `PENDING_PAYMENT` and its items, the deadline `deadline_in`
@@ -154,9 +167,10 @@ pub async fn insert_placed(
                returning id, created_at, payment_deadline
            ),
            i as (
-               insert into order_items (order_id, line, sku, qty)
-               select o.id, l.line, l.sku, l.qty
-               from o, unnest($4::int4[], $5::text[], $6::int4[]) as l(line, sku, qty)
+               insert into order_items (order_id, line, sku, qty, location)
+               select o.id, l.line, l.sku, l.qty, l.location
+               from o, unnest($4::int4[], $5::text[], $6::int4[], $7::text[])
+                       as l(line, sku, qty, location)
            )
            select created_at as "created_at!", payment_deadline as "payment_deadline!" from o"#,
         order_id,
@@ -164,7 +178,8 @@ pub async fn insert_placed(
         deadline_in_secs,
         &line_no,
         lines.skus as &[&str],
-        lines.qtys
+        lines.qtys,
+        lines.locations as &[&str]
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -210,15 +225,17 @@ pub async fn insert_confirmed(
                select o.commit_outbox_id, 'commit', $6, now() + make_interval(secs => $7) from o
            ),
            lines as (
-               select * from unnest($8::int4[], $9::text[], $10::int4[]) as t(line, sku, qty)
+               select * from unnest($8::int4[], $9::text[], $10::int4[], $11::text[])
+                   as t(line, sku, qty, location)
            ),
            i as (
-               insert into order_items (order_id, line, sku, qty)
-               select o.id, l.line, l.sku, l.qty from o, lines l
+               insert into order_items (order_id, line, sku, qty, location)
+               select o.id, l.line, l.sku, l.qty, l.location from o, lines l
            ),
            m as (
-               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
-               select 'sale:' || o.id || ':' || l.line, l.sku, 'sale', -l.qty, o.id, o.commit_outbox_id
+               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id, location)
+               select 'sale:' || o.id || ':' || l.line, l.sku, 'sale', -l.qty, o.id,
+                      o.commit_outbox_id, l.location
                from o, lines l
            )
            select commit_outbox_id as "outbox_id!", created_at as "created_at!",
@@ -232,7 +249,8 @@ pub async fn insert_confirmed(
         outbox_delay_secs,
         &line_no,
         lines.skus as &[&str],
-        lines.qtys
+        lines.qtys,
+        lines.locations as &[&str]
     )
     .fetch_one(&mut **tx)
     .await?;
@@ -278,8 +296,9 @@ pub async fn confirm_placed(
                returning id, commit_outbox_id, confirmed_at
            ),
            m as (
-               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id)
-               select 'sale:' || o.id || ':' || i.line, i.sku, 'sale', -i.qty, o.id, o.commit_outbox_id
+               insert into stock_movements (movement_id, sku, kind, qty, order_id, outbox_id, location)
+               select 'sale:' || o.id || ':' || i.line, i.sku, 'sale', -i.qty, o.id,
+                      o.commit_outbox_id, i.location
                from o join order_items i on i.order_id = o.id
            )
            select commit_outbox_id as "outbox_id!", confirmed_at as "confirmed_at!" from o"#,

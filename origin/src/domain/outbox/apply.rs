@@ -84,14 +84,18 @@ async fn finish(
                 state.metrics.order("commit_applied");
             }
         }
-        Applied::Short { sku, available } => {
+        Applied::Short {
+            sku,
+            available,
+            location,
+        } => {
             sqlx::query!(
                 r#"update outbox set done_at = now(), outcome = 'not_applied', attempts = attempts + 1 where id = $1"#,
                 job.id
             )
             .execute(&mut **tx)
             .await?;
-            tracing::error!(%order_id, %sku, available, "late commit found no units: order needs attention");
+            tracing::error!(%order_id, %sku, %location, available, "late commit found no units: order needs attention");
             let moved = lifecycle::mark_needs_attention(tx, order_id).await?;
             sqlx::query!(
                 r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at)

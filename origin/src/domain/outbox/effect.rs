@@ -2,10 +2,11 @@
 //!
 //! The payload is stored as JSON tagged with its `kind` (`{"kind": "commit", ...}`); the same tag
 //! is kept in the `kind` column, which the SQL filters on. Rows written before the tag existed
-//! carry it only in the column: [`Effect::from_row`] takes the column's tag for them.
+//! carry it only in the column: [`Effect::from_row`] takes the column's tag for them. Payloads
+//! written before locations existed name none: their location is `default`.
 
 use edgestock_core::domain::{Location, Sku};
-use edgestock_core::scripts::{CommitOutcome, Item, LevelOutcome, ReleaseOutcome};
+use edgestock_core::scripts::{CommitOutcome, Item, LevelOutcome, ReleaseOutcome, TransferOutcome};
 use serde::{Deserialize, Serialize};
 use upstash_rest::{cmd, Error as RedisError};
 use uuid::Uuid;
@@ -13,13 +14,21 @@ use uuid::Uuid;
 use super::OutboxKind;
 use crate::state::Redis;
 
-/// One line of an order effect.
+/// The location of a payload written before locations existed.
+fn default_location() -> String {
+    Location::DEFAULT.to_owned()
+}
+
+/// One allocated part of an order effect.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PayloadItem {
     /// The SKU.
     pub sku: String,
     /// Units (positive).
     pub qty: i32,
+    /// Where the units are (absent in old payloads: `default`).
+    #[serde(default = "default_location")]
+    pub location: String,
     /// The movement this line applies (restock/release: the cancellation movement).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub movement_id: Option<String>,
@@ -41,6 +50,9 @@ pub struct OrderPayload {
 pub struct AdjustPayload {
     /// The SKU.
     pub sku: String,
+    /// The location whose on-hand changes (absent in old payloads: `default`).
+    #[serde(default = "default_location")]
+    pub location: String,
     /// Signed change of on-hand (0: only the threshold, or creating the SKU).
     pub delta: i64,
     /// The movement (Redis dedupes by it); none for a threshold-only change.
@@ -55,6 +67,22 @@ pub struct AdjustPayload {
     pub require_customer: Option<bool>,
 }
 
+/// Payload of transfer rows: units of one SKU moved between two locations in one script.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferPayload {
+    /// The SKU.
+    pub sku: String,
+    /// Where the units leave.
+    pub from: String,
+    /// Where they arrive.
+    pub to: String,
+    /// Units (positive).
+    pub qty: u32,
+    /// What Redis dedupes by: the ledger id of the outgoing movement (unique like every
+    /// movement id, so it never meets an adjustment's id).
+    pub movement_id: String,
+}
+
 /// A Redis effect waiting in the outbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -67,6 +95,8 @@ pub enum Effect {
     Restock(OrderPayload),
     /// An admin stock change.
     Adjust(AdjustPayload),
+    /// Units moved between two locations.
+    Transfer(TransferPayload),
 }
 
 /// What applying a row did.
@@ -78,8 +108,10 @@ pub enum Applied {
     Short {
         /// The short SKU.
         sku: String,
-        /// Units available for it.
+        /// Units available for it there.
         available: i64,
+        /// The location it is short at.
+        location: String,
     },
 }
 
@@ -91,6 +123,7 @@ impl Effect {
             Self::Release(_) => OutboxKind::Release,
             Self::Restock(_) => OutboxKind::Restock,
             Self::Adjust(_) => OutboxKind::Adjust,
+            Self::Transfer(_) => OutboxKind::Transfer,
         }
     }
 
@@ -117,6 +150,7 @@ impl Effect {
     pub fn skus(&self) -> Vec<String> {
         let mut skus: Vec<String> = match self {
             Self::Adjust(p) => vec![p.sku.clone()],
+            Self::Transfer(p) => vec![p.sku.clone()],
             Self::Commit(p) | Self::Release(p) | Self::Restock(p) => {
                 p.items.iter().map(|i| i.sku.clone()).collect()
             }
@@ -134,10 +168,17 @@ impl Effect {
     pub async fn run(&self, redis: &Redis) -> Result<Applied, RedisError> {
         match self {
             Self::Adjust(p) => adjust(redis, p).await,
+            Self::Transfer(p) => transfer(redis, p).await,
             Self::Commit(p) => match redis.commit(&p.reservation_id, &items_of(p)?).await? {
-                CommitOutcome::Short { sku, available, .. } => {
-                    Ok(Applied::Short { sku, available })
-                }
+                CommitOutcome::Short {
+                    sku,
+                    available,
+                    location,
+                } => Ok(Applied::Short {
+                    sku: sku.to_string(),
+                    available,
+                    location: location.to_string(),
+                }),
                 CommitOutcome::Late => {
                     tracing::warn!(reservation = %p.reservation_id, "late commit took units from available");
                     Ok(Applied::Applied)
@@ -162,10 +203,11 @@ fn items_of(p: &OrderPayload) -> Result<Vec<Item>, RedisError> {
     p.items
         .iter()
         .map(|i| {
-            Ok(Item::at_default(
-                Sku::parse(&i.sku).map_err(malformed)?,
-                u32::try_from(i.qty).map_err(malformed)?,
-            ))
+            Ok(Item {
+                sku: Sku::parse(&i.sku).map_err(malformed)?,
+                qty: u32::try_from(i.qty).map_err(malformed)?,
+                location: Location::parse(&i.location).map_err(malformed)?,
+            })
         })
         .collect()
 }
@@ -182,27 +224,58 @@ async fn restock(redis: &Redis, p: &OrderPayload) -> Result<Applied, RedisError>
 
 async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError> {
     let sku = Sku::parse(&p.sku).map_err(malformed)?;
-    if let Some(low) = p.low {
+    let location = Location::parse(&p.location).map_err(malformed)?;
+    // A new SKU is created first and given its threshold after: a hash holding only `low` reads
+    // as an existing SKU, whose first units would then count as coming back in stock (a level
+    // event a new SKU must not emit).
+    if !p.create {
+        set_low(redis, &sku, p.low).await?;
+    }
+    if let Some(required) = p.require_customer {
+        redis.set_require_customer(&sku, required).await?;
+    }
+    if let Some(mid) = &p.movement_id {
+        if p.delta != 0 || p.create {
+            if let LevelOutcome::BelowReserved { on_hand, reserved } =
+                redis.adjust(&sku, &location, p.delta, mid).await?
+            {
+                return Err(RedisError::Malformed(format!(
+                    "below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"
+                )));
+            }
+        }
+    }
+    if p.create {
+        set_low(redis, &sku, p.low).await?;
+    }
+    Ok(Applied::Applied)
+}
+
+async fn set_low(redis: &Redis, sku: &Sku, low: Option<i64>) -> Result<(), RedisError> {
+    if let Some(low) = low {
         let key = redis.keys().stock(sku.as_str());
         redis
             .client()
             .command(&cmd("HSET").arg(key).arg("low").arg(low))
             .await?;
     }
-    if let Some(required) = p.require_customer {
-        redis.set_require_customer(&sku, required).await?;
-    }
-    match &p.movement_id {
-        Some(mid) if p.delta != 0 || p.create => match redis
-            .adjust(&sku, &Location::default(), p.delta, mid)
-            .await?
-        {
-            LevelOutcome::BelowReserved { on_hand, reserved } => Err(RedisError::Malformed(
-                format!("below_reserved: on_hand {on_hand}, reserved {reserved}; retrying"),
-            )),
-            _ => Ok(Applied::Applied),
-        },
-        _ => Ok(Applied::Applied),
+    Ok(())
+}
+
+/// A transfer the worker applies; short (holds took the units since it was recorded) is retried
+/// with backoff until they free enough, like an adjust below the reserved units.
+async fn transfer(redis: &Redis, p: &TransferPayload) -> Result<Applied, RedisError> {
+    let sku = Sku::parse(&p.sku).map_err(malformed)?;
+    let from = Location::parse(&p.from).map_err(malformed)?;
+    let to = Location::parse(&p.to).map_err(malformed)?;
+    match redis
+        .transfer(&sku, &from, &to, p.qty, &p.movement_id)
+        .await?
+    {
+        TransferOutcome::Short { available } => Err(RedisError::Malformed(format!(
+            "transfer short at {from}: {available} available; retrying"
+        ))),
+        TransferOutcome::Applied { .. } | TransferOutcome::Duplicate => Ok(Applied::Applied),
     }
 }
 
@@ -218,16 +291,19 @@ mod tests {
                 PayloadItem {
                     sku: "B".into(),
                     qty: 1,
+                    location: "default".into(),
                     movement_id: None,
                 },
                 PayloadItem {
                     sku: "A".into(),
                     qty: 2,
+                    location: "store-1".into(),
                     movement_id: None,
                 },
                 PayloadItem {
                     sku: "B".into(),
                     qty: 3,
+                    location: "store-1".into(),
                     movement_id: None,
                 },
             ],
@@ -247,6 +323,21 @@ mod tests {
         let json = serde_json::to_value(order()).unwrap();
         let effect = Effect::from_row(OutboxKind::Restock, json).unwrap();
         assert_eq!(effect.kind(), OutboxKind::Restock);
+    }
+
+    #[test]
+    fn a_payload_written_before_locations_is_at_default() {
+        let old = serde_json::json!({"kind": "restock", "order_id": Uuid::nil(), "reservation_id": "r",
+            "items": [{"sku": "A", "qty": 1, "movement_id": "cancel:x:1"}]});
+        let Effect::Restock(p) = Effect::from_row(OutboxKind::Restock, old).unwrap() else {
+            panic!("a restock");
+        };
+        assert_eq!(p.items[0].location, "default");
+        let adjust = serde_json::json!({"sku": "A", "delta": 1, "movement_id": "m", "low": null});
+        let Effect::Adjust(a) = Effect::from_row(OutboxKind::Adjust, adjust).unwrap() else {
+            panic!("an adjust");
+        };
+        assert_eq!(a.location, "default");
     }
 
     #[test]

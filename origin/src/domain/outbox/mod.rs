@@ -23,7 +23,7 @@ mod effect;
 mod worker;
 
 pub use apply::{apply_commit, apply_one, Attempt};
-pub use effect::{AdjustPayload, Applied, Effect, OrderPayload, PayloadItem};
+pub use effect::{AdjustPayload, Applied, Effect, OrderPayload, PayloadItem, TransferPayload};
 pub use worker::{drain, run_worker};
 
 use super::error::Result;
@@ -40,6 +40,8 @@ pub enum OutboxKind {
     Restock,
     /// [`Effect::Adjust`].
     Adjust,
+    /// [`Effect::Transfer`].
+    Transfer,
 }
 
 impl OutboxKind {
@@ -50,6 +52,7 @@ impl OutboxKind {
             Self::Release => "release",
             Self::Restock => "restock",
             Self::Adjust => "adjust",
+            Self::Transfer => "transfer",
         }
     }
 }
