@@ -316,7 +316,7 @@ mod tests {
     fn a_reservation_round_trips_with_the_documented_field_names() {
         let v = json!({
             "reservation_id": "r1", "token": "t", "status": "held",
-            "items": [{"sku": "A", "qty": 2}],
+            "items": [{"sku": "A", "qty": 2, "allocation": [{"location": "wh-1", "qty": 1}, {"location": "default", "qty": 1}]}],
             "created_at": "2026-01-01T00:00:00.000Z", "created_at_ms": 0,
             "expires_at": "2026-01-01T00:10:00.000Z", "expires_at_ms": 600000,
             "ttl_seconds": 600

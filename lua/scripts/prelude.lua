@@ -124,8 +124,9 @@ local function load_stock(stock, ship)
     h[flat[i]] = flat[i + 1]
     if string.sub(flat[i], 1, 7) == 'on_hand' then counted = true end
   end
-  -- A SKU exists once it has a threshold or counters; a lone `rc` flag is not stock.
-  if not counted and not h.low then return nil end
+  -- A SKU exists once it has counters at some location: a threshold or an `rc` flag written
+  -- ahead of its first stock is not stock yet.
+  if not counted then return nil end
   local s = { h = h, at = {}, dirty = {}, ship = ship, low = tonumber(h.low or 0) }
   s.state = level(ship_available(s), s.low)
   return s

@@ -103,10 +103,7 @@ async fn forty_shoppers_for_3_plus_5_plus_2_units_make_ten_holds_allocated_by_pr
     };
     at.sort_by_key(|(ms, l)| (*ms, rank(l)));
     let order: Vec<&str> = at.iter().map(|(_, l)| l.as_str()).collect();
-    assert!(
-        order.windows(2).all(|w| rank(w[0]) <= rank(w[1])),
-        "{order:?}"
-    );
+    assert!(order.windows(2).all(|w| rank(w[0]) <= rank(w[1])), "{at:?}");
     assert_eq!(
         levels(&s, "TRIO").await,
         [

@@ -70,7 +70,10 @@ async fn a_sold_out_sku_costs_redis_nothing_until_units_come_back() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(won.2["items"], json!([{"sku": "A", "qty": 1}]));
+    assert_eq!(
+        won.2["items"],
+        json!([{"sku": "A", "qty": 1, "allocation": [{"location": "default", "qty": 1}]}])
+    );
     assert_eq!(available(&s, "A").await, 0);
 }
 

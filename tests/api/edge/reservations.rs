@@ -17,7 +17,10 @@ async fn reservation_lifecycle_with_token() {
     let token = a.2["token"].as_str().unwrap().to_owned();
     assert_eq!(id.len(), 32);
     assert_eq!(a.2["status"], "held");
-    assert_eq!(a.2["items"], json!([{"sku": "A", "qty": 3}]));
+    assert_eq!(
+        a.2["items"],
+        json!([{"sku": "A", "qty": 3, "allocation": [{"location": "default", "qty": 3}]}])
+    );
     assert_eq!(a.2["ttl_seconds"], 60);
     let expires = a.2["expires_at_ms"].as_i64().unwrap();
     assert!(a.2["expires_at"].as_str().unwrap().ends_with('Z'));
@@ -37,7 +40,10 @@ async fn reservation_lifecycle_with_token() {
     assert_eq!(a.0, StatusCode::OK, "{:?}", a.2);
     assert_eq!(a.2["status"], "held");
     assert_eq!(a.2["expires_at_ms"], expires);
-    assert_eq!(a.2["items"], json!([{"sku": "A", "qty": 3}]));
+    assert_eq!(
+        a.2["items"],
+        json!([{"sku": "A", "qty": 3, "allocation": [{"location": "default", "qty": 3}]}])
+    );
 
     // Extend, capped by MAX_HOLD_SECONDS (120 s from creation).
     let ext = format!("{path}/extend");
