@@ -161,8 +161,27 @@ export function mmss(seconds) {
  * rate_limited, error.
  * `onPlaced(order)` is called once the order is placed (e.g. to start the payment).
  */
+/**
+ * The stores where a SKU can be picked up, with their badges: `[{location, name, status,
+ * available?}]` from `GET /v1/stock/{sku}?locations=true` (empty when none, or on any failure:
+ * shipping stays possible).
+ */
+export async function pickupLocations({ api, sku, fetchImpl }) {
+  const f = fetchImpl || globalThis.fetch.bind(globalThis);
+  try {
+    const base = (api || "").replace(/\/$/, "");
+    const resp = await f(`${base}/v1/stock/${encodeURIComponent(sku)}?locations=true`);
+    if (!resp.ok) return [];
+    const body = await resp.json();
+    return Array.isArray(body.locations) ? body.locations : [];
+  } catch {
+    return [];
+  }
+}
+
 export class ReserveButton {
-  constructor(root, { api, sku, qty = 1, ttlSeconds, badges, fetchImpl, storage, pollMs = 2000, onPlaced } = {}) {
+  // `pickup()` (optional) answers the chosen pickup `{location, name}`, or null to ship.
+  constructor(root, { api, sku, qty = 1, ttlSeconds, badges, fetchImpl, storage, pollMs = 2000, onPlaced, pickup } = {}) {
     this.root = root;
     this.api = (api || "").replace(/\/$/, "");
     this.sku = sku;
@@ -178,6 +197,7 @@ export class ReserveButton {
     this.pendingKey = null;
     this.pollMs = pollMs;
     this.onPlaced = onPlaced;
+    this.pickup = pickup;
     this.order = null;
     this.poller = null;
 
@@ -237,6 +257,8 @@ export class ReserveButton {
     this.setState("busy", "Reserving…");
     const body = { items: [{ sku: this.sku, qty: this.qty }] };
     if (this.ttlSeconds) body.ttl_seconds = this.ttlSeconds;
+    const pickup = this.pickup?.() || null;
+    if (pickup) body.pickup_location = pickup.location;
     try {
       // A kept key means the last attempt got no definitive answer: this one is a retry.
       const retry = this.pendingKey !== null;
@@ -260,11 +282,13 @@ export class ReserveButton {
       if (resp.status < 500 && resp.status !== 429) this.pendingKey = null;
       if (resp.ok) {
         this.hold = await resp.json();
+        if (pickup) this.hold.pickup_name = pickup.name;
         this.storage.setItem(this.storageKey(), JSON.stringify(this.hold));
         this.startCountdown();
       } else if (resp.status === 409) {
         const err = await readError(resp);
-        this.setState("sold_out", err.code === "insufficient_stock" ? "Sold out" : err.message);
+        const where = err.location && pickup ? ` at ${pickup.name}` : "";
+        this.setState("sold_out", err.code === "insufficient_stock" ? `Sold out${where}` : err.message);
       } else if (resp.status === 429) {
         const wait = retryAfterMs(resp.headers.get("retry-after"));
         this.setState("rate_limited", `Too many attempts, try again in ${Math.ceil((wait || 1000) / 1000)} s`);
@@ -385,7 +409,8 @@ export class ReserveButton {
         this.badges?.refreshSoon(0);
         return;
       }
-      this.setState("held", `Held for ${mmss(left)}`);
+      const where = this.hold.pickup_name ? ` · pick up at ${this.hold.pickup_name}` : "";
+      this.setState("held", `Held for ${mmss(left)}${where}`);
     };
     clearInterval(this.countdown);
     this.countdown = setInterval(tick, 1000);

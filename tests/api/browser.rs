@@ -10,7 +10,7 @@ use serde_json::json;
 
 use edgestock_core::domain::Sku;
 use testkit::{redis_url, repo_root};
-use testkit_stack::full::{FullStack, ORIGIN_API_KEY};
+use testkit_stack::full::{FullStack, ADMIN_API_KEY, ORIGIN_API_KEY};
 
 #[tokio::test]
 async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
@@ -22,6 +22,35 @@ async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
     let s = FullStack::start(&redis_url(), json!({}), &[]).await;
     s.put_sku("DEMO-BROWSER", 3, 5).await;
     s.put_sku("DEMO-PAY", 3, 5).await;
+    // A store that offers pickup and ships nothing, holding the only unit of DEMO-PICKUP.
+    s.put_sku("DEMO-PICKUP", 1, 5).await;
+    let admin = |r: reqwest::RequestBuilder| r.bearer_auth(ADMIN_API_KEY);
+    let res = admin(s.http.put(s.origin("/v1/admin/locations/demo-store")))
+        .json(&json!({"name": "Store 12", "kind": "store", "priority": 5,
+                      "active": true, "ships": false, "pickup": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let res = admin(
+        s.http
+            .post(s.origin("/v1/admin/skus/DEMO-PICKUP/transfers")),
+    )
+    .json(&json!({"from": "default", "to": "demo-store", "qty": 1, "movement_id": "demo-pickup-1"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(
+        res.status(),
+        201,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
     let root = repo_root();
     // DEMO ONLY backend: confirms placed orders at the origin, as a payment webhook would.
     let listen = format!("127.0.0.1:{}", testkit::free_port());
@@ -57,6 +86,7 @@ async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
         .env("EDGE_URL", s.worker.base_url())
         .env("DEMO_SKU", "DEMO-BROWSER")
         .env("PAY_SKU", "DEMO-PAY")
+        .env("PICKUP_SKU", "DEMO-PICKUP")
         .env("CHECKOUT_URL", format!("http://{listen}"))
         .env("SCREENSHOT_DIR", &shots)
         .env("CHROMIUM_PATH", &chromium)
@@ -71,7 +101,7 @@ async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
     println!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "browser test failed:\n{stdout}");
     assert!(
-        stdout.contains("pass 3") && stdout.contains("fail 0") && stdout.contains("skipped 0"),
+        stdout.contains("pass 4") && stdout.contains("fail 0") && stdout.contains("skipped 0"),
         "{stdout}"
     );
     assert!(
@@ -96,6 +126,15 @@ async fn demo_page_reserves_releases_places_and_gets_confirmed_in_chromium() {
         (2, 0),
         "the confirmed order sold one unit"
     );
+    let at_store = redis
+        .stock_by_location(&Sku::parse("DEMO-PICKUP").unwrap())
+        .await
+        .unwrap();
+    let store = at_store
+        .iter()
+        .find(|l| l.location.as_str() == "demo-store")
+        .expect("the store's counters");
+    assert_eq!((store.on_hand, store.reserved), (1, 1), "held at the store");
     let status: String = sqlx::query_scalar("select status::text from orders")
         .fetch_one(&s.pool)
         .await

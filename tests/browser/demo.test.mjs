@@ -7,6 +7,8 @@
 //   EDGE_URL        the worker's base URL (it serves /demo.html and /edgestock.js)
 //   DEMO_SKU        a SKU seeded with 3 units and a low-stock threshold of 5
 //   PAY_SKU         another such SKU, for the checkout flow
+//   PICKUP_SKU      a SKU with 1 unit at the pickup store "Store 12" (code demo-store) and none
+//                   to ship
 //   CHECKOUT_URL    the demo checkout backend (scripts/demo-checkout.mjs)
 //   SCREENSHOT_DIR  where to save screenshots
 //   CHROMIUM_PATH   the browser binary (default /usr/bin/chromium)
@@ -144,6 +146,46 @@ test("place order, await payment with its deadline, the checkout confirms it", {
     assert.equal(await reserve.getAttribute("data-state"), "confirmed");
     await badge.filter({ hasText: "Only 2 left" }).waitFor({ timeout: 10_000 });
     await page.screenshot({ path: `${shots}/demo-6-confirmed.png` });
+    assert.deepEqual(errors, [], "no uncaught errors on the page");
+  } finally {
+    await browser.close();
+  }
+});
+
+test("pick up in store: the page offers the store, the reserve names it, the hold is there", { timeout: 60_000 }, async () => {
+  const pickupSku = process.env.PICKUP_SKU;
+  assert.ok(pickupSku, "PICKUP_SKU must be set");
+  const browser = await launch();
+  try {
+    const page = await browser.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const bodies = [];
+    page.on("request", (req) => {
+      if (req.method() === "POST" && req.url().endsWith("/v1/reservations")) bodies.push(JSON.parse(req.postData()));
+    });
+    await page.goto(`${edge}/demo.html?skus=${encodeURIComponent(pickupSku)}&interval=500&ttl=120`);
+    const card = page.locator(`.card[data-sku="${pickupSku}"]`);
+    const reserve = card.locator(".reserve");
+    const fulfil = card.locator("select.fulfil");
+    await card.locator('select.fulfil[data-ready="true"]').waitFor({ timeout: 10_000 });
+    const options = await fulfil.locator("option").allTextContents();
+    assert.deepEqual(options, ["Ship to me", "Pick up at Store 12 (1 left)"]);
+
+    // Shipping: nothing ships from anywhere, so the reserve is refused.
+    await reserve.locator("button", { hasText: "Reserve" }).click();
+    await reserve.locator(".edgestock-hold", { hasText: "Sold out" }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "sold_out");
+
+    // Picking up at the store holds its unit there.
+    await fulfil.selectOption("demo-store");
+    await reserve.locator("button").first().click();
+    await reserve.locator(".edgestock-hold", { hasText: /Held for 0[12]:\d\d · pick up at Store 12/ }).waitFor({ timeout: 10_000 });
+    assert.equal(await reserve.getAttribute("data-state"), "held");
+    assert.deepEqual(bodies.map((b) => b.pickup_location ?? null), [null, "demo-store"]);
+    await page.screenshot({ path: `${shots}/demo-7-pickup.png` });
+    const held = await page.evaluate((k) => JSON.parse(sessionStorage.getItem(k)), `edgestock:hold:${pickupSku}`);
+    assert.deepEqual(held.items, [{ sku: pickupSku, qty: 1, allocation: [{ location: "demo-store", qty: 1 }] }]);
     assert.deepEqual(errors, [], "no uncaught errors on the page");
   } finally {
     await browser.close();

@@ -100,11 +100,12 @@ async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift>
             .await?;
     let low = i64::from(level.low_stock_threshold);
     let mut per_location = Vec::with_capacity(codes.len());
+    let mut to_seed: Vec<(usize, Location, i64)> = Vec::new();
     for code in codes {
         let ledger_row = ledger_rows.iter().find(|r| r.location == code);
         let redis_row = redis_rows.iter().find(|r| r.location.as_str() == code);
         let expected = ledger_row.map_or(0, |r| r.redis_on_hand);
-        let mut d = LocationDrift {
+        let d = LocationDrift {
             ledger_on_hand: ledger_row.map_or(0, |r| r.on_hand),
             expected_redis_on_hand: expected,
             pending_movements: ledger_row.map_or(0, |r| r.pending_movements),
@@ -122,16 +123,20 @@ async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift>
         if seed {
             let location = Location::parse(&d.location)
                 .map_err(|e| anyhow::anyhow!("bad location in ledger: {e}"))?;
-            let outcome = state
-                .redis
-                .seed_with(
-                    &parsed,
-                    &location,
-                    expected.max(0),
-                    low,
-                    Some(require_customer),
-                )
-                .await?;
+            to_seed.push((per_location.len(), location, expected.max(0)));
+        }
+        per_location.push(d);
+    }
+    // Every location of the SKU in one script call: one level transition, so a Redis that lost
+    // its data and is seeded again emits no false `back_in_stock` between two locations.
+    if !to_seed.is_empty() {
+        let levels: Vec<(Location, i64)> =
+            to_seed.iter().map(|(_, l, n)| (l.clone(), *n)).collect();
+        let outcomes = state
+            .redis
+            .seed_locations(&parsed, &levels, low, Some(require_customer))
+            .await?;
+        for ((i, location, expected), outcome) in to_seed.iter().zip(outcomes) {
             if let LevelOutcome::BelowReserved { on_hand, reserved } = outcome {
                 tracing::warn!(
                     sku,
@@ -142,9 +147,9 @@ async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift>
                     "seed clamped to the units live holds reserve"
                 );
             }
+            let d = &mut per_location[*i];
             d.repaired = d.drift != 0;
         }
-        per_location.push(d);
     }
     tx.commit().await?;
     let default = per_location

@@ -7,6 +7,7 @@
 //! documents cannot drift from the services without this test failing.
 
 mod edge_calls;
+mod location_calls;
 mod origin_calls;
 mod probe;
 mod webhook_calls;
@@ -44,6 +45,7 @@ async fn the_openapi_specs_match_the_running_services() {
     edge_calls::run(&s, &mut p).await;
     origin_calls::run(&s, &mut p).await;
     webhook_calls::run(&s, &mut p).await;
+    location_calls::run(&s, &mut p).await;
     p.assert_all_exercised();
     s.stop().await;
 }
