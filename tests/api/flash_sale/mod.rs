@@ -140,4 +140,5 @@ async fn reconcile(s: &FullStack) -> Value {
 
 mod crashes;
 mod inputs;
+mod locations;
 mod sale;
