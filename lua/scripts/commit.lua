@@ -41,21 +41,8 @@ else
   -- Late: drop whatever is left of the holds, then take the units from available at each part's
   -- location, all or nothing. Parts of one SKU share its counters, so they are checked together.
   drop_holds(rid, items, 3, events, now, 'hold_expired', ship)
-  local stocks = {}
-  local need = {}
-  for i, it in ipairs(items) do
-    local stock, holds = KEYS[3 + 2 * i - 1], KEYS[3 + 2 * i]
-    local s = stocks[stock]
-    if not s then
-      s = load_stock(stock, ship)
-      if not s then return { 'short', it.sku, 0, it.loc } end
-      if reap(s, holds, events, it.sku, now) > 0 then store_stock(stock, events, it.sku, now, s) end
-      stocks[stock] = s
-    end
-    local k = stock .. '\0' .. it.loc
-    need[k] = (need[k] or 0) + it.qty
-    if avail(s, it.loc) < need[k] then return { 'short', it.sku, math.max(avail(s, it.loc), 0), it.loc } end
-  end
+  local stocks, short = check_parts(items, 3, events, now, ship)
+  if not stocks then return short end
   for i, it in ipairs(items) do
     local stock = KEYS[3 + 2 * i - 1]
     local s = stocks[stock]

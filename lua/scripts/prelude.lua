@@ -334,3 +334,27 @@ local function all_held(rid, items, base)
   end
   return true
 end
+
+-- Loads (and reaps) the SKUs of a reservation's parts (stock/holds pairs from KEYS[base + 1])
+-- and checks that every part's units are available at its own location, never another; parts
+-- of one SKU and location are counted together. Returns the loaded SKUs by stock key, or nil and
+-- the `short` reply naming the first part that is short.
+local function check_parts(items, base, events, now, ship)
+  local stocks, need = {}, {}
+  for i, it in ipairs(items) do
+    local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
+    local s = stocks[stock]
+    if not s then
+      s = load_stock(stock, ship)
+      if not s then return nil, { 'short', it.sku, 0, it.loc } end
+      if reap(s, holds, events, it.sku, now) > 0 then store_stock(stock, events, it.sku, now, s) end
+      stocks[stock] = s
+    end
+    local k = stock .. '\0' .. it.loc
+    need[k] = (need[k] or 0) + it.qty
+    if avail(s, it.loc) < need[k] then
+      return nil, { 'short', it.sku, math.max(avail(s, it.loc), 0), it.loc }
+    end
+  end
+  return stocks
+end

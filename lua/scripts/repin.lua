@@ -24,21 +24,8 @@ end
 local existing = load_rsv(rsv_key)
 if existing then return { 'exists', existing.status } end
 local ship = ship_list(locs) or { DEFAULT_LOC }
-local stocks = {}
-local need = {}
-for i, it in ipairs(items) do
-  local stock, holds = KEYS[4 + 2 * i - 1], KEYS[4 + 2 * i]
-  local s = stocks[stock]
-  if not s then
-    s = load_stock(stock, ship)
-    if not s then return { 'short', it.sku, 0, it.loc } end
-    if reap(s, holds, events, it.sku, now) > 0 then store_stock(stock, events, it.sku, now, s) end
-    stocks[stock] = s
-  end
-  local k = stock .. '\0' .. it.loc
-  need[k] = (need[k] or 0) + it.qty
-  if avail(s, it.loc) < need[k] then return { 'short', it.sku, math.max(avail(s, it.loc), 0), it.loc } end
-end
+local stocks, short = check_parts(items, 4, events, now, ship)
+if not stocks then return short end
 local expires = now + hold_ms
 for i, it in ipairs(items) do
   local stock = KEYS[4 + 2 * i - 1]

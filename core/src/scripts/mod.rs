@@ -207,6 +207,18 @@ impl<T: Transport> Engine<T> {
         }
     }
 
+    /// The keys of a stock movement of one SKU (adjust, transfer): its stock and holds, the
+    /// events stream, the movement's marker and the location settings.
+    pub(super) fn movement_keys(&self, sku: &Sku, movement_id: &str) -> [String; 5] {
+        [
+            self.keys.stock(sku.as_str()),
+            self.keys.holds(sku.as_str()),
+            self.keys.events(),
+            self.keys.movement(movement_id),
+            self.keys.locations(),
+        ]
+    }
+
     /// The part count, then sku, qty, location per part.
     pub(super) fn item_args(items: &[Item], out: &mut Vec<String>) {
         out.push(items.len().to_string());

@@ -135,13 +135,7 @@ impl<T: Transport> Engine<T> {
         delta: i64,
         movement_id: &str,
     ) -> Result<LevelOutcome, Error> {
-        let keys = [
-            self.keys.stock(sku.as_str()),
-            self.keys.holds(sku.as_str()),
-            self.keys.events(),
-            self.keys.movement(movement_id),
-            self.keys.locations(),
-        ];
+        let keys = self.movement_keys(sku, movement_id);
         let args = [
             sku.as_str().to_owned(),
             delta.to_string(),
