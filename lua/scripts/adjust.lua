@@ -19,7 +19,7 @@ local ship = ship_list(locs) or { DEFAULT_LOC }
 local s = load_stock(stock, ship)
 if not s then
   -- The threshold may already be set (the origin writes it first): read it, do not assume 0.
-  s = new_stock(ship, tonumber(redis.call('HGET', stock, 'low')) or 0)
+  s = new_stock(stock, ship, tonumber(redis.call('HGET', stock, 'low')) or 0)
 end
 local c = at(s, loc)
 if redis.call('EXISTS', movement) == 1 then return { 'duplicate', c.on_hand, c.reserved } end

@@ -29,7 +29,7 @@ if live then
   for i, it in ipairs(items) do
     local stock = KEYS[3 + 2 * i - 1]
     redis.call('ZREM', KEYS[3 + 2 * i], member(rid, it.qty, it.loc))
-    local s = load_stock(stock, ship) or new_stock(ship, 0)
+    local s = load_stock(stock, ship) or new_stock(stock, ship, 0)
     local c = touch(s, it.loc)
     c.reserved = c.reserved - it.qty
     c.on_hand = c.on_hand - it.qty

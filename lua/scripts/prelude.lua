@@ -54,8 +54,9 @@ local function loc_of(m)
   return string.match(m, '^[^|]*|%d+|(.+)$') or DEFAULT_LOC
 end
 
+-- Appends an event; `loc` names the location of a part (omitted for `default`).
 local function emit(events, now, kind, sku, rid, qty, loc)
-  if loc then
+  if loc and loc ~= DEFAULT_LOC then
     redis.call('XADD', events, 'MAXLEN', '~', EVENTS_MAXLEN, '*',
       'type', kind, 'sku', sku, 'rid', rid, 'qty', qty, 'at', now, 'loc', loc)
   else
@@ -66,6 +67,7 @@ end
 
 -- Splits "a,b,c" (empty: no entries).
 local function split(s)
+  if s and s ~= '' and not string.find(s, ',', 1, true) then return { s } end
   local out = {}
   for v in string.gmatch(s or '', '[^,]+') do out[#out + 1] = v end
   return out
@@ -84,13 +86,12 @@ local function level(available, low)
   return 'in'
 end
 
--- One location's counters of a loaded SKU (read from the hash once, then kept in `s`).
+-- One location's counters of a loaded SKU (read with one HMGET the first time, then kept in `s`).
 local function at(s, loc)
   local c = s.at[loc]
   if not c then
-    local h = s.h
-    c = { on_hand = tonumber(h[fld('on_hand', loc)] or 0), reserved = tonumber(h[fld('reserved', loc)] or 0),
-          sold = tonumber(h[fld('sold', loc)] or 0) }
+    local v = redis.call('HMGET', s.key, fld('on_hand', loc), fld('reserved', loc), fld('sold', loc))
+    c = { on_hand = tonumber(v[1]) or 0, reserved = tonumber(v[2]) or 0, sold = tonumber(v[3]) or 0 }
     s.at[loc] = c
   end
   return c
@@ -114,27 +115,49 @@ local function ship_available(s)
   return t
 end
 
--- Reads a SKU's counters (every location) and its level; nil when the SKU does not exist.
--- `ship` is the shipping list its level is computed on.
+-- Reads a SKU's threshold, its `rc` flag (s.rc: reserving needs a customer) and its shipping
+-- locations' counters in one HMGET (other locations are read when first used), and its level;
+-- nil when the SKU does not exist. A SKU exists once
+-- it has counters at some location: a threshold or an `rc` flag written ahead of its first
+-- stock is not stock. `ship` is the shipping list its level is computed on.
 local function load_stock(stock, ship)
-  local flat = redis.call('HGETALL', stock)
-  local h = {}
-  local counted = false
-  for i = 1, #flat, 2 do
-    h[flat[i]] = flat[i + 1]
-    if string.sub(flat[i], 1, 7) == 'on_hand' then counted = true end
+  local v
+  if #ship == 1 then
+    -- The common install: one shipping location, one plain HMGET.
+    local l = ship[1]
+    v = redis.call('HMGET', stock, 'low', 'rc', fld('on_hand', l), fld('reserved', l), fld('sold', l))
+  else
+    local fields = { 'low', 'rc' }
+    for _, loc in ipairs(ship) do
+      fields[#fields + 1] = fld('on_hand', loc)
+      fields[#fields + 1] = fld('reserved', loc)
+      fields[#fields + 1] = fld('sold', loc)
+    end
+    v = redis.call('HMGET', stock, unpack(fields))
   end
-  -- A SKU exists once it has counters at some location: a threshold or an `rc` flag written
-  -- ahead of its first stock is not stock yet.
-  if not counted then return nil end
-  local s = { h = h, at = {}, dirty = {}, ship = ship, low = tonumber(h.low or 0) }
+  local s = { key = stock, at = {}, dirty = {}, ship = ship, low = tonumber(v[1]) or 0,
+              rc = v[2] == '1' }
+  local counted = false
+  for i, loc in ipairs(ship) do
+    local on_hand = v[3 * i]
+    if on_hand then counted = true end
+    s.at[loc] = { on_hand = tonumber(on_hand) or 0, reserved = tonumber(v[3 * i + 1]) or 0,
+                  sold = tonumber(v[3 * i + 2]) or 0 }
+  end
+  if not counted then
+    -- Stocked only where nothing ships (a store), or not at all: look for any counter.
+    for _, f in ipairs(redis.call('HKEYS', stock)) do
+      if string.sub(f, 1, 7) == 'on_hand' then counted = true break end
+    end
+    if not counted then return nil end
+  end
   s.state = level(ship_available(s), s.low)
   return s
 end
 
--- A SKU that has no hash yet (its first adjust or seed); `low` as the hash may already hold it.
-local function new_stock(ship, low)
-  local s = { h = {}, at = {}, dirty = {}, ship = ship, low = low or 0, created = true }
+-- A SKU that has no counters yet (its first adjust or seed); `low` as the hash may already hold it.
+local function new_stock(stock, ship, low)
+  local s = { key = stock, at = {}, dirty = {}, ship = ship, low = low or 0, created = true }
   s.state = level(0, s.low)
   return s
 end
@@ -153,19 +176,28 @@ local function store_stock(stock, events, sku, now, s)
       emit(events, now, 'low_stock', sku, '', available)
     end
   end
-  local args = {}
-  for loc in pairs(s.dirty) do
+  local loc = next(s.dirty)
+  if loc and not s.created and next(s.dirty, loc) == nil then
+    -- One location changed (nearly every call): one plain HSET.
     local c = s.at[loc]
-    args[#args + 1] = fld('on_hand', loc); args[#args + 1] = c.on_hand
-    args[#args + 1] = fld('reserved', loc); args[#args + 1] = c.reserved
-    args[#args + 1] = fld('sold', loc); args[#args + 1] = c.sold
+    redis.call('HSET', stock, fld('on_hand', loc), c.on_hand, fld('reserved', loc), c.reserved,
+      fld('sold', loc), c.sold)
+    s.dirty[loc] = nil
+  elseif loc or s.created then
+    local args = {}
+    for l in pairs(s.dirty) do
+      local c = s.at[l]
+      args[#args + 1] = fld('on_hand', l); args[#args + 1] = c.on_hand
+      args[#args + 1] = fld('reserved', l); args[#args + 1] = c.reserved
+      args[#args + 1] = fld('sold', l); args[#args + 1] = c.sold
+    end
+    if s.created then
+      args[#args + 1] = 'low'; args[#args + 1] = s.low
+      s.created = nil
+    end
+    redis.call('HSET', stock, unpack(args))
+    s.dirty = {}
   end
-  if s.created then
-    args[#args + 1] = 'low'; args[#args + 1] = s.low
-    s.created = nil
-  end
-  if #args > 0 then redis.call('HSET', stock, unpack(args)) end
-  s.dirty = {}
   s.state = state
 end
 

@@ -94,18 +94,19 @@ end
 
 local base = 4 + n_rl
 
--- A SKU that requires a customer login (`rc` = 1 in its hash) refuses an anonymous reserve
--- before anything else is touched.
+-- Every SKU's counters in one read each; a SKU that requires a customer login (`rc` = 1 in its
+-- hash) refuses an anonymous reserve before anything is touched (reaped or held).
+local stocks = {}
+for i = 1, n_items do
+  stocks[i] = load_stock(KEYS[base + 2 * i - 1], ship)
+end
 if not customer then
   for i = 1, n_items do
-    if redis.call('HGET', KEYS[base + 2 * i - 1], 'rc') == '1' then
-      return { 'customer_required', ARGV[9 + 2 * i] }
-    end
+    if stocks[i] and stocks[i].rc then return { 'customer_required', ARGV[9 + 2 * i] } end
   end
 end
 
 -- Reap, then allocate every item before holding any.
-local stocks = {}
 local parts = {}                       -- allocated parts: { line=, sku=, qty=, loc= }
 local seen = {}
 for i = 1, n_items do
@@ -115,7 +116,7 @@ for i = 1, n_items do
   if seen[sku] then return { 'bad_request', 'duplicate sku ' .. sku } end
   seen[sku] = true
   local stock, holds = KEYS[base + 2 * i - 1], KEYS[base + 2 * i]
-  local s = load_stock(stock, ship)
+  local s = stocks[i]
   if not s then return { 'unknown_sku', sku } end
   -- The earliest hold tells whether anything expired (then reap) and whether the sweep index
   -- needs this SKU's new, earlier expiry.
@@ -145,7 +146,6 @@ for i = 1, n_items do
       end
     end
   end
-  stocks[i] = s
 end
 
 -- The customer's cap, across its reservations and locations: units held (live holds only),

@@ -25,7 +25,7 @@ for i = 1, n do
 end
 local ship = ship_list(locs) or { DEFAULT_LOC }
 local s = load_stock(stock, ship)
-if not s then s = new_stock(ship, low) end
+if not s then s = new_stock(stock, ship, low) end
 -- The level before this seed under the new threshold: changing the threshold crosses nothing.
 s.low = low
 s.state = level(ship_available(s), low)

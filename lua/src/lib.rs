@@ -41,8 +41,7 @@ macro_rules! write_script {
             $name,
             concat!(
                 "#!lua flags=allow-key-locking\n",
-                include_str!("../scripts/prelude.lua"),
-                include_str!(concat!("../scripts/", $file))
+                include_str!(concat!(env!("OUT_DIR"), "/", $file))
             ),
         )
     };
@@ -55,8 +54,7 @@ macro_rules! read_script {
             $name,
             concat!(
                 "#!lua flags=no-writes,allow-key-locking\n",
-                include_str!("../scripts/prelude.lua"),
-                include_str!(concat!("../scripts/", $file))
+                include_str!(concat!(env!("OUT_DIR"), "/", $file))
             ),
         )
     };
@@ -123,5 +121,24 @@ mod tests {
         shas.sort_unstable();
         shas.dedup();
         assert_eq!(shas.len(), ALL.len());
+    }
+
+    #[test]
+    fn each_script_carries_the_prelude_it_uses_and_no_more() {
+        let has = |s: &Script, f: &str| s.source.contains(&format!("\nlocal function {f}("));
+        // reserve reaps and stores but never walks a recorded reservation's parts.
+        assert!(has(&RESERVE, "reap") && has(&RESERVE, "store_stock") && has(&RESERVE, "clock"));
+        assert!(!has(&RESERVE, "check_parts") && !has(&RESERVE, "load_declared"));
+        // What a kept function calls is kept too: commit's check_parts needs reap, which needs emit.
+        assert!(has(&COMMIT, "check_parts") && has(&COMMIT, "reap") && has(&COMMIT, "emit"));
+        // The read-only scripts define nothing that writes.
+        assert!(!has(&STOCK_READ, "store_stock") && !has(&GET_RESERVATION, "save_rsv"));
+        for s in ALL {
+            assert!(
+                s.source.contains("Data model"),
+                "{}: the preamble is kept",
+                s.name
+            );
+        }
     }
 }

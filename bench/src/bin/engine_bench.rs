@@ -72,8 +72,21 @@ fn reserve_qty_cmd(k: &Keys, sha: &str, rid: &str, sku: &str, qty: u32, ttl_ms: 
     c
 }
 
-/// Location settings: `default` first, then `wh-2` and `wh-3` (all active, shipping).
-fn locations_cmd(k: &Keys) -> redis::Cmd {
+/// Location settings of a single-location install: `default` alone.
+fn one_location_cmd(k: &Keys) -> redis::Cmd {
+    let mut c = redis::cmd("HSET");
+    c.arg(k.locations())
+        .arg("default")
+        .arg("0;1;1;0;Default")
+        .arg("~ship")
+        .arg("default")
+        .arg("~pickup")
+        .arg("");
+    c
+}
+
+/// Location settings with three shipping locations: `default`, then `wh-2` and `wh-3`.
+fn three_locations_cmd(k: &Keys) -> redis::Cmd {
     let mut c = redis::cmd("HSET");
     c.arg(k.locations())
         .arg("default")
@@ -87,6 +100,12 @@ fn locations_cmd(k: &Keys) -> redis::Cmd {
         .arg("~pickup")
         .arg("");
     c
+}
+
+/// The split reserves run in their own tenant (key prefix) with three locations, so the
+/// single-location figures are those of a single-location install.
+fn split_keys() -> Keys {
+    Keys::new("split:")
 }
 
 fn split_sku(i: usize) -> String {
@@ -159,13 +178,15 @@ async fn drive(
 }
 
 async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds: usize) {
-    let () = locations_cmd(k).query_async(conn).await.unwrap();
+    let () = one_location_cmd(k).query_async(conn).await.unwrap();
+    let sk = split_keys();
+    let () = three_locations_cmd(&sk).query_async(conn).await.unwrap();
     // SKUs a 3-unit reserve must split over all three locations: one unit at each of the first
     // two, plenty at the third; one fresh SKU per call.
     let mut pipe = redis::pipe();
     for i in 0..CALLS {
         pipe.cmd("HSET")
-            .arg(k.stock(&split_sku(i)))
+            .arg(sk.stock(&split_sku(i)))
             .arg("on_hand")
             .arg(1)
             .arg("on_hand@wh-2")
@@ -190,11 +211,17 @@ async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds:
             .ignore();
     }
     let () = pipe.query_async(conn).await.unwrap();
-    let split: Vec<redis::Value> =
-        reserve_qty_cmd(k, &shas.reserve, "check-split", &split_sku(CALLS - 1), 3, 1)
-            .query_async(conn)
-            .await
-            .unwrap();
+    let split: Vec<redis::Value> = reserve_qty_cmd(
+        &sk,
+        &shas.reserve,
+        "check-split",
+        &split_sku(CALLS - 1),
+        3,
+        1,
+    )
+    .query_async(conn)
+    .await
+    .unwrap();
     assert_eq!(
         split.get(7),
         Some(&redis::Value::BulkString(
@@ -374,7 +401,7 @@ async fn main() {
             .query_async(&mut conn)
             .await
             .unwrap();
-        let (s, kk) = (shas.clone(), k.clone());
+        let (s, kk) = (shas.clone(), split_keys());
         drive(
             &conns,
             Arc::new(move |i| {

@@ -386,9 +386,10 @@ async fn run_case(ops: Vec<Op>) {
                 req.max_hold_ms = MAX_HOLD_MS;
                 req.customer = customer.then(|| "0123456789abcdef0123456789abcdef".to_owned());
                 let got = e.reserve(&req).await.unwrap();
-                // Without a customer, a SKU that requires one refuses before anything else.
+                // Without a customer, a stocked SKU that requires one refuses before anything else
+                // (an unstocked one is unknown, whatever its flag).
                 let required = (!customer)
-                    .then(|| items.iter().find(|(s, _)| m.rc[*s]))
+                    .then(|| items.iter().find(|(s, _)| m.rc[*s] && m.exists[*s]))
                     .flatten()
                     .map(|(s, _)| ReserveOutcome::CustomerRequired(SKUS[*s].into()));
                 // A pickup location must be active and offer pickup, before anything else.
