@@ -68,6 +68,14 @@ if [ "$HAVE_ORIGIN" = 1 ]; then
       -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
       -d "{\"name\":\"$sku\",\"on_hand\":$qty,\"low_stock_threshold\":$low}" >/dev/null
   done
+  # A store for the page's "pick up in store" choice, with 3 of the hoodies (idempotent: the
+  # same movement id on every start).
+  curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/locations/store-12" \
+    -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
+    -d '{"name":"Store 12","kind":"store","priority":5,"active":true,"ships":false,"pickup":true}' >/dev/null
+  curl -sS -o /dev/null -X POST "http://127.0.0.1:8080/v1/admin/skus/DEMO-HOODIE/transfers" \
+    -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
+    -d '{"from":"default","to":"store-12","qty":3,"movement_id":"demo-store-12-hoodies"}'
 fi
 
 # DEMO ONLY, off unless asked: a stand-in checkout backend that "receives the payment" and
