@@ -324,3 +324,36 @@ fn state_written_before_locations_is_the_default_location() {
         assert_eq!(available(&e, "OLD").await, 2);
     });
 }
+
+/// A customer's cap counts a SKU across its locations: a split reserve counts every part.
+#[test]
+fn the_customer_cap_counts_every_location_of_a_sku() {
+    block(async {
+        let e = engine();
+        three(&e, "A").await; // wh-a 3, wh-b 5, store-1 2
+        let capped = |id: &str, qty: u32| {
+            let mut r = request(id, vec![item("A", qty)], 10_000);
+            r.customer = Some("cust-1".to_owned());
+            r.cap = Some(CustomerCap {
+                max_units: 5,
+                window_ms: 60_000,
+            });
+            r
+        };
+        let h = held(e.reserve(&capped("c1", 4)).await.unwrap());
+        assert_eq!(h.items, parts(&[("A", 3, "wh-a"), ("A", 1, "wh-b")]));
+        assert_eq!(
+            e.reserve(&capped("c2", 2)).await.unwrap(),
+            ReserveOutcome::CustomerLimit {
+                sku: "A".into(),
+                allowed: 1
+            },
+            "4 units over two locations count as 4"
+        );
+        held(e.reserve(&capped("c3", 1)).await.unwrap());
+        // Releasing the split one frees both of its parts' units toward the cap.
+        e.release("c1", false).await.unwrap();
+        let again = held(e.reserve(&capped("c4", 4)).await.unwrap());
+        assert_eq!(again.items, parts(&[("A", 3, "wh-a"), ("A", 1, "wh-b")]));
+    });
+}

@@ -51,6 +51,31 @@ fn fingerprints_ignore_formatting_but_not_content() {
     assert_ne!(a.fingerprint, c.fingerprint);
 }
 
+/// A key reused for the same lines at another pickup location (or shipped) is another request:
+/// its fingerprint differs, so the script answers `idempotency_mismatch`, never the first hold.
+/// A shipping request's fingerprint is what it was before pickups existed, so a retry that
+/// spans the deploy still replays.
+#[test]
+fn the_pickup_location_is_part_of_the_fingerprint_and_absent_changes_nothing() {
+    let body = |extra: &str| {
+        reserve(
+            format!(r#"{{"items":[{{"sku":"A","qty":1}}],"ttl_seconds":60{extra}}}"#).as_bytes(),
+            &cfg(),
+        )
+        .unwrap()
+    };
+    let ship = body("");
+    let s1 = body(r#","pickup_location":"s1""#);
+    let s2 = body(r#","pickup_location":"s2""#);
+    assert_ne!(ship.fingerprint, s1.fingerprint);
+    assert_ne!(s1.fingerprint, s2.fingerprint);
+    assert_eq!(s1.pickup.as_ref().map(|l| l.as_str()), Some("s1"));
+    let before = crate::crypto::sha256_hex(
+        br#"{"cart_id":null,"items":[{"qty":1,"sku":"A"}],"ttl_seconds":60}"#,
+    );
+    assert_eq!(ship.fingerprint, before);
+}
+
 /// THE bad-input table of the reserve body: every malformed or invalid body we know of,
 /// with its exact status and code. End-to-end tests keep one representative per code.
 #[test]
