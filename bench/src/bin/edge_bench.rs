@@ -207,9 +207,11 @@ async fn main() {
     let read_args: Vec<String> = vec![
         "EVALSHA_RO".into(),
         read_sha,
-        "2".into(),
+        "3".into(),
+        keys.locations(),
         keys.stock(HOT),
         keys.holds(HOT),
+        "0".into(),
         "0".into(),
     ];
     let read_rps = redis_benchmark(redis.port, conns, n, &read_args);
@@ -217,10 +219,11 @@ async fn main() {
     let reserve_args: Vec<String> = [
         "EVALSHA",
         &reserve_sha,
-        "5",
+        "6",
         &keys.reservation(id),
         &keys.events(),
         &keys.sweep_index(),
+        &keys.locations(),
         &keys.stock(BIG),
         &keys.holds(BIG),
         id,
@@ -237,10 +240,36 @@ async fn main() {
         "1",
         "0",
         "0",
+        "",
     ]
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    // The direct calls must really read and hold (a refused call is cheap and would flatter the
+    // baseline): each is made once first and its answer checked.
+    let once = |args: &[String]| {
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("__rand_int__", "check"))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string()])
+            .args(&args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let read_once = once(&read_args);
+    assert!(
+        !read_once.contains("ERR") && read_once.lines().count() == 5,
+        "the direct stock read failed: {read_once}"
+    );
+    let reserve_once = once(&reserve_args);
+    assert_eq!(
+        reserve_once.lines().next(),
+        Some("ok"),
+        "the direct reserve was refused: {reserve_once}"
+    );
     let reserve_rps = redis_benchmark(redis.port, conns, n, &reserve_args);
 
     println!();
