@@ -86,3 +86,35 @@ pub(crate) fn split_keys() -> Keys {
 pub(crate) fn split_sku(i: usize) -> String {
     format!("SPLIT-{i:05}")
 }
+
+/// A stock read of one SKU (`EVALSHA_RO`).
+pub(crate) fn stock_read_cmd(k: &Keys, sha: &str, sku: &str) -> redis::Cmd {
+    let mut c = redis::cmd("EVALSHA_RO");
+    c.arg(sha)
+        .arg(3)
+        .arg(k.locations())
+        .arg(k.stock(sku))
+        .arg(k.holds(sku))
+        .arg(0)
+        .arg(0);
+    c
+}
+
+/// The commit of reservation `rid`: one unit of `sku` at `default`.
+pub(crate) fn commit_cmd(k: &Keys, sha: &str, rid: &str, sku: &str) -> redis::Cmd {
+    let mut c = redis::cmd("EVALSHA");
+    c.arg(sha)
+        .arg(5)
+        .arg(k.reservation(rid))
+        .arg(k.events())
+        .arg(k.locations())
+        .arg(k.stock(sku))
+        .arg(k.holds(sku))
+        .arg(rid)
+        .arg(0)
+        .arg(1)
+        .arg(sku)
+        .arg(1)
+        .arg("default");
+    c
+}

@@ -19,7 +19,8 @@ use testkit_stack::stack::PrivateRedis;
 
 mod calls;
 use calls::{
-    one_location_cmd, reserve_cmd, reserve_qty_cmd, sku, split_keys, split_sku, three_locations_cmd,
+    commit_cmd, one_location_cmd, reserve_cmd, reserve_qty_cmd, sku, split_keys, split_sku,
+    stock_read_cmd, three_locations_cmd,
 };
 
 const SKUS: usize = 10_000;
@@ -102,6 +103,24 @@ async fn drive(
         t.await.unwrap();
     }
     CALLS as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Resets the command statistics, runs `make` as [`drive`] does, and answers the calls per
+/// second and Redis's CPU per call of `command` (`evalsha`, `evalsha_ro`).
+async fn measure(
+    conn: &mut MultiplexedConnection,
+    conns: &[MultiplexedConnection],
+    command: &str,
+    make: impl Fn(usize) -> redis::Cmd + Send + Sync + 'static,
+) -> (f64, f64) {
+    let () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let rate = drive(conns, Arc::new(make)).await;
+    let (_, usec) = stat_usec(conn, command).await;
+    (rate, usec)
 }
 
 async fn preload(conn: &mut MultiplexedConnection, k: &Keys, shas: &Shas, holds: usize) {
@@ -239,26 +258,17 @@ async fn main() {
         let k = Keys::new("");
         preload(&mut conn, &k, &shas, holds).await;
 
-        let () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
         let (s, kk) = (shas.clone(), k.clone());
-        let reserve_rate = drive(
-            &conns,
-            Arc::new(move |i| {
-                reserve_cmd(
-                    &kk,
-                    &s.reserve,
-                    &format!("m{i}"),
-                    &sku((i * 7919) % SKUS),
-                    3_600_000,
-                )
-            }),
-        )
+        let (reserve_rate, reserve_us) = measure(&mut conn, &conns, "evalsha", move |i| {
+            reserve_cmd(
+                &kk,
+                &s.reserve,
+                &format!("m{i}"),
+                &sku((i * 7919) % SKUS),
+                3_600_000,
+            )
+        })
         .await;
-        let (_, reserve_us) = stat_usec(&mut conn, "evalsha").await;
         if std::env::var_os("BENCH_BREAKDOWN").is_some() {
             let info: String = redis::cmd("INFO")
                 .arg("commandstats")
@@ -267,83 +277,28 @@ async fn main() {
                 .unwrap();
             eprintln!("{info}");
         }
-
-        let () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
         let (s, kk) = (shas.clone(), k.clone());
-        drive(
-            &conns,
-            Arc::new(move |i| {
-                let sk = sku((i * 31) % SKUS);
-                let mut c = redis::cmd("EVALSHA_RO");
-                c.arg(&s.stock_read)
-                    .arg(3)
-                    .arg(kk.locations())
-                    .arg(kk.stock(&sk))
-                    .arg(kk.holds(&sk))
-                    .arg(0)
-                    .arg(0);
-                c
-            }),
-        )
+        let (_, read_us) = measure(&mut conn, &conns, "evalsha_ro", move |i| {
+            stock_read_cmd(&kk, &s.stock_read, &sku((i * 31) % SKUS))
+        })
         .await;
-        let (_, read_us) = stat_usec(&mut conn, "evalsha_ro").await;
-
-        let () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
         let (s, kk) = (shas.clone(), k.clone());
-        drive(
-            &conns,
-            Arc::new(move |i| {
-                let rid = format!("m{i}");
-                let sk = sku((i * 7919) % SKUS);
-                let mut c = redis::cmd("EVALSHA");
-                c.arg(&s.commit)
-                    .arg(5)
-                    .arg(kk.reservation(&rid))
-                    .arg(kk.events())
-                    .arg(kk.locations())
-                    .arg(kk.stock(&sk))
-                    .arg(kk.holds(&sk))
-                    .arg(&rid)
-                    .arg(0)
-                    .arg(1)
-                    .arg(&sk)
-                    .arg(1)
-                    .arg("default");
-                c
-            }),
-        )
+        let (_, commit_us) = measure(&mut conn, &conns, "evalsha", move |i| {
+            commit_cmd(&kk, &s.commit, &format!("m{i}"), &sku((i * 7919) % SKUS))
+        })
         .await;
-        let (_, commit_us) = stat_usec(&mut conn, "evalsha").await;
-
-        let () = redis::cmd("CONFIG")
-            .arg("RESETSTAT")
-            .query_async(&mut conn)
-            .await
-            .unwrap();
         let (s, kk) = (shas.clone(), split_keys());
-        drive(
-            &conns,
-            Arc::new(move |i| {
-                reserve_qty_cmd(
-                    &kk,
-                    &s.reserve,
-                    &format!("s{i}"),
-                    &split_sku(i),
-                    3,
-                    3_600_000,
-                )
-            }),
-        )
+        let (_, split_us) = measure(&mut conn, &conns, "evalsha", move |i| {
+            reserve_qty_cmd(
+                &kk,
+                &s.reserve,
+                &format!("s{i}"),
+                &split_sku(i),
+                3,
+                3_600_000,
+            )
+        })
         .await;
-        let (_, split_us) = stat_usec(&mut conn, "evalsha").await;
         let mem = info_field(&mut conn, "memory", "used_memory_human").await;
         println!("| {holds} | {reserve_us:.2} | {split_us:.2} | {read_us:.2} | {commit_us:.2} | {reserve_rate:.0} | {mem} |");
     }
