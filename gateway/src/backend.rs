@@ -5,6 +5,13 @@
 //! pipeline and a transaction's `MULTI … EXEC` frame can never interleave with another request's
 //! commands (the failure mode of gateways that send MULTI and EXEC as separate calls on a shared
 //! connection). `ConnectionManager` reconnects by itself after Redis comes back.
+//!
+//! With a `redis+cluster://host:port,host:port` URL the gateway speaks Redis Cluster instead
+//! ([`cluster`]): each command goes to its slot's primary, and a pipeline spanning slots is
+//! split and put back together in order.
+
+mod cluster;
+mod slots;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,6 +21,7 @@ use redis::{Pipeline, Value};
 
 use crate::protocol::{server_error_text, Command};
 use crate::scripts::{strip_upstash_flags, Aliases};
+use slots::Placement;
 
 /// Why a round trip produced no usable reply.
 #[derive(Debug)]
@@ -31,17 +39,37 @@ pub(crate) struct Outgoing {
     /// The reply to give instead of Redis's bulk string: SCRIPT LOAD of a rewritten script
     /// answers the client's own SHA1.
     fixup: Option<String>,
+    /// Where it runs on a cluster.
+    placement: Placement,
+}
+
+/// One Redis (a few multiplexed connections), or a cluster.
+enum Target {
+    Single {
+        conns: Vec<ConnectionManager>,
+        next: AtomicUsize,
+    },
+    Cluster(Box<cluster::Cluster>),
 }
 
 pub(crate) struct Backend {
-    conns: Vec<ConnectionManager>,
-    next: AtomicUsize,
+    target: Target,
     timeout: Duration,
     aliases: Aliases,
 }
 
 impl Backend {
     pub(crate) fn new(url: &str, connections: usize, timeout: Duration) -> anyhow::Result<Self> {
+        if url.starts_with("redis+cluster:") {
+            let nodes = cluster::nodes(url).ok_or_else(|| {
+                anyhow::anyhow!("REDIS_URL redis+cluster:// names no node (host:port,host:port)")
+            })?;
+            return Ok(Self {
+                target: Target::Cluster(Box::new(cluster::Cluster::new(nodes, timeout)?)),
+                timeout,
+                aliases: Aliases::default(),
+            });
+        }
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout.min(Duration::from_secs(1))))
@@ -53,8 +81,10 @@ impl Backend {
             .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            conns,
-            next: AtomicUsize::new(0),
+            target: Target::Single {
+                conns,
+                next: AtomicUsize::new(0),
+            },
             timeout,
             aliases: Aliases::default(),
         })
@@ -102,16 +132,24 @@ impl Backend {
         for w in &words {
             cmd.arg(&w[..]);
         }
-        Outgoing { cmd, fixup }
-    }
-
-    fn conn(&self) -> ConnectionManager {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        self.conns[i].clone()
+        let placement = match self.target {
+            Target::Cluster(_) => slots::placement(&slots::keys(&name, &words)),
+            Target::Single { .. } => Placement::Keyless,
+        };
+        Outgoing {
+            cmd,
+            fixup,
+            placement,
+        }
     }
 
     async fn send(&self, pipe: &Pipeline, count: usize) -> Result<Vec<Value>, BackendError> {
-        let mut conn = self.conn();
+        let Target::Single { conns, next } = &self.target else {
+            return Err(BackendError::Unavailable(
+                "ERR not a single Redis".to_owned(),
+            ));
+        };
+        let mut conn = conns[next.fetch_add(1, Ordering::Relaxed) % conns.len()].clone();
         match tokio::time::timeout(self.timeout, conn.req_packed_commands(pipe, 0, count)).await {
             Ok(Ok(values)) if values.len() == count => Ok(values),
             Ok(Ok(values)) => Err(BackendError::Unavailable(format!(
@@ -133,6 +171,17 @@ impl Backend {
 
     /// Runs the commands as one RESP pipeline; one reply per command, errors as values.
     pub(crate) async fn run(&self, cmds: Vec<Outgoing>) -> Result<Vec<Value>, BackendError> {
+        if let Target::Cluster(c) = &self.target {
+            let fixups: Vec<Option<String>> = cmds.iter().map(|o| o.fixup.clone()).collect();
+            let values = c
+                .run(cmds.into_iter().map(|o| (o.placement, o.cmd)).collect())
+                .await?;
+            return Ok(values
+                .into_iter()
+                .zip(fixups)
+                .map(|(v, f)| apply(v, f))
+                .collect());
+        }
         let mut pipe = Pipeline::with_capacity(cmds.len());
         let mut fixups = Vec::with_capacity(cmds.len());
         for o in cmds {
@@ -153,16 +202,24 @@ impl Backend {
         cmds: Vec<Outgoing>,
     ) -> Result<Vec<Value>, BackendError> {
         let n = cmds.len();
-        let mut pipe = Pipeline::with_capacity(n + 2);
-        pipe.add_command(redis::cmd("MULTI"));
-        let mut fixups = Vec::with_capacity(n);
-        for o in cmds {
-            pipe.add_command(o.cmd);
-            fixups.push(o.fixup);
-        }
-        pipe.add_command(redis::cmd("EXEC"));
-        let mut values = self.send(&pipe, n + 2).await?;
-        let exec = values.pop().unwrap_or(Value::Nil);
+        let fixups: Vec<Option<String>> = cmds.iter().map(|o| o.fixup.clone()).collect();
+        let (values, exec) = match &self.target {
+            Target::Cluster(c) => {
+                c.transaction(cmds.into_iter().map(|o| (o.placement, o.cmd)).collect())
+                    .await?
+            }
+            Target::Single { .. } => {
+                let mut pipe = Pipeline::with_capacity(n + 2);
+                pipe.add_command(redis::cmd("MULTI"));
+                for o in cmds {
+                    pipe.add_command(o.cmd);
+                }
+                pipe.add_command(redis::cmd("EXEC"));
+                let mut values = self.send(&pipe, n + 2).await?;
+                let exec = values.pop().unwrap_or(Value::Nil);
+                (values, exec)
+            }
+        };
         match exec {
             Value::Array(items) if items.len() == n => Ok(items
                 .into_iter()

@@ -8,6 +8,8 @@
 //!   (no edgestock dependency, so every crate's tests can use them);
 //! - the running stacks (edge, full) live in `testkit-stack`, which depends on core and the origin.
 
+pub mod cluster;
+
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -50,6 +50,13 @@ async fn redis_down_is_a_fast_503_and_the_gateway_recovers_on_its_own() {
 #[tokio::test]
 async fn official_upstash_client_conformance_under_node() {
     let gw = start().await;
+    conformance(&gw).await;
+    gw.stop().await.unwrap();
+}
+
+/// Runs the official `@upstash/redis` client's conformance suite (`gateway/conformance/`)
+/// against `gw`.
+pub(crate) async fn conformance(gw: &Running) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     assert!(
         root.join("node_modules/@upstash/redis").exists(),
@@ -80,7 +87,6 @@ async fn official_upstash_client_conformance_under_node() {
         stdout.contains("fail 0") && stdout.contains("pass "),
         "{stdout}"
     );
-    gw.stop().await.unwrap();
 }
 
 #[tokio::test]

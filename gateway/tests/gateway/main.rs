@@ -142,4 +142,5 @@ fn free_port() -> u16 {
 
 mod access;
 mod availability;
+mod cluster;
 mod data;
