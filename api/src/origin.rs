@@ -318,7 +318,8 @@ pub struct AuditEntry {
     pub order_id: Option<Uuid>,
     /// Movement id, for ledger entries.
     pub movement_id: Option<String>,
-    /// The location, for ledger entries.
+    /// The location: of a ledger entry, a hold event or a stock event (`null` for level events,
+    /// which are about the SKU's shipping sum, and for events copied before locations).
     pub location: Option<String>,
     /// Units (signed for movements).
     pub qty: i64,

@@ -78,6 +78,10 @@ pub struct Event {
     pub reservation_id: String,
     /// Units (signed for `stock_adjusted`; available units for level events).
     pub qty: i64,
+    /// The location of a hold or a stock movement (`default` when the stream entry names none,
+    /// as every entry written before locations); `None` for level events, which are about the
+    /// SKU's shipping sum.
+    pub location: Option<String>,
     /// Redis clock (ms).
     pub at_ms: i64,
 }
@@ -371,13 +375,20 @@ impl<T: Transport> Engine<T> {
                         .unwrap_or("")
                         .to_owned()
                 };
+                let kind = get("type");
+                let located = kind.starts_with("hold_") || kind == "stock_adjusted";
+                let location = located.then(|| match get("loc") {
+                    l if l.is_empty() => "default".to_owned(),
+                    l => l,
+                });
                 Some(Event {
                     id: id.as_str()?.to_owned(),
-                    kind: get("type"),
+                    kind,
                     sku: get("sku"),
                     reservation_id: get("rid"),
                     qty: get("qty").parse().unwrap_or(0),
                     at_ms: get("at").parse().unwrap_or(0),
+                    location,
                 })
             })
             .collect())

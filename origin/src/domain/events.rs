@@ -45,18 +45,21 @@ pub async fn copy_batch(state: &AppState) -> Result<usize> {
         .collect();
     let qtys: Vec<i64> = events.iter().map(|e| e.qty).collect();
     let ats: Vec<i64> = events.iter().map(|e| e.at_ms).collect();
+    let locations: Vec<Option<String>> = events.iter().map(|e| e.location.clone()).collect();
     sqlx::query!(
-        r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at)
-           select sid, kind, sku, rid, qty, to_timestamp(at_ms / 1000.0)
-           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
-                as t(sid, kind, sku, rid, qty, at_ms)
+        r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at, location)
+           select sid, kind, sku, rid, qty, to_timestamp(at_ms / 1000.0), loc
+           from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[],
+                       $7::text[])
+                as t(sid, kind, sku, rid, qty, at_ms, loc)
            on conflict (stream_id) do nothing"#,
         &ids,
         &kinds,
         &skus,
         &rids as &[Option<String>],
         &qtys,
-        &ats
+        &ats,
+        &locations as &[Option<String>]
     )
     .execute(&mut *tx)
     .await?;
@@ -164,7 +167,7 @@ pub async fn audit_trail(
                   reservation_id, order_id, movement_id, location, qty as "qty!", at as "at!"
            from (
                select 'hold' as source, e.id, e.kind, e.sku, e.reservation_id, null::uuid as order_id,
-                      null::text as movement_id, null::text as location, e.qty,
+                      null::text as movement_id, e.location, e.qty,
                       date_trunc('microseconds', e.at) as at
                from stock_events e where $1::text is null or e.sku = $1
                union all

@@ -156,17 +156,17 @@ async fn a_late_commit_that_finds_no_units_flags_the_order_instead_of_oversellin
     .await;
 
     assert_eq!(app.redis_level("SKU-1").await, (0, 0), "never oversold");
-    let (sku, qty): (String, i64) = sqlx::query_as(
-        "select sku, qty from stock_events where kind = 'needs_attention' and reservation_id = $1",
+    let (sku, qty, location): (String, i64, Option<String>) = sqlx::query_as(
+        "select sku, qty, location from stock_events where kind = 'needs_attention' and reservation_id = $1",
     )
     .bind(&a)
     .fetch_one(&app.state.db)
     .await
     .unwrap();
     assert_eq!(
-        (sku.as_str(), qty),
-        ("SKU-1", 0),
-        "event with the units available"
+        (sku.as_str(), qty, location.as_deref()),
+        ("SKU-1", 0, Some("default")),
+        "event with the units available at the short location"
     );
     let outcome: String = sqlx::query_scalar(
         "select outcome from outbox where id = (select commit_outbox_id from orders where reservation_id = $1)",

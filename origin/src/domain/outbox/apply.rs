@@ -98,12 +98,14 @@ async fn finish(
             tracing::error!(%order_id, %sku, %location, available, "late commit found no units: order needs attention");
             let moved = lifecycle::mark_needs_attention(tx, order_id).await?;
             sqlx::query!(
-                r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at)
-                   values ($1, 'needs_attention', $2, $3, $4, now()) on conflict (stream_id) do nothing"#,
+                r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at, location)
+                   values ($1, 'needs_attention', $2, $3, $4, now(), $5)
+                   on conflict (stream_id) do nothing"#,
                 format!("origin:needs_attention:{order_id}"),
                 sku,
                 Some(order.reservation_id.as_str()),
-                *available
+                *available,
+                location.as_str()
             )
             .execute(&mut **tx)
             .await?;

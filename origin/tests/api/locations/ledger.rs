@@ -194,3 +194,70 @@ async fn a_late_confirm_short_at_its_location_names_it_and_changes_nothing(
     assert_eq!(app.order_status(&rid).await, "EXPIRED");
     app.stop().await;
 }
+
+/// The audit trail names the location of every hold and stock event, as the stream entry did:
+/// a split hold is one event per location, and level events (about the shipping sum) have none.
+#[sqlx::test(migrations = false)]
+async fn the_audit_copy_of_the_stream_keeps_each_events_location(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[])).await;
+    app.create_sku("EVL", 2).await;
+    warehouse(&app, "wh-e", 1).await;
+    let (s, body) = adjust_at(&app, "EVL", "wh-e", 1, "evl-in").await;
+    assert_eq!(s, 201, "{body}");
+    // 3 units: 2 at default (priority 0), then 1 at wh-e.
+    reserve_for(&app, "EVL", 3, None).await;
+    let db = app.state.db.clone();
+    eventually(Duration::from_secs(10), "the events copied", || {
+        let db = db.clone();
+        async move {
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from stock_events where sku = 'EVL' and kind = 'hold_created'",
+            )
+            .fetch_one(&db)
+            .await
+            .unwrap();
+            n == 2
+        }
+    })
+    .await;
+    let rows: Vec<(String, i64, Option<String>)> = sqlx::query_as(
+        "select kind, qty, location from stock_events where sku = 'EVL' order by id",
+    )
+    .fetch_all(&app.state.db)
+    .await
+    .unwrap();
+    let holds: Vec<(i64, Option<&str>)> = rows
+        .iter()
+        .filter(|r| r.0 == "hold_created")
+        .map(|r| (r.1, r.2.as_deref()))
+        .collect();
+    assert_eq!(holds, [(2, Some("default")), (1, Some("wh-e"))]);
+    assert!(
+        rows.iter()
+            .filter(|r| r.0 == "stock_adjusted")
+            .any(|r| r.2.as_deref() == Some("wh-e")),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| matches!(r.0.as_str(), "low_stock" | "sold_out" | "back_in_stock"))
+            .all(|r| r.2.is_none()),
+        "{rows:?}"
+    );
+    // The audit trail shows them.
+    let (s, page) = app.get("/v1/events?sku=EVL&limit=100", ADMIN_KEY).await;
+    assert_eq!(s, 200, "{page}");
+    let shown: Vec<(&str, Option<&str>)> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["source"] == "hold" && e["kind"] == "hold_created")
+        .map(|e| (e["kind"].as_str().unwrap(), e["location"].as_str()))
+        .collect();
+    assert_eq!(shown.len(), 2);
+    assert!(shown.contains(&("hold_created", Some("wh-e"))), "{page}");
+}
