@@ -62,20 +62,20 @@ if [ "$HAVE_ORIGIN" = 1 ]; then
   wait_http http://127.0.0.1:8080/healthz origin
 
   log "seeding demo SKUs through the origin's admin API"
-  for spec in DEMO-SNEAKER:50:10 DEMO-HOODIE:8:5 DEMO-CAP:0:5; do
+  for spec in DEMO-SNEAKER:50:10 DEMO-HOODIE:5:5 DEMO-CAP:0:5; do
     IFS=: read -r sku qty low <<<"$spec"
     curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/skus/$sku" \
       -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
       -d "{\"name\":\"$sku\",\"on_hand\":$qty,\"low_stock_threshold\":$low}" >/dev/null
   done
-  # A store for the page's "pick up in store" choice, with 3 of the hoodies (idempotent: the
-  # same movement id on every start).
+  # A store for the page's "pick up in store" choice, with 3 more hoodies there (idempotent: the
+  # same movement id on every start, and the PUT above sets only the default location's 5).
   curl -fsS -X PUT "http://127.0.0.1:8080/v1/admin/locations/store-12" \
     -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
     -d '{"name":"Store 12","kind":"store","priority":5,"active":true,"ships":false,"pickup":true}' >/dev/null
-  curl -sS -o /dev/null -X POST "http://127.0.0.1:8080/v1/admin/skus/DEMO-HOODIE/transfers" \
+  curl -sS -o /dev/null -X POST "http://127.0.0.1:8080/v1/admin/skus/DEMO-HOODIE/adjustments" \
     -H "authorization: Bearer $ADMIN_API_KEY" -H 'content-type: application/json' \
-    -d '{"from":"default","to":"store-12","qty":3,"movement_id":"demo-store-12-hoodies"}'
+    -d '{"delta":3,"reason":"restock","movement_id":"demo-store-12-hoodies","location":"store-12"}'
 fi
 
 # DEMO ONLY, off unless asked: a stand-in checkout backend that "receives the payment" and
