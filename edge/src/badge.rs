@@ -33,9 +33,15 @@ pub fn stock(level: &StockLevel, expose_exact: bool) -> Stock {
         sku,
         status: badge_status(available, level.low_threshold),
         low_stock_threshold: Some(level.low_threshold),
-        available: (expose_exact || available <= level.low_threshold).then_some(available),
+        available: shown(available, level.low_threshold, expose_exact),
         locations: None,
     }
+}
+
+/// An exact count is shown at or below the threshold, or always with `expose_exact` (a
+/// competitor should not learn the depth of a large stock).
+fn shown(available: i64, low_threshold: i64, expose_exact: bool) -> Option<i64> {
+    (expose_exact || available <= low_threshold).then_some(available)
 }
 
 /// The pickup locations' badges, each under the SKU's threshold and the same `available` rule.
@@ -50,7 +56,7 @@ pub fn locations(
             location: l.location.as_str().to_owned(),
             name: l.name.clone(),
             status: badge_status(l.available, level.low_threshold),
-            available: (expose_exact || l.available <= level.low_threshold).then_some(l.available),
+            available: shown(l.available, level.low_threshold, expose_exact),
         })
         .collect()
 }

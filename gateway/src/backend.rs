@@ -45,11 +45,20 @@ pub(crate) struct Outgoing {
 
 /// One Redis (a few multiplexed connections), or a cluster.
 enum Target {
-    Single {
-        conns: Vec<ConnectionManager>,
-        next: AtomicUsize,
-    },
+    Single(Single),
     Cluster(Box<cluster::Cluster>),
+}
+
+/// A few multiplexed connections to one Redis, used round robin.
+struct Single {
+    conns: Vec<ConnectionManager>,
+    next: AtomicUsize,
+}
+
+impl Single {
+    fn conn(&self) -> ConnectionManager {
+        self.conns[self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len()].clone()
+    }
 }
 
 pub(crate) struct Backend {
@@ -81,10 +90,10 @@ impl Backend {
             .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
-            target: Target::Single {
+            target: Target::Single(Single {
                 conns,
                 next: AtomicUsize::new(0),
-            },
+            }),
             timeout,
             aliases: Aliases::default(),
         })
@@ -134,7 +143,7 @@ impl Backend {
         }
         let placement = match self.target {
             Target::Cluster(_) => slots::placement(&slots::keys(&name, &words)),
-            Target::Single { .. } => Placement::Keyless,
+            Target::Single(_) => Placement::Keyless,
         };
         Outgoing {
             cmd,
@@ -143,13 +152,12 @@ impl Backend {
         }
     }
 
-    async fn send(&self, pipe: &Pipeline, count: usize) -> Result<Vec<Value>, BackendError> {
-        let Target::Single { conns, next } = &self.target else {
-            return Err(BackendError::Unavailable(
-                "ERR not a single Redis".to_owned(),
-            ));
-        };
-        let mut conn = conns[next.fetch_add(1, Ordering::Relaxed) % conns.len()].clone();
+    async fn send(
+        &self,
+        mut conn: ConnectionManager,
+        pipe: &Pipeline,
+        count: usize,
+    ) -> Result<Vec<Value>, BackendError> {
         match tokio::time::timeout(self.timeout, conn.req_packed_commands(pipe, 0, count)).await {
             Ok(Ok(values)) if values.len() == count => Ok(values),
             Ok(Ok(values)) => Err(BackendError::Unavailable(format!(
@@ -171,24 +179,20 @@ impl Backend {
 
     /// Runs the commands as one RESP pipeline; one reply per command, errors as values.
     pub(crate) async fn run(&self, cmds: Vec<Outgoing>) -> Result<Vec<Value>, BackendError> {
-        if let Target::Cluster(c) = &self.target {
-            let fixups: Vec<Option<String>> = cmds.iter().map(|o| o.fixup.clone()).collect();
-            let values = c
-                .run(cmds.into_iter().map(|o| (o.placement, o.cmd)).collect())
-                .await?;
-            return Ok(values
-                .into_iter()
-                .zip(fixups)
-                .map(|(v, f)| apply(v, f))
-                .collect());
-        }
-        let mut pipe = Pipeline::with_capacity(cmds.len());
-        let mut fixups = Vec::with_capacity(cmds.len());
-        for o in cmds {
-            pipe.add_command(o.cmd);
-            fixups.push(o.fixup);
-        }
-        let values = self.send(&pipe, fixups.len()).await?;
+        let fixups: Vec<Option<String>> = cmds.iter().map(|o| o.fixup.clone()).collect();
+        let values = match &self.target {
+            Target::Cluster(c) => {
+                c.run(cmds.into_iter().map(|o| (o.placement, o.cmd)).collect())
+                    .await?
+            }
+            Target::Single(single) => {
+                let mut pipe = Pipeline::with_capacity(cmds.len());
+                for o in cmds {
+                    pipe.add_command(o.cmd);
+                }
+                self.send(single.conn(), &pipe, fixups.len()).await?
+            }
+        };
         Ok(values
             .into_iter()
             .zip(fixups)
@@ -208,14 +212,14 @@ impl Backend {
                 c.transaction(cmds.into_iter().map(|o| (o.placement, o.cmd)).collect())
                     .await?
             }
-            Target::Single { .. } => {
+            Target::Single(single) => {
                 let mut pipe = Pipeline::with_capacity(n + 2);
                 pipe.add_command(redis::cmd("MULTI"));
                 for o in cmds {
                     pipe.add_command(o.cmd);
                 }
                 pipe.add_command(redis::cmd("EXEC"));
-                let mut values = self.send(&pipe, n + 2).await?;
+                let mut values = self.send(single.conn(), &pipe, n + 2).await?;
                 let exec = values.pop().unwrap_or(Value::Nil);
                 (values, exec)
             }

@@ -15,7 +15,7 @@ local MOVEMENT_RETENTION_MS = 604800000
 local now = clock(offset)
 if not delta or delta % 1 ~= 0 then return { 'bad_request', 'delta must be an integer' } end
 if not loc or loc == '' then return { 'bad_request', 'location missing' } end
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local s = load_stock(stock, ship)
 if not s then
   -- The threshold may already be set (the origin writes it first): read it, do not assume 0.

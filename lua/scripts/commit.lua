@@ -15,7 +15,7 @@ local items = arg_items(n_items, 4)
 if not items or #KEYS ~= 3 + 2 * n_items or #ARGV ~= 3 + 3 * n_items then
   return { 'bad_request', 'malformed commit arguments' }
 end
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local r = load_rsv(rsv_key)
 if r and r.status == 'committed' then return { 'ok', 'already' } end
 if r and not items_match(parse_items(r.items), 4) then

@@ -16,7 +16,7 @@ if not add_ms or add_ms < 1 then return { 'bad_request', 'seconds must be positi
 local status, expires, max_expires = r.status, r.expires, r.max_expires
 if status ~= 'held' then return { 'not_held', status } end
 if expires <= now or not all_held(rid, items, 3) then
-  drop_holds(rid, items, 3, events, now, 'hold_expired', ship_list(locs) or { DEFAULT_LOC })
+  drop_holds(rid, items, 3, events, now, 'hold_expired', ship_list(locs))
   if cap_first then cap_drop(cap_first, items, rid) end
   r.status = 'expired'
   save_rsv(rsv_key, r, RETENTION_MS)

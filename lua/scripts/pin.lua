@@ -27,7 +27,7 @@ local status, expires = r.status, r.expires
 if status == 'committed' then return { 'committed' } end
 if status == 'released' or status == 'expired' then return { 'expired', status } end
 if expires <= now or not all_held(rid, items, 3) then
-  drop_holds(rid, items, 3, events, now, 'hold_expired', ship_list(locs) or { DEFAULT_LOC })
+  drop_holds(rid, items, 3, events, now, 'hold_expired', ship_list(locs))
   if cap_first then cap_drop(cap_first, items, rid) end
   r.status = 'expired'
   save_rsv(rsv_key, r, RETENTION_MS)

@@ -73,11 +73,13 @@ local function split(s)
   return out
 end
 
--- The active shipping locations in allocation order; nil when the origin never wrote settings.
+-- The active shipping locations in allocation order, and whether the origin wrote settings at
+-- all. Without settings the list is `default` alone: the state written before locations existed
+-- is `default`'s, so levels and reads answer as before; a reserve refuses instead of guessing.
 local function ship_list(locs)
   local v = redis.call('HGET', locs, '~ship')
-  if not v then return nil end
-  return split(v)
+  if not v then return { DEFAULT_LOC }, false end
+  return split(v), true
 end
 
 -- A SKU's level: 'out' with nothing available, 'low' at or below its threshold, else 'in'.
@@ -117,9 +119,9 @@ end
 
 -- Reads a SKU's threshold, its `rc` flag (s.rc: reserving needs a customer) and its shipping
 -- locations' counters in one HMGET (other locations are read when first used), and its level;
--- nil when the SKU does not exist. A SKU exists once
--- it has counters at some location: a threshold or an `rc` flag written ahead of its first
--- stock is not stock. `ship` is the shipping list its level is computed on.
+-- nil when the SKU does not exist. A SKU exists once it has counters at some location: a
+-- threshold or an `rc` flag written ahead of its first stock is not stock. `ship` is the
+-- shipping list its level is computed on.
 local function load_stock(stock, ship)
   local v
   if #ship == 1 then
@@ -323,16 +325,20 @@ local function cap_units(cap, now)
   return total
 end
 
--- Sets the reservation's member of each part's cap key (part i: KEYS[first + i - 1]) to `score`
--- (a number or '+inf'), keeping the key alive at least `min_ttl_ms` and until a numeric score.
+-- Sets member `m` of cap key `cap` to `score` (a number or '+inf'), keeping the key alive at
+-- least `min_ttl_ms` and until a numeric score.
+local function cap_put(cap, m, score, now, min_ttl_ms)
+  redis.call('ZADD', cap, score, m)
+  local ttl = min_ttl_ms or 0
+  if score ~= '+inf' then ttl = math.max(ttl, score - now) end
+  local left = redis.call('PTTL', cap)
+  if left >= 0 and left < ttl or left == -1 then redis.call('PEXPIRE', cap, math.max(ttl, 1)) end
+end
+
+-- Sets the reservation's member of each part's cap key (part i: KEYS[first + i - 1]).
 local function cap_set(first, items, rid, score, now, min_ttl_ms)
   for i, it in ipairs(items) do
-    local cap = KEYS[first + i - 1]
-    redis.call('ZADD', cap, score, member(rid, it.qty, it.loc))
-    local ttl = min_ttl_ms or 0
-    if score ~= '+inf' then ttl = math.max(ttl, score - now) end
-    local left = redis.call('PTTL', cap)
-    if left >= 0 and left < ttl or left == -1 then redis.call('PEXPIRE', cap, math.max(ttl, 1)) end
+    cap_put(KEYS[first + i - 1], member(rid, it.qty, it.loc), score, now, min_ttl_ms)
   end
 end
 

@@ -19,7 +19,7 @@ if status == 'committed' then return { 'committed' } end
 if status == 'confirming' and not allow_confirming then return { 'confirming' } end
 local kind, final = 'hold_released', 'released'
 if expires <= now then kind, final = 'hold_expired', 'expired' end
-drop_holds(rid, items, 3, events, now, kind, ship_list(locs) or { DEFAULT_LOC })
+drop_holds(rid, items, 3, events, now, kind, ship_list(locs))
 if cap_first then cap_drop(cap_first, items, rid) end
 r.status = final
 save_rsv(rsv_key, r, RETENTION_MS)

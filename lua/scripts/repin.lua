@@ -23,7 +23,7 @@ if not items or #KEYS ~= 4 + 2 * n_items or #ARGV ~= 5 + 3 * n_items or not hold
 end
 local existing = load_rsv(rsv_key)
 if existing then return { 'exists', existing.status } end
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local stocks, short = check_parts(items, 4, events, now, ship)
 if not stocks then return short end
 local expires = now + hold_ms

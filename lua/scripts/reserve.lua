@@ -83,8 +83,8 @@ end
 
 -- Settings: without them the script cannot tell where units may come from, so it refuses
 -- rather than guessing. A pickup location must exist, be active and offer pickup.
-local ship = ship_list(locs)
-if not ship then return { 'no_locations' } end
+local ship, seeded = ship_list(locs)
+if not seeded then return { 'no_locations' } end
 if pickup ~= '' then
   local cfg = redis.call('HGET', locs, pickup)
   if not cfg then return { 'unknown_location', pickup } end
@@ -107,7 +107,8 @@ if not customer then
 end
 
 -- Reap, then allocate every item before holding any.
-local parts = {}                       -- allocated parts: { line=, sku=, qty=, loc= }
+local parts = {}                       -- allocated parts, in line order: { sku=, qty=, loc= }
+local first_part = {}                  -- line i's parts are parts[first_part[i] .. first_part[i + 1] - 1]
 local seen = {}
 for i = 1, n_items do
   local sku = ARGV[9 + 2 * i]
@@ -128,10 +129,11 @@ for i = 1, n_items do
     earliest = nil
   end
   s.earliest = earliest
+  first_part[i] = #parts + 1
   if pickup ~= '' then
     local available = avail(s, pickup)
     if available < qty then return { 'insufficient', sku, math.max(available, 0), pickup } end
-    parts[#parts + 1] = { line = i, sku = sku, qty = qty, loc = pickup }
+    parts[#parts + 1] = { sku = sku, qty = qty, loc = pickup }
   else
     local available = ship_available(s)
     if available < qty then return { 'insufficient', sku, math.max(available, 0) } end
@@ -140,7 +142,7 @@ for i = 1, n_items do
       local here = avail(s, loc)
       if here >= 1 then
         local take = math.min(here, left)
-        parts[#parts + 1] = { line = i, sku = sku, qty = take, loc = loc }
+        parts[#parts + 1] = { sku = sku, qty = take, loc = loc }
         left = left - take
         if left == 0 then break end
       end
@@ -161,28 +163,22 @@ if capped then
   end
 end
 
+first_part[n_items + 1] = #parts + 1
 local expires = now + ttl_ms
 for i = 1, n_items do
   local sku, s = ARGV[9 + 2 * i], stocks[i]
-  for _, p in ipairs(parts) do
-    if p.line == i then
-      local c = touch(s, p.loc)
-      c.reserved = c.reserved + p.qty
-    end
+  local from, to = first_part[i], first_part[i + 1] - 1
+  for j = from, to do
+    local c = touch(s, parts[j].loc)
+    c.reserved = c.reserved + parts[j].qty
   end
   store_stock(KEYS[base + 2 * i - 1], events, sku, now, s)
-  for _, p in ipairs(parts) do
-    if p.line == i then
-      redis.call('ZADD', KEYS[base + 2 * i], expires, member(rid, p.qty, p.loc))
-      emit(events, now, 'hold_created', sku, rid, p.qty, p.loc)
-      if capped then
-        local cap = KEYS[cap_first + i - 1]
-        redis.call('ZADD', cap, expires, member(rid, p.qty, p.loc))
-        local left = redis.call('PTTL', cap)
-        local ttl = math.max(cap_window, ttl_ms)
-        if left >= 0 and left < ttl or left == -1 then redis.call('PEXPIRE', cap, ttl) end
-      end
-    end
+  for j = from, to do
+    local p = parts[j]
+    local m = member(rid, p.qty, p.loc)
+    redis.call('ZADD', KEYS[base + 2 * i], expires, m)
+    emit(events, now, 'hold_created', sku, rid, p.qty, p.loc)
+    if capped then cap_put(KEYS[cap_first + i - 1], m, expires, now, cap_window) end
   end
   if not s.earliest or expires < s.earliest then redis.call('ZADD', sweep, 'LT', expires, sku) end
 end

@@ -23,7 +23,7 @@ for i = 1, n do
     return { 'bad_request', 'on_hand must be a non-negative integer at a named location' }
   end
 end
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local s = load_stock(stock, ship)
 if not s then s = new_stock(stock, ship, low) end
 -- The level before this seed under the new threshold: changing the threshold crosses nothing.

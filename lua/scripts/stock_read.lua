@@ -12,9 +12,8 @@ if #KEYS % 2 ~= 1 or n < 1 or n > 100 or (with_locations and n ~= 1) then
   return redis.error_reply('ERR stock_read takes the settings key and 1..100 stock/holds key pairs')
 end
 local now = clock(offset)
--- Before the origin wrote location settings, reads answer for `default` alone (the state written
--- before locations existed); reserves refuse instead, since they would have to guess.
-local ship = ship_list(KEYS[1]) or { DEFAULT_LOC }
+-- Before the origin wrote location settings, reads answer for `default` alone (see ship_list).
+local ship = ship_list(KEYS[1])
 local out = { now }
 for i = 1, n do
   local s = load_stock(KEYS[2 * i], ship)

@@ -12,7 +12,7 @@ if #ARGV - 1 > 500 or #KEYS ~= 3 + 2 * (#ARGV - 1) then
   return redis.error_reply('ERR sweep takes at most 500 SKUs, each with its stock and holds keys')
 end
 local now = clock(offset)
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local reaped = 0
 for i = 1, #ARGV - 1 do
   local sku = ARGV[1 + i]

@@ -17,7 +17,7 @@ local now = clock(offset)
 if not qty or qty < 1 or qty % 1 ~= 0 or not from or from == '' or not to or to == '' or from == to then
   return { 'bad_request', 'a transfer moves a positive integer between two different locations' }
 end
-local ship = ship_list(locs) or { DEFAULT_LOC }
+local ship = ship_list(locs)
 local s = load_stock(stock, ship)
 if redis.call('EXISTS', movement) == 1 then
   if not s then return { 'duplicate', 0, 0 } end

@@ -67,12 +67,15 @@ pub enum TransferOutcome {
     },
 }
 
-/// Sorts settings into allocation order: priority, then code in byte order.
+/// Allocation order: priority, then code in byte order.
+fn allocation_order(a: &LocationSettings, b: &LocationSettings) -> std::cmp::Ordering {
+    (a.priority, a.code.as_str().as_bytes()).cmp(&(b.priority, b.code.as_str().as_bytes()))
+}
+
+/// The codes of the settings `keep` picks, in allocation order, comma-separated.
 fn ordered(all: &[LocationSettings], keep: impl Fn(&LocationSettings) -> bool) -> String {
     let mut picked: Vec<&LocationSettings> = all.iter().filter(|l| keep(l)).collect();
-    picked.sort_by(|a, b| {
-        (a.priority, a.code.as_str().as_bytes()).cmp(&(b.priority, b.code.as_str().as_bytes()))
-    });
+    picked.sort_by(|a, b| allocation_order(a, b));
     picked
         .iter()
         .map(|l| l.code.as_str())
@@ -164,9 +167,7 @@ impl<T: Transport> Engine<T> {
                 _ => None,
             })
             .collect();
-        out.sort_by(|a, b| {
-            (a.priority, a.code.as_str().as_bytes()).cmp(&(b.priority, b.code.as_str().as_bytes()))
-        });
+        out.sort_by(allocation_order);
         Ok(Some(out))
     }
 
@@ -195,13 +196,7 @@ impl<T: Transport> Engine<T> {
             .await?;
         let mut r = Reply::new("stock_read", &v)?;
         let _now = r.int()?;
-        let level = StockLevel {
-            sku: sku.clone(),
-            exists: r.int()? == 1,
-            on_hand: r.int()?,
-            reserved: r.int()?,
-            low_threshold: r.int()?,
-        };
+        let level = StockLevel::read(sku, &mut r)?;
         let mut pickup = Vec::new();
         if level.exists {
             let n = r.int()?;

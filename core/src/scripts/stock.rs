@@ -23,6 +23,17 @@ pub struct StockLevel {
 }
 
 impl StockLevel {
+    /// One SKU's four numbers of a `stock_read` reply: exists, on hand, reserved, threshold.
+    pub(super) fn read(sku: &Sku, r: &mut Reply<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            sku: sku.clone(),
+            exists: r.int()? == 1,
+            on_hand: r.int()?,
+            reserved: r.int()?,
+            low_threshold: r.int()?,
+        })
+    }
+
     /// `on_hand - reserved`, never negative.
     pub fn available(&self) -> i64 {
         (self.on_hand - self.reserved).max(0)
@@ -115,15 +126,7 @@ impl<T: Transport> Engine<T> {
         let mut r = Reply::new("stock_read", &v)?;
         let _now = r.int()?;
         skus.iter()
-            .map(|sku| {
-                Ok(StockLevel {
-                    sku: sku.clone(),
-                    exists: r.int()? == 1,
-                    on_hand: r.int()?,
-                    reserved: r.int()?,
-                    low_threshold: r.int()?,
-                })
-            })
+            .map(|sku| StockLevel::read(sku, &mut r))
             .collect()
     }
 

@@ -43,6 +43,16 @@ fn parts(v: &[(&str, u32, &str)]) -> Vec<Item> {
         .collect()
 }
 
+/// One location's counters of a SKU.
+async fn level_at(e: &Engine<ReqwestTransport>, s: &str, l: &str) -> LocationLevel {
+    e.stock_by_location(&sku(s))
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|x| x.location.as_str() == l)
+        .unwrap_or_else(|| panic!("{s} has no counters at {l}"))
+}
+
 fn held(out: ReserveOutcome) -> Hold {
     match out {
         ReserveOutcome::Held(h) => h,
@@ -84,36 +94,31 @@ fn a_line_is_split_by_priority_and_every_later_call_acts_on_the_recorded_parts()
         assert!(again.replay);
         assert_eq!(again.items, h.items);
         assert_eq!(e.reservation("r1").await.unwrap().unwrap().items, h.items);
-        three(&e, "B").await; // restores the four-location settings
-                              // Release gives each part back where it came from.
+        // Restore the four-location settings, then release: each part goes back where it came
+        // from.
+        three(&e, "B").await;
         e.release("r1", false).await.unwrap();
-        let levels = e.stock_by_location(&sku("A")).await.unwrap();
-        let at = |l: &str| {
-            levels
-                .iter()
-                .find(|x| x.location.as_str() == l)
-                .cloned()
-                .unwrap()
-        };
-        assert_eq!((at("wh-a").on_hand, at("wh-a").reserved), (3, 0));
-        assert_eq!((at("wh-b").on_hand, at("wh-b").reserved), (5, 4));
-        assert_eq!((at("store").on_hand, at("store").reserved), (2, 1));
+        let at = |l: &'static str| level_at(&e, "A", l);
+        assert_eq!(
+            (at("wh-a").await.on_hand, at("wh-a").await.reserved),
+            (3, 0)
+        );
+        assert_eq!(
+            (at("wh-b").await.on_hand, at("wh-b").await.reserved),
+            (5, 4)
+        );
+        assert_eq!(
+            (at("store").await.on_hand, at("store").await.reserved),
+            (2, 1)
+        );
         // Commit of r2 sells at wh-b and store only.
         assert_eq!(
             e.commit("r2", &h2.items).await.unwrap(),
             CommitOutcome::Committed
         );
-        let levels = e.stock_by_location(&sku("A")).await.unwrap();
-        let at = |l: &str| {
-            levels
-                .iter()
-                .find(|x| x.location.as_str() == l)
-                .cloned()
-                .unwrap()
-        };
-        assert_eq!((at("wh-b").on_hand, at("wh-b").sold), (1, 4));
-        assert_eq!((at("store").on_hand, at("store").sold), (1, 1));
-        assert_eq!((at("wh-a").on_hand, at("wh-a").sold), (3, 0));
+        assert_eq!((at("wh-b").await.on_hand, at("wh-b").await.sold), (1, 4));
+        assert_eq!((at("store").await.on_hand, at("store").await.sold), (1, 1));
+        assert_eq!((at("wh-a").await.on_hand, at("wh-a").await.sold), (3, 0));
     });
 }
 
@@ -208,11 +213,7 @@ fn deactivation_applies_to_the_next_reserve_and_live_holds_keep_their_location()
             e.commit("d1", &items).await.unwrap(),
             CommitOutcome::Committed
         );
-        let levels = e.stock_by_location(&sku("A")).await.unwrap();
-        let wa = levels
-            .iter()
-            .find(|x| x.location.as_str() == "wh-a")
-            .unwrap();
+        let wa = level_at(&e, "A", "wh-a").await;
         assert_eq!((wa.on_hand, wa.reserved, wa.sold), (1, 0, 2));
     });
 }

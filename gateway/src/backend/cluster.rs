@@ -131,6 +131,8 @@ impl Cluster {
                 "ERR redis answered {} replies for {n} commands",
                 values.len()
             ))),
+            // The crate fails the whole pipeline on an error it cannot hand back per command:
+            // every command of the slot answers that error (nothing tells which one ran).
             Ok(Err(e)) => {
                 let v = as_value(e, self.timeout)?;
                 Ok(vec![v; n])

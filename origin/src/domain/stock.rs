@@ -190,6 +190,27 @@ pub enum Adjusted {
     Replayed,
 }
 
+/// Fails with [`Error::UnknownSku`] unless the catalogue has `sku`; its row stays share-locked
+/// until `tx` ends, so it cannot vanish under the movement being written.
+///
+/// # Errors
+/// [`Error::UnknownSku`]; database failures.
+pub(super) async fn require_sku(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    sku: &Sku,
+) -> Result<()> {
+    let exists = sqlx::query_scalar!(
+        "select 1 as one from skus where sku = $1 for share",
+        sku.as_str()
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    if exists.is_none() {
+        return Err(Error::UnknownSku);
+    }
+    Ok(())
+}
+
 /// Appends adjustment `a` to `sku`; idempotent by `movement_id`.
 ///
 /// # Errors
@@ -208,15 +229,7 @@ pub async fn adjust(state: &AppState, sku: &Sku, a: &Adjustment) -> Result<Adjus
         return Ok(Adjusted::Replayed);
     }
     let mut tx = state.db.begin().await?;
-    let exists = sqlx::query_scalar!(
-        "select 1 as one from skus where sku = $1 for share",
-        sku.as_str()
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if exists.is_none() {
-        return Err(Error::UnknownSku);
-    }
+    require_sku(&mut tx, sku).await?;
     super::locations::require(&mut tx, a.location.as_str()).await?;
     let effect = Effect::Adjust(AdjustPayload {
         sku: sku.to_string(),

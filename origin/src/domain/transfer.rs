@@ -89,15 +89,7 @@ pub async fn transfer(state: &AppState, sku: &Sku, t: &TransferSpec) -> Result<T
     // Exclusive and first (put_sku takes it before the SKU's row too): one transfer (or seed)
     // of the SKU at a time, so the ledger check below holds.
     ledger::lock_sku(&mut tx, sku.as_str(), true).await?;
-    let exists = sqlx::query_scalar!(
-        "select 1 as one from skus where sku = $1 for share",
-        sku.as_str()
-    )
-    .fetch_optional(&mut *tx)
-    .await?;
-    if exists.is_none() {
-        return Err(Error::UnknownSku);
-    }
+    super::stock::require_sku(&mut tx, sku).await?;
     locations::require(&mut tx, t.from.as_str()).await?;
     locations::require(&mut tx, t.to.as_str()).await?;
     let at_from = ledger::on_hand_at(&mut *tx, sku.as_str(), t.from.as_str()).await?;

@@ -166,29 +166,7 @@ impl TestApp {
 
     /// Holds `qty` of `sku` directly in Redis (what the edge does); returns the reservation id.
     pub(crate) async fn reserve(&self, sku: &str, qty: u32) -> String {
-        let id = uuid::Uuid::now_v7().to_string();
-        let out = self
-            .state
-            .redis
-            .reserve(&ReserveRequest {
-                id: id.clone(),
-                fingerprint: "fp".into(),
-                items: vec![Line {
-                    sku: Sku::parse(sku).unwrap(),
-                    qty,
-                }],
-                pickup: None,
-                ttl_ms: 60_000,
-                max_hold_ms: 600_000,
-                rate_limit: None,
-                customer: None,
-                cap: None,
-                owner: "test".into(),
-            })
-            .await
-            .expect("reserve");
-        assert!(matches!(out, ReserveOutcome::Held(_)), "reserve: {out:?}");
-        id
+        reserve_with(&self.state.redis, sku, qty).await
     }
 
     /// The backend confirms with payment `pay-<reservation>`.
@@ -333,6 +311,16 @@ where
 
 /// Holds `qty` of `sku` through `engine` (e.g. one with a clock offset); returns the reservation id.
 pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: u32) -> String {
+    reserve_at(engine, sku, qty, None).await
+}
+
+/// Holds `qty` of `sku` for shipping, or for pickup at `pickup`; returns the reservation id.
+pub(crate) async fn reserve_at(
+    engine: &origin::state::Redis,
+    sku: &str,
+    qty: u32,
+    pickup: Option<&str>,
+) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     let out = engine
         .reserve(&ReserveRequest {
@@ -342,7 +330,7 @@ pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: 
                 sku: Sku::parse(sku).unwrap(),
                 qty,
             }],
-            pickup: None,
+            pickup: pickup.map(|p| edgestock_core::domain::Location::parse(p).unwrap()),
             ttl_ms: 60_000,
             max_hold_ms: 600_000,
             rate_limit: None,

@@ -225,11 +225,14 @@ async fn restock(redis: &Redis, p: &OrderPayload) -> Result<Applied, RedisError>
 async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError> {
     let sku = Sku::parse(&p.sku).map_err(malformed)?;
     let location = Location::parse(&p.location).map_err(malformed)?;
-    // A new SKU is created first and given its threshold after: a hash holding only `low` reads
-    // as an existing SKU, whose first units would then count as coming back in stock (a level
-    // event a new SKU must not emit).
-    if !p.create {
-        set_low(redis, &sku, p.low).await?;
+    // The threshold first: the script that creates a SKU reads it (a hash holding only `low` is
+    // not stock yet, so a new SKU's first units emit no level event).
+    if let Some(low) = p.low {
+        let key = redis.keys().stock(sku.as_str());
+        redis
+            .client()
+            .command(&cmd("HSET").arg(key).arg("low").arg(low))
+            .await?;
     }
     if let Some(required) = p.require_customer {
         redis.set_require_customer(&sku, required).await?;
@@ -245,21 +248,7 @@ async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError>
             }
         }
     }
-    if p.create {
-        set_low(redis, &sku, p.low).await?;
-    }
     Ok(Applied::Applied)
-}
-
-async fn set_low(redis: &Redis, sku: &Sku, low: Option<i64>) -> Result<(), RedisError> {
-    if let Some(low) = low {
-        let key = redis.keys().stock(sku.as_str());
-        redis
-            .client()
-            .command(&cmd("HSET").arg(key).arg("low").arg(low))
-            .await?;
-    }
-    Ok(())
 }
 
 /// A transfer the worker applies; short (holds took the units since it was recorded) is retried

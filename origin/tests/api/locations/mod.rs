@@ -7,8 +7,7 @@ mod migration;
 mod reconcile;
 mod transfers;
 
-use edgestock_core::domain::{Location, Sku};
-use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
+use edgestock_core::domain::Sku;
 use serde_json::{json, Value};
 
 use crate::helpers::{TestApp, ADMIN_KEY};
@@ -86,27 +85,5 @@ pub(crate) async fn reserve_for(
     qty: u32,
     pickup: Option<&str>,
 ) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
-    let out = app
-        .state
-        .redis
-        .reserve(&ReserveRequest {
-            id: id.clone(),
-            fingerprint: "fp".into(),
-            items: vec![Line {
-                sku: Sku::parse(sku).unwrap(),
-                qty,
-            }],
-            pickup: pickup.map(|p| Location::parse(p).unwrap()),
-            ttl_ms: 60_000,
-            max_hold_ms: 600_000,
-            rate_limit: None,
-            customer: None,
-            cap: None,
-            owner: "test".into(),
-        })
-        .await
-        .expect("reserve");
-    assert!(matches!(out, ReserveOutcome::Held(_)), "reserve: {out:?}");
-    id
+    crate::helpers::reserve_at(&app.state.redis, sku, qty, pickup).await
 }
