@@ -69,6 +69,9 @@ pub enum ErrorCode {
     /// 409: a location that is inactive, or a pickup at a location that offers no pickup (with
     /// `location`).
     LocationUnavailable,
+    /// 409: a reserve across shards that a replay of its `Idempotency-Key` found partly
+    /// created: every part was released; send the request again with a new key.
+    ReservationIncomplete,
     /// 413: the body is too large (with `max_bytes` on the edge).
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -117,6 +120,9 @@ pub enum ErrorCode {
     OriginUnavailable,
     /// 503: a dependency of the origin is unavailable (with `Retry-After`).
     Unavailable,
+    /// 503: the Redis shard of these SKUs came back empty (or holds another layout) and the
+    /// origin has not seeded it again yet (with `Retry-After`).
+    ShardUnseeded,
 }
 
 impl ErrorCode {
@@ -142,7 +148,8 @@ impl ErrorCode {
             | AlreadyConfirmed
             | PaymentRefInUse
             | CustomerLimitReached
-            | LocationUnavailable => 409,
+            | LocationUnavailable
+            | ReservationIncomplete => 409,
             BodyTooLarge => 413,
             UnsupportedMediaType => 415,
             InvalidRequest | InvalidQuantity | InvalidSku | DuplicateSku | TooManyItems
@@ -151,7 +158,7 @@ impl ErrorCode {
             RateLimited => 429,
             ConfigError | Internal => 500,
             RedisError | OriginError => 502,
-            RedisUnavailable | OriginUnavailable | Unavailable => 503,
+            RedisUnavailable | OriginUnavailable | Unavailable | ShardUnseeded => 503,
         }
     }
 
@@ -196,6 +203,7 @@ const NAMES: &[(ErrorCode, &str)] = {
         (PaymentRefInUse, "payment_ref_in_use"),
         (CustomerLimitReached, "customer_limit_reached"),
         (LocationUnavailable, "location_unavailable"),
+        (ReservationIncomplete, "reservation_incomplete"),
         (BodyTooLarge, "body_too_large"),
         (UnsupportedMediaType, "unsupported_media_type"),
         (InvalidRequest, "invalid_request"),
@@ -220,6 +228,7 @@ const NAMES: &[(ErrorCode, &str)] = {
         (RedisUnavailable, "redis_unavailable"),
         (OriginUnavailable, "origin_unavailable"),
         (Unavailable, "unavailable"),
+        (ShardUnseeded, "shard_unseeded"),
     ]
 };
 

@@ -8,7 +8,9 @@ use upstash_rest::Error as RedisError;
 /// A Redis (REST endpoint) failure: 503 `redis_unavailable` when unreachable, slow or down,
 /// 502 `redis_error` when it answered something we cannot use.
 pub fn redis_failure(e: &RedisError) -> ApiError {
-    if e.is_unavailable() {
+    if edgestock_core::scripts::is_unseeded(e) {
+        shard_unseeded()
+    } else if e.is_unavailable() {
         let message = match e {
             RedisError::Timeout => "redis did not answer in time".to_owned(),
             other => format!("redis is unavailable: {other}"),
@@ -17,6 +19,15 @@ pub fn redis_failure(e: &RedisError) -> ApiError {
     } else {
         ApiError::new(ErrorCode::RedisError, format!("redis call failed: {e}"))
     }
+}
+
+/// 503 `shard_unseeded`: the SKUs' Redis shard is being seeded again.
+pub fn shard_unseeded() -> ApiError {
+    ApiError::new(
+        ErrorCode::ShardUnseeded,
+        "the stock of these SKUs is being restored; try again shortly",
+    )
+    .retry_after_secs(5)
 }
 
 /// 404 `reservation_not_found`.

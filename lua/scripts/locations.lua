@@ -11,6 +11,9 @@ end
 local ship_seen = false
 for i = 1, #ARGV, 2 do if ARGV[i] == '~ship' then ship_seen = true end end
 if not ship_seen then return { 'bad_request', 'settings need ~ship' } end
+-- The shard's seeded marker is not a setting: it outlives the replacement.
+local marker = redis.call('HGET', locs, '~seeded')
 redis.call('DEL', locs)
 redis.call('HSET', locs, unpack(ARGV))
+if marker then redis.call('HSET', locs, '~seeded', marker) end
 return { 'ok', #ARGV / 2 }

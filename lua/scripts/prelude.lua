@@ -12,9 +12,12 @@
 --                set by a pin (0 otherwise): the expiry to go back to if the pin is undone, and
 --                the payment deadline the pin fixed; owner is "c:<customer-hash>" for a
 --                reservation bound to a verified customer
---   locs         hash  the origin's location settings: <code> -> "priority;active;ships;pickup;name",
---                ~ship -> active shipping locations in allocation order, ~pickup -> active pickup ones
+--   locs         hash  the shard's copy of the origin's location settings: <code> ->
+--                "priority;active;ships;pickup;name", ~ship -> active shipping locations in
+--                allocation order, ~pickup -> active pickup ones, ~seeded -> the shard's seeded
+--                marker "<shard>/<shards>/<epoch>"
 --   events       stream, capped; sweep  zset sku -> (a lower bound of) its earliest hold expiry
+-- Every key carries its logical shard's hash tag {s<n>}: a script touches one shard (one slot).
 
 local RETENTION_MS = 86400000        -- reservations stay readable (and idempotent) 24 h after they end
 local COMMITTED_RETENTION_MS = 604800000 -- committed ones 7 days: outbox retries must find them
@@ -73,13 +76,20 @@ local function split(s)
   return out
 end
 
--- The active shipping locations in allocation order, and whether the origin wrote settings at
--- all. Without settings the list is `default` alone: the state written before locations existed
--- is `default`'s, so levels and reads answer as before; a reserve refuses instead of guessing.
+-- The active shipping locations in allocation order, and the shard's seeded marker
+-- ("<shard>/<shards>/<epoch>", written by the origin once it seeded the shard; nil on a shard
+-- that came back empty). Without settings the list is `default` alone: the state written before
+-- locations existed is `default`'s, so levels answer as before; reserves and reads refuse.
 local function ship_list(locs)
-  local v = redis.call('HGET', locs, '~ship')
-  if not v then return { DEFAULT_LOC }, false end
-  return split(v), true
+  local v = redis.call('HMGET', locs, '~ship', '~seeded')
+  if not v[1] then return { DEFAULT_LOC }, v[2] end
+  return split(v[1]), v[2]
+end
+
+-- True when the seeded marker is this shard's of this layout (`shard` = "<shard>/<shards>/").
+local function seeded_as(marker, shard)
+  if not marker or not shard then return false end
+  return string.sub(marker, 1, #shard) == shard
 end
 
 -- A SKU's level: 'out' with nothing available, 'low' at or below its threshold, else 'in'.

@@ -26,6 +26,7 @@ local n_items     = tonumber(ARGV[10]) -- number of items
 -- ARGV[11+2n]: units of one SKU a customer may hold + place + buy (0 = no cap)
 -- ARGV[12+2n]: how long a customer's count lives after a reserve (ms)
 -- ARGV[13+2n]: the pickup location ('' to ship: allocate over the shipping locations)
+-- ARGV[14+2n]: the shard as the caller places it, "<shard>/<shards>/": the seeded marker must match
 local MAX_ITEMS = 50
 
 local now = clock(offset)
@@ -43,7 +44,7 @@ local pickup = ARGV[13 + 2 * (n_items or 0)]
 local capped = customer ~= nil and cap_max ~= nil and cap_max > 0
 local n_cap = 0
 if capped then n_cap = n_items end
-if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 13 + 2 * n_items
+if not n_items or n_items < 1 or n_items > MAX_ITEMS or #ARGV ~= 14 + 2 * n_items
    or #KEYS ~= 4 + n_rl + 2 * n_items + n_cap or not ttl_ms or ttl_ms < 1 or not max_hold_ms
    or not cap_max or not cap_window or (n_rl > 0 and #limits ~= n_rl) then
   return { 'bad_request', 'malformed reserve arguments' }
@@ -81,10 +82,11 @@ if existing then
   return { 'ok', rid, status, existing.created, existing.expires, 1, now, existing.items }
 end
 
--- Settings: without them the script cannot tell where units may come from, so it refuses
--- rather than guessing. A pickup location must exist, be active and offer pickup.
-local ship, seeded = ship_list(locs)
-if not seeded then return { 'no_locations' } end
+-- The shard must be seeded (settings written, stock seeded from the ledger, placed orders
+-- pinned again) and be the one the caller means; else it refuses rather than guessing. A pickup
+-- location must exist, be active and offer pickup.
+local ship, marker = ship_list(locs)
+if not seeded_as(marker, ARGV[14 + 2 * n_items]) then return { 'shard_unseeded', marker or '' } end
 if pickup ~= '' then
   local cfg = redis.call('HGET', locs, pickup)
   if not cfg then return { 'unknown_location', pickup } end

@@ -5,6 +5,9 @@
 -- KEYS[1]: location settings; then for SKU i, KEYS[2i] = stock:{sku_i}, KEYS[2i+1] = holds:{sku_i}
 local offset = ARGV[1]                -- clock offset in ms (tests only; 0 in production)
 local with_locations = ARGV[2] == '1' -- add the pickup locations (one SKU only)
+local shard = ARGV[3]                 -- the shard as the caller places it, "<shard>/<shards>/"
+-- Reply: { 'ok', now, then per SKU: exists, on_hand, reserved, low [, pickups] } on a seeded
+-- shard, { 'shard_unseeded', marker } otherwise (a shard that came back empty answers no level).
 local SCAN_LIMIT = 1000               -- expired holds counted per SKU; beyond it availability is under-reported, never over
 
 local n = (#KEYS - 1) / 2
@@ -12,9 +15,9 @@ if #KEYS % 2 ~= 1 or n < 1 or n > 100 or (with_locations and n ~= 1) then
   return redis.error_reply('ERR stock_read takes the settings key and 1..100 stock/holds key pairs')
 end
 local now = clock(offset)
--- Before the origin wrote location settings, reads answer for `default` alone (see ship_list).
-local ship = ship_list(KEYS[1])
-local out = { now }
+local ship, marker = ship_list(KEYS[1])
+if not seeded_as(marker, shard) then return { 'shard_unseeded', marker or '' } end
+local out = { 'ok', now }
 for i = 1, n do
   local s = load_stock(KEYS[2 * i], ship)
   if not s then

@@ -89,8 +89,14 @@ pub static TRANSFER: Script = write_script!("transfer", "transfer.lua");
 /// Replaces the location settings reserves allocate by, in one step.
 pub static LOCATIONS: Script = write_script!("locations", "locations.lua");
 
+/// Marks a shard seeded, so its reserves and reads answer.
+pub static MARK_SEEDED: Script = write_script!("mark_seeded", "mark_seeded.lua");
+
+/// Writes a released record for a part of a reservation across shards that must not be created.
+pub static TOMBSTONE: Script = write_script!("tombstone", "tombstone.lua");
+
 /// Every script, for `SCRIPT LOAD` warm-up and tests.
-pub static ALL: [&Script; 14] = [
+pub static ALL: [&Script; 16] = [
     &RESERVE,
     &STOCK_READ,
     &GET_RESERVATION,
@@ -105,6 +111,8 @@ pub static ALL: [&Script; 14] = [
     &SWEEP,
     &TRANSFER,
     &LOCATIONS,
+    &MARK_SEEDED,
+    &TOMBSTONE,
 ];
 
 #[cfg(test)]

@@ -158,12 +158,21 @@ async fn seed_on_startup(state: &AppState) {
         Ok(n) => tracing::info!(rows = n, "outbox drained before seeding"),
         Err(e) => tracing::warn!(error = %e, "outbox drain before seeding failed"),
     }
+    // Settings, stock, placed orders' holds, then the shards' seeded markers: a shard answers
+    // reserves only once all of it is back. A failure leaves the sweeper to retry.
     match crate::domain::seed::seed_all(state).await {
         Ok(skus) => tracing::info!(skus = skus.len(), "redis seeded from the ledger"),
-        Err(e) => tracing::error!(error = %e, "seeding redis on startup failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "seeding redis on startup failed");
+            return;
+        }
     }
     if let Err(e) = crate::domain::seed::repin_placed(state).await {
         tracing::error!(error = %e, "re-pinning placed orders on startup failed");
+        return;
+    }
+    if let Err(e) = crate::domain::seed::mark_all_seeded(state).await {
+        tracing::error!(error = %e, "marking the redis shards seeded failed");
     }
 }
 

@@ -1,7 +1,9 @@
 //! The background sweeper: reaps expired holds of SKUs nobody touches (correctness never depends
 //! on it: every write script reaps its SKU first), and expires placed orders not paid by their
 //! deadline (their holds are pinned until deadline + grace, so Redis alone would free them at
-//! that moment too; the order must say so). Runs every `SWEEP_INTERVAL_MS`.
+//! that moment too; the order must say so). Each pass first checks that every Redis shard still
+//! carries its seeding (a shard that came back empty is seeded again), then sweeps every shard.
+//! Runs every `SWEEP_INTERVAL_MS`.
 
 use tokio::sync::watch;
 
@@ -15,16 +17,22 @@ const MAX_EXPIRIES: i64 = 100;
 /// Sweeps until `shutdown` flips.
 pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
-        match state.redis.sweep(MAX_SKUS).await {
-            Ok(r) if r.units_reaped > 0 => {
-                tracing::info!(
-                    skus = r.skus,
-                    units = r.units_reaped,
-                    "sweeper reaped expired holds"
-                );
+        if let Err(e) = crate::domain::seed::heal_shards(&state).await {
+            tracing::warn!(error = %e, "checking the redis shards' seeding failed; retrying");
+        }
+        for shard in state.redis.keys().all_shards() {
+            match state.redis.sweep(shard, MAX_SKUS).await {
+                Ok(r) if r.units_reaped > 0 => {
+                    tracing::info!(
+                        %shard,
+                        skus = r.skus,
+                        units = r.units_reaped,
+                        "sweeper reaped expired holds"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(%shard, error = %e, "sweep failed; retrying"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, "sweep failed; retrying"),
         }
         match crate::domain::expiry::expire_due(&state, MAX_EXPIRIES).await {
             Ok(n) if n > 0 => tracing::info!(orders = n, "expired unpaid orders"),

@@ -208,11 +208,12 @@ async fn main() {
         "EVALSHA_RO".into(),
         read_sha,
         "3".into(),
-        keys.locations(),
+        keys.locations(keys.shard_of(HOT)),
         keys.stock(HOT),
         keys.holds(HOT),
         "0".into(),
         "0".into(),
+        marker(keys, HOT),
     ];
     let read_rps = redis_benchmark(redis.port, conns, n, &read_args);
     let id = "rd-__rand_int__";
@@ -220,10 +221,10 @@ async fn main() {
         "EVALSHA",
         &reserve_sha,
         "6",
-        &keys.reservation(id),
-        &keys.events(),
-        &keys.sweep_index(),
-        &keys.locations(),
+        &keys.reservation(keys.shard_of(BIG), id),
+        &keys.events(keys.shard_of(BIG)),
+        &keys.sweep_index(keys.shard_of(BIG)),
+        &keys.locations(keys.shard_of(BIG)),
         &keys.stock(BIG),
         &keys.holds(BIG),
         id,
@@ -241,6 +242,7 @@ async fn main() {
         "0",
         "0",
         "",
+        &marker(keys, BIG),
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -261,7 +263,7 @@ async fn main() {
     };
     let read_once = once(&read_args);
     assert!(
-        !read_once.contains("ERR") && read_once.lines().count() == 5,
+        read_once.lines().next() == Some("ok") && read_once.lines().count() == 6,
         "the direct stock read failed: {read_once}"
     );
     let reserve_once = once(&reserve_args);
@@ -305,4 +307,9 @@ async fn main() {
             name, rps, "-", "-", "-", "-", "1"
         );
     }
+}
+
+/// The shard of `sku` as the scripts check it against the seeded marker.
+fn marker(keys: &edgestock_core::keys::Keys, sku: &str) -> String {
+    format!("{}/{}/", keys.shard_of(sku).0, keys.shard_count())
 }

@@ -4,8 +4,9 @@
 use edgestock_lua as lua;
 use upstash_rest::{cmd, Error, Transport};
 
-use super::{location, malformed, rest_script, Engine, Reply, StockLevel};
+use super::{location, malformed, rest_script, unseeded, Engine, Reply, StockLevel};
 use crate::domain::{Location, Sku};
+use crate::keys::ShardId;
 
 /// One location's settings, as the scripts see them. Behaviour comes from the flags alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,12 +113,28 @@ fn decode(code: &str, v: &str) -> Option<LocationSettings> {
 }
 
 impl<T: Transport> Engine<T> {
-    /// Replaces the location settings (every location, active or not) in one script call, so a
-    /// reserve sees either the old settings or the new ones.
+    /// Replaces the location settings (every location, active or not) on every shard, one
+    /// script call per shard, so a reserve sees either the old settings or the new ones. The
+    /// shards' seeded markers are kept.
     ///
     /// # Errors
     /// Transport or Redis failures; more than 64 locations.
     pub async fn put_locations(&self, all: &[LocationSettings]) -> Result<(), Error> {
+        for shard in self.keys.all_shards() {
+            self.put_locations_on(shard, all).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces one shard's copy of the location settings.
+    ///
+    /// # Errors
+    /// Transport or Redis failures; more than 64 locations.
+    pub async fn put_locations_on(
+        &self,
+        shard: ShardId,
+        all: &[LocationSettings],
+    ) -> Result<(), Error> {
         if all.len() > 64 {
             return Err(Error::Malformed("at most 64 locations".into()));
         }
@@ -131,10 +148,10 @@ impl<T: Transport> Engine<T> {
         args.push("~pickup".to_owned());
         args.push(ordered(all, |l| l.active && l.pickup));
         let v = self
-            .client
+            .client_for(shard)
             .eval(
                 rest_script(&lua::LOCATIONS),
-                &[self.keys.locations()],
+                &[self.keys.locations(shard)],
                 &args,
                 false,
             )
@@ -146,20 +163,25 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// The location settings Redis holds, in allocation order; `None` when the origin never
-    /// wrote them (reserves then answer 503).
+    /// The location settings shard 0 holds (every shard holds a copy), in allocation order;
+    /// `None` when the origin never wrote them (reserves then answer 503).
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn locations(&self) -> Result<Option<Vec<LocationSettings>>, Error> {
+        self.locations_on(ShardId(0)).await
+    }
+
+    /// One shard's copy of the location settings, in allocation order; `None` when it has none.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn locations_on(&self, shard: ShardId) -> Result<Option<Vec<LocationSettings>>, Error> {
         let v = self
-            .client
-            .command(&cmd("HGETALL").arg(self.keys.locations()))
+            .client_for(shard)
+            .command(&cmd("HGETALL").arg(self.keys.locations(shard)))
             .await?;
         let flat = v.as_array().ok_or_else(|| malformed("HGETALL", &v))?;
-        if flat.is_empty() {
-            return Ok(None);
-        }
         let mut out: Vec<LocationSettings> = flat
             .chunks(2)
             .filter_map(|p| match p {
@@ -167,8 +189,50 @@ impl<T: Transport> Engine<T> {
                 _ => None,
             })
             .collect();
+        if out.is_empty() {
+            return Ok(None);
+        }
         out.sort_by(allocation_order);
         Ok(Some(out))
+    }
+
+    /// Marks a shard seeded: the origin has written its stock from the ledger and pinned its
+    /// placed orders again. Until then its reserves and reads answer `shard_unseeded` (a shard
+    /// that comes back empty has no marker). Needs the shard's location settings first.
+    ///
+    /// # Errors
+    /// Transport or Redis failures; a shard without location settings.
+    pub async fn mark_seeded(&self, shard: ShardId, epoch: &str) -> Result<(), Error> {
+        let v = self
+            .client_for(shard)
+            .eval(
+                rest_script(&lua::MARK_SEEDED),
+                &[self.keys.locations(shard)],
+                &[format!("{}/{}", shard.0, self.keys.shard_count()), epoch.to_owned()],
+                false,
+            )
+            .await?;
+        let mut r = Reply::new("mark_seeded", &v)?;
+        match r.str()? {
+            "ok" => Ok(()),
+            "no_locations" => Err(Error::Malformed(format!(
+                "shard {shard} has no location settings to mark seeded"
+            ))),
+            _ => Err(malformed("mark_seeded", &v)),
+        }
+    }
+
+    /// The seeded marker of a shard: the epoch the origin wrote (`None`: not seeded since it
+    /// was last emptied).
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn seeded_epoch(&self, shard: ShardId) -> Result<Option<String>, Error> {
+        let v = self
+            .client_for(shard)
+            .command(&cmd("HGET").arg(self.keys.locations(shard)).arg("~seeded"))
+            .await?;
+        Ok(v.as_str().map(str::to_owned))
     }
 
     /// One SKU's level (summed over the active shipping locations) and each active pickup
@@ -180,21 +244,25 @@ impl<T: Transport> Engine<T> {
         &self,
         sku: &Sku,
     ) -> Result<(StockLevel, Vec<PickupLevel>), Error> {
+        let shard = self.keys.shard_of(sku.as_str());
         let keys = [
-            self.keys.locations(),
+            self.keys.locations(shard),
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
         ];
         let v = self
-            .client
+            .client_for(shard)
             .eval(
                 rest_script(&lua::STOCK_READ),
                 &keys,
-                &[self.offset(), "1".to_owned()],
+                &[self.offset(), "1".to_owned(), self.shard_marker(shard)],
                 true,
             )
             .await?;
         let mut r = Reply::new("stock_read", &v)?;
+        if r.str()? != "ok" {
+            return Err(unseeded(shard));
+        }
         let _now = r.int()?;
         let level = StockLevel::read(sku, &mut r)?;
         let mut pickup = Vec::new();
@@ -218,7 +286,7 @@ impl<T: Transport> Engine<T> {
     /// Transport or Redis failures.
     pub async fn stock_by_location(&self, sku: &Sku) -> Result<Vec<LocationLevel>, Error> {
         let v = self
-            .client
+            .client_for(self.keys.shard_of(sku.as_str()))
             .command(&cmd("HGETALL").arg(self.keys.stock(sku.as_str())))
             .await?;
         let flat = v.as_array().ok_or_else(|| malformed("HGETALL", &v))?;
@@ -280,7 +348,7 @@ impl<T: Transport> Engine<T> {
             self.offset(),
         ];
         let v = self
-            .client
+            .client_for(self.keys.shard_of(sku.as_str()))
             .eval(rest_script(&lua::TRANSFER), &keys, &args, false)
             .await?;
         let mut r = Reply::new("transfer", &v)?;

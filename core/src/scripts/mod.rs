@@ -17,17 +17,19 @@ use std::fmt;
 use edgestock_lua as lua;
 
 use crate::domain::{Location, ReservationStatus, Sku};
-use crate::keys::Keys;
+use crate::keys::{Keys, ReservationShards, ShardId};
 use upstash_rest::{Client, Error, Transport, Value};
 
 mod locations;
 mod order;
+mod parts;
 mod reservation;
 mod reserve;
 mod stock;
 
 pub use locations::{LocationLevel, LocationSettings, PickupLevel, TransferOutcome};
 pub use order::{CommitOutcome, PinOutcome, RepinOutcome, UnpinOutcome};
+pub use parts::Parts;
 pub use reservation::{ExtendOutcome, ReleaseOutcome, ReservationRecord};
 pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
 pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};
@@ -69,6 +71,23 @@ impl Item {
     }
 }
 
+/// The text that starts the error of a read on a shard that is not seeded.
+const UNSEEDED: &str = "shard_unseeded";
+
+/// The error of a read on a shard that is not seeded (it came back empty, or holds another
+/// layout's data): unavailable (503) until the origin seeds it. See [`is_unseeded`].
+pub fn unseeded(shard: ShardId) -> Error {
+    Error::Unavailable {
+        status: 503,
+        message: format!("{UNSEEDED}: shard {shard} is not seeded"),
+    }
+}
+
+/// True for the error [`unseeded`] makes.
+pub fn is_unseeded(e: &Error) -> bool {
+    matches!(e, Error::Unavailable { status: 503, message } if message.starts_with(UNSEEDED))
+}
+
 /// The REST client's view of one of our scripts: its source and the SHA1 the `lua` crate computed.
 pub fn rest_script(s: &lua::Script) -> upstash_rest::Script<'_> {
     upstash_rest::Script {
@@ -77,9 +96,11 @@ pub fn rest_script(s: &lua::Script) -> upstash_rest::Script<'_> {
     }
 }
 
-/// Script calls over the REST [`Client`].
+/// Script calls over the REST [`Client`]s of one or more databases: logical shard `s` lives on
+/// database `s % databases` (one database: every shard on it; a Redis Cluster behind the
+/// gateway is one database whose slots spread the shards).
 pub struct Engine<T> {
-    client: Client<T>,
+    clients: Vec<Client<T>>,
     keys: Keys,
     clock_offset_ms: i64,
 }
@@ -88,6 +109,8 @@ impl<T> fmt::Debug for Engine<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Engine")
             .field("prefix", &self.keys.prefix())
+            .field("shards", &self.keys.shard_count())
+            .field("databases", &self.clients.len())
             .field("clock_offset_ms", &self.clock_offset_ms)
             .finish_non_exhaustive()
     }
@@ -161,10 +184,20 @@ pub(super) fn parse_items(s: &str) -> Vec<Item> {
 }
 
 impl<T: Transport> Engine<T> {
-    /// An engine over `client` using `keys`.
+    /// An engine over one database using `keys`.
     pub fn new(client: Client<T>, keys: Keys) -> Self {
+        Self::sharded(vec![client], keys)
+    }
+
+    /// An engine over several databases (sharded Upstash): logical shard `s` on
+    /// `clients[s % clients.len()]`.
+    ///
+    /// # Panics
+    /// With no client.
+    pub fn sharded(clients: Vec<Client<T>>, keys: Keys) -> Self {
+        assert!(!clients.is_empty(), "an engine needs a database");
         Self {
-            client,
+            clients,
             keys,
             clock_offset_ms: 0,
         }
@@ -187,9 +220,36 @@ impl<T: Transport> Engine<T> {
         &self.keys
     }
 
-    /// The underlying REST client.
+    /// The REST client of the first database (every shard's, with one database).
     pub fn client(&self) -> &Client<T> {
-        &self.client
+        &self.clients[0]
+    }
+
+    /// The REST client of the database holding `shard`.
+    pub fn client_for(&self, shard: ShardId) -> &Client<T> {
+        &self.clients[shard.0 as usize % self.clients.len()]
+    }
+
+    /// How many databases the shards are spread over.
+    pub fn databases(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The shards reservation `id` has parts on, if the id is well formed for this deployment.
+    pub fn shards_of_reservation(&self, id: &str) -> Option<ReservationShards> {
+        ReservationShards::parse(id).filter(|s| !s.beyond(self.keys.shard_count()))
+    }
+
+    /// The one shard of `skus` (`None` when they span several, or there is none).
+    pub fn shard_of_all<'s>(&self, skus: impl IntoIterator<Item = &'s str>) -> Option<ShardId> {
+        let mut it = skus.into_iter().map(|s| self.keys.shard_of(s));
+        let first = it.next()?;
+        it.all(|s| s == first).then_some(first)
+    }
+
+    /// A shard as the scripts check it against its seeded marker: `"<shard>/<shards>/"`.
+    pub(super) fn shard_marker(&self, shard: ShardId) -> String {
+        format!("{}/{}/", shard.0, self.keys.shard_count())
     }
 
     pub(super) fn offset(&self) -> String {
@@ -207,15 +267,16 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// The keys of a stock movement of one SKU (adjust, transfer): its stock and holds, the
-    /// events stream, the movement's marker and the location settings.
+    /// The keys of a stock movement of one SKU (adjust, transfer): its stock and holds, and its
+    /// shard's events stream, the movement's marker and location settings.
     pub(super) fn movement_keys(&self, sku: &Sku, movement_id: &str) -> [String; 5] {
+        let shard = self.keys.shard_of(sku.as_str());
         [
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
-            self.keys.events(),
-            self.keys.movement(movement_id),
-            self.keys.locations(),
+            self.keys.events(shard),
+            self.keys.movement(shard, movement_id),
+            self.keys.locations(shard),
         ]
     }
 

@@ -7,6 +7,7 @@ use crate::domain::{Location, ReservationStatus};
 use upstash_rest::{Error, Transport};
 
 use super::{location, malformed, rest_script, status, Engine, Item, Reply};
+use crate::keys::ShardId;
 
 /// Outcome of [`Engine::pin`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +96,8 @@ impl<T: Transport> Engine<T> {
     /// created + MAX_HOLD + window_ms)` fixed at the first pin, the units kept until the deadline
     /// plus `grace_ms`. Pinning a pinned reservation changes nothing and answers its first
     /// deadline. Returns the items too, so the caller can record the order without another read.
+    /// A reservation across shards pins every part, or undoes the parts it pinned and answers
+    /// why one could not be.
     ///
     /// # Errors
     /// Transport or Redis failures.
@@ -104,7 +107,39 @@ impl<T: Transport> Engine<T> {
         window_ms: u64,
         grace_ms: u64,
     ) -> Result<(PinOutcome, Vec<Item>), Error> {
-        let Some(rec) = self.reservation(id).await? else {
+        let Some(shards) = self.shards_of_reservation(id) else {
+            return Ok((PinOutcome::NotFound, Vec::new()));
+        };
+        let parts = self
+            .each_part(shards, |shard| self.pin_part(shard, id, window_ms, grace_ms))
+            .await?;
+        if parts.len() == 1 {
+            return Ok(parts.into_iter().next().unwrap_or((PinOutcome::NotFound, Vec::new())));
+        }
+        let failed = parts
+            .iter()
+            .find(|(o, _)| !matches!(o, PinOutcome::Pinned { .. }))
+            .map(|(o, _)| o.clone());
+        if let Some(failed) = failed {
+            // Undo the parts this call pinned (a part pinned before stays as it was).
+            for (o, items) in &parts {
+                if let PinOutcome::Pinned { again: false, .. } = o {
+                    self.unpin(id, items).await?;
+                }
+            }
+            return Ok((failed, Vec::new()));
+        }
+        Ok(PinOutcome::combine(parts))
+    }
+
+    async fn pin_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        window_ms: u64,
+        grace_ms: u64,
+    ) -> Result<(PinOutcome, Vec<Item>), Error> {
+        let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok((PinOutcome::NotFound, Vec::new()));
         };
         let args = vec![
@@ -114,7 +149,7 @@ impl<T: Transport> Engine<T> {
             self.offset(),
         ];
         let v = self
-            .eval_on_reservation(&lua::PIN, id, &rec.items, &rec.owner, args)
+            .eval_on_part(shard, &lua::PIN, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("pin", &v)?;
         let outcome = match r.str()? {
@@ -135,25 +170,34 @@ impl<T: Transport> Engine<T> {
     }
 
     /// Undoes a pin (the order could not be recorded): `held` again with the expiry it had.
+    /// `items` are the reservation's parts (each shard's are undone on it).
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn unpin(&self, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
-        let Some(rec) = self.reservation(id).await? else {
+        let by_shard = self.items_by_shard(items);
+        let outcomes = self
+            .each_of(&by_shard, |shard, items| self.unpin_part(shard, id, items))
+            .await?;
+        Ok(UnpinOutcome::combine(outcomes))
+    }
+
+    async fn unpin_part(&self, shard: ShardId, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
+        let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok(UnpinOutcome::NotFound);
         };
         let mut keys = vec![
-            self.keys.reservation(id),
-            self.keys.events(),
-            self.keys.sweep_index(),
-            self.keys.locations(),
+            self.keys.reservation(shard, id),
+            self.keys.events(shard),
+            self.keys.sweep_index(shard),
+            self.keys.locations(shard),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         self.cap_keys(items, &rec.owner, &mut keys);
         let mut args = vec![id.to_owned(), self.offset()];
         Self::item_args(items, &mut args);
         let v = self
-            .client
+            .client_for(shard)
             .eval(rest_script(&lua::UNPIN), &keys, &args, false)
             .await?;
         let mut r = Reply::new("unpin", &v)?;
@@ -170,7 +214,8 @@ impl<T: Transport> Engine<T> {
 
     /// Holds `items` again for reservation `id` for `hold_ms` from Redis's now, as a pinned
     /// (`confirming`) reservation whose deadline is `hold_ms - grace_ms` from now, unless Redis
-    /// still has the reservation. For placed orders after Redis lost its data.
+    /// still has the reservation. For placed orders after Redis lost its data. Each shard's
+    /// parts are held again on it; the first short part is answered.
     ///
     /// # Errors
     /// Transport or Redis failures.
@@ -181,11 +226,28 @@ impl<T: Transport> Engine<T> {
         hold_ms: u64,
         grace_ms: u64,
     ) -> Result<RepinOutcome, Error> {
+        let by_shard = self.items_by_shard(items);
+        let outcomes = self
+            .each_of(&by_shard, |shard, items| {
+                self.repin_part(shard, id, items, hold_ms, grace_ms)
+            })
+            .await?;
+        Ok(RepinOutcome::combine(outcomes))
+    }
+
+    async fn repin_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        items: &[Item],
+        hold_ms: u64,
+        grace_ms: u64,
+    ) -> Result<RepinOutcome, Error> {
         let mut keys = vec![
-            self.keys.reservation(id),
-            self.keys.events(),
-            self.keys.sweep_index(),
-            self.keys.locations(),
+            self.keys.reservation(shard, id),
+            self.keys.events(shard),
+            self.keys.sweep_index(shard),
+            self.keys.locations(shard),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         let mut args = vec![
@@ -196,7 +258,7 @@ impl<T: Transport> Engine<T> {
         ];
         Self::item_args(items, &mut args);
         let v = self
-            .client
+            .client_for(shard)
             .eval(rest_script(&lua::REPIN), &keys, &args, false)
             .await?;
         let mut r = Reply::new("repin", &v)?;
@@ -216,14 +278,24 @@ impl<T: Transport> Engine<T> {
     }
 
     /// Commits a reservation's units as sold (idempotent). `items` come from the order, so a
-    /// commit still applies when Redis lost the reservation record.
+    /// commit still applies when Redis lost the reservation record. Across shards each part
+    /// commits on its own: a short part is answered while the others are sold (the caller
+    /// records that line as needing attention).
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn commit(&self, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
+        let by_shard = self.items_by_shard(items);
+        let outcomes = self
+            .each_of(&by_shard, |shard, items| self.commit_part(shard, id, items))
+            .await?;
+        Ok(CommitOutcome::combine(outcomes))
+    }
+
+    async fn commit_part(&self, shard: ShardId, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
         let args = vec![id.to_owned(), self.offset()];
         let v = self
-            .eval_on_reservation(&lua::COMMIT, id, items, "", args)
+            .eval_on_part(shard, &lua::COMMIT, id, items, "", args)
             .await?;
         let mut r = Reply::new("commit", &v)?;
         Ok(match r.str()? {

@@ -7,6 +7,7 @@ use crate::domain::ReservationStatus;
 use upstash_rest::{Error, Transport, Value};
 
 use super::{malformed, parse_items, rest_script, status, Engine, Item, Reply};
+use crate::keys::ShardId;
 
 /// A stored reservation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,14 +72,31 @@ pub enum ReleaseOutcome {
 }
 
 impl<T: Transport> Engine<T> {
-    /// A reservation's record, read-only; `None` when unknown (or past its retention).
+    /// A reservation's record, read-only; `None` when unknown (or past its retention, or an id
+    /// this deployment cannot have issued). A reservation across shards reads every part.
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn reservation(&self, id: &str) -> Result<Option<ReservationRecord>, Error> {
-        let keys = [self.keys.reservation(id)];
+        let Some(shards) = self.shards_of_reservation(id) else {
+            return Ok(None);
+        };
+        if shards.len() == 1 {
+            let shard = shards.iter().next().unwrap_or(ShardId(0));
+            return self.reservation_part(shard, id).await;
+        }
+        Ok(self.reservation_across(shards, id).await?.whole())
+    }
+
+    /// One shard's part of reservation `id`.
+    pub(super) async fn reservation_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+    ) -> Result<Option<ReservationRecord>, Error> {
+        let keys = [self.keys.reservation(shard, id)];
         let v = self
-            .client
+            .client_for(shard)
             .eval(
                 rest_script(&lua::GET_RESERVATION),
                 &keys,
@@ -102,12 +120,13 @@ impl<T: Transport> Engine<T> {
         }))
     }
 
-    /// Runs a script acting on reservation `id` and its allocated `items` (extend, release, pin,
-    /// commit): KEYS = the record, the events stream, the location settings, then stock/holds
-    /// per part (and cap keys for a customer's); ARGV = `args`, then the part count and
-    /// sku/qty/location per part.
-    pub(super) async fn eval_on_reservation(
+    /// Runs a script acting on one shard's part of reservation `id` and its allocated `items`
+    /// (extend, release, pin, commit): KEYS = the part's record, the shard's events stream and
+    /// location settings, then stock/holds per part (and cap keys for a customer's); ARGV =
+    /// `args`, then the part count and sku/qty/location per part.
+    pub(super) async fn eval_on_part(
         &self,
+        shard: ShardId,
         script: &lua::Script,
         id: &str,
         items: &[Item],
@@ -115,14 +134,14 @@ impl<T: Transport> Engine<T> {
         mut args: Vec<String>,
     ) -> Result<Value, Error> {
         let mut keys = vec![
-            self.keys.reservation(id),
-            self.keys.events(),
-            self.keys.locations(),
+            self.keys.reservation(shard, id),
+            self.keys.events(shard),
+            self.keys.locations(shard),
         ];
         self.sku_keys(items.iter().map(|i| i.sku.as_str()), &mut keys);
         self.cap_keys(items, owner, &mut keys);
         Self::item_args(items, &mut args);
-        self.client
+        self.client_for(shard)
             .eval(rest_script(script), &keys, &args, false)
             .await
     }
@@ -138,17 +157,27 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// Extends a live hold by `add_ms`, capped at its maximum total hold time.
+    /// Extends a live hold by `add_ms`, capped at its maximum total hold time (every part).
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn extend(&self, id: &str, add_ms: u64) -> Result<ExtendOutcome, Error> {
-        let Some(rec) = self.reservation(id).await? else {
+        let Some(shards) = self.shards_of_reservation(id) else {
+            return Ok(ExtendOutcome::NotFound);
+        };
+        let outcomes = self
+            .each_part(shards, |shard| self.extend_part(shard, id, add_ms))
+            .await?;
+        Ok(ExtendOutcome::combine(outcomes))
+    }
+
+    async fn extend_part(&self, shard: ShardId, id: &str, add_ms: u64) -> Result<ExtendOutcome, Error> {
+        let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok(ExtendOutcome::NotFound);
         };
         let args = vec![id.to_owned(), add_ms.to_string(), self.offset()];
         let v = self
-            .eval_on_reservation(&lua::EXTEND, id, &rec.items, &rec.owner, args)
+            .eval_on_part(shard, &lua::EXTEND, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("extend", &v)?;
         Ok(match r.str()? {
@@ -166,12 +195,28 @@ impl<T: Transport> Engine<T> {
         })
     }
 
-    /// Releases a reservation's holds. `allow_confirming`: the origin may cancel a pinned one.
+    /// Releases a reservation's holds (every part). `allow_confirming`: the origin may cancel a
+    /// pinned one.
     ///
     /// # Errors
     /// Transport or Redis failures.
     pub async fn release(&self, id: &str, allow_confirming: bool) -> Result<ReleaseOutcome, Error> {
-        let Some(rec) = self.reservation(id).await? else {
+        let Some(shards) = self.shards_of_reservation(id) else {
+            return Ok(ReleaseOutcome::NotFound);
+        };
+        let outcomes = self
+            .each_part(shards, |shard| self.release_part(shard, id, allow_confirming))
+            .await?;
+        Ok(ReleaseOutcome::combine(outcomes))
+    }
+
+    pub(super) async fn release_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        allow_confirming: bool,
+    ) -> Result<ReleaseOutcome, Error> {
+        let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok(ReleaseOutcome::NotFound);
         };
         let args = vec![
@@ -180,7 +225,7 @@ impl<T: Transport> Engine<T> {
             if allow_confirming { "1" } else { "0" }.to_owned(),
         ];
         let v = self
-            .eval_on_reservation(&lua::RELEASE, id, &rec.items, &rec.owner, args)
+            .eval_on_part(shard, &lua::RELEASE, id, &rec.items, &rec.owner, args)
             .await?;
         let mut r = Reply::new("release", &v)?;
         Ok(match r.str()? {

@@ -1,8 +1,11 @@
 //! The reserve script: rate limit, idempotency, reap, check and hold, in one round trip.
 
+use std::borrow::Cow;
+
 use edgestock_lua as lua;
 
 use crate::domain::{Location, ReservationStatus};
+use crate::keys::{ReservationShards, ShardId};
 use upstash_rest::{Error, Transport};
 
 use super::{location, malformed, parse_items, rest_script, status, Engine, Item, Line, Reply};
@@ -100,14 +103,18 @@ pub enum ReserveOutcome {
         /// The pickup location that is short (`None` for a shipping line).
         location: Option<Location>,
     },
-    /// Redis has no location settings (the origin has not seeded them): nothing was held.
-    NoLocations,
+    /// The shard is not seeded (it came back empty, or holds another layout's data) until the
+    /// origin seeds it: nothing was held.
+    ShardUnseeded(ShardId),
     /// The pickup location does not exist.
     UnknownLocation(Location),
     /// The pickup location is inactive or offers no pickup.
     LocationUnavailable(Location),
     /// A SKU that was never stocked.
     UnknownSku(String),
+    /// A reservation across shards that a replay found partly created (or whose parts no
+    /// longer agree): every part was released; the request needs a new idempotency key.
+    Incomplete,
     /// A subject is over its window; retry after this many ms.
     RateLimited {
         /// Milliseconds until the window resets.
@@ -136,15 +143,42 @@ impl<T: Transport> Engine<T> {
     /// Transport or Redis failures; bad arguments come back as [`Error::Redis`]-free
     /// [`Error::Malformed`] only if the script refuses them (callers validate first).
     pub async fn reserve(&self, req: &ReserveRequest) -> Result<ReserveOutcome, Error> {
+        if req.id.contains('.') || req.items.is_empty() {
+            return Err(Error::Malformed(
+                "a reserve needs lines and an id without '.' (the engine adds the shards)".into(),
+            ));
+        }
+        let shards =
+            ReservationShards::of(req.items.iter().map(|l| self.keys.shard_of(l.sku.as_str())));
+        let id = shards.id(&req.id);
+        let req = if id == req.id {
+            Cow::Borrowed(req)
+        } else {
+            let mut named = req.clone();
+            named.id = id;
+            Cow::Owned(named)
+        };
+        match self.shard_of_all(req.items.iter().map(|l| l.sku.as_str())) {
+            Some(shard) => self.reserve_part(shard, &req).await,
+            None => self.reserve_across(&req).await,
+        }
+    }
+
+    /// The reserve script on one shard, for the lines of `req` (all on `shard`).
+    pub(super) async fn reserve_part(
+        &self,
+        shard: ShardId,
+        req: &ReserveRequest,
+    ) -> Result<ReserveOutcome, Error> {
         let rl = req.rate_limit.as_ref();
         let subjects: &[String] = rl.map_or(&[], |r| &r.subjects);
         let mut keys = vec![
-            self.keys.reservation(&req.id),
-            self.keys.events(),
-            self.keys.sweep_index(),
-            self.keys.locations(),
+            self.keys.reservation(shard, &req.id),
+            self.keys.events(shard),
+            self.keys.sweep_index(shard),
+            self.keys.locations(shard),
         ];
-        keys.extend(subjects.iter().map(|s| self.keys.rate_limit(s)));
+        keys.extend(subjects.iter().map(|s| self.keys.rate_limit(shard, s)));
         self.sku_keys(req.items.iter().map(|i| i.sku.as_str()), &mut keys);
         let cap = match (&req.customer, req.cap) {
             (Some(c), Some(cap)) if cap.max_units > 0 => {
@@ -186,8 +220,9 @@ impl<T: Transport> Engine<T> {
         args.push(cap.max_units.to_string());
         args.push(cap.window_ms.to_string());
         args.push(req.pickup.as_ref().map_or("", Location::as_str).to_owned());
+        args.push(self.shard_marker(shard));
         let v = self
-            .client
+            .client_for(shard)
             .eval(rest_script(&lua::RESERVE), &keys, &args, false)
             .await?;
         let mut r = Reply::new("reserve", &v)?;
@@ -209,7 +244,7 @@ impl<T: Transport> Engine<T> {
                     Err(_) => None,
                 },
             },
-            "no_locations" => ReserveOutcome::NoLocations,
+            "shard_unseeded" => ReserveOutcome::ShardUnseeded(shard),
             "unknown_location" => ReserveOutcome::UnknownLocation(location(r.str()?)?),
             "location_unavailable" => ReserveOutcome::LocationUnavailable(location(r.str()?)?),
             "unknown_sku" => ReserveOutcome::UnknownSku(r.str()?.to_owned()),

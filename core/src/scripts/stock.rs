@@ -4,8 +4,11 @@
 use edgestock_lua as lua;
 use upstash_rest::{cmd, Error, Transport, Value};
 
-use super::{malformed, rest_script, Engine, Reply, MAX_STOCK_READ};
+use futures::future::join_all;
+
+use super::{malformed, rest_script, unseeded, Engine, Reply, MAX_STOCK_READ};
 use crate::domain::{Location, Sku};
+use crate::keys::ShardId;
 
 /// One SKU's level.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,22 +114,45 @@ impl<T: Transport> Engine<T> {
                 "at most {MAX_STOCK_READ} SKUs per read"
             )));
         }
-        let mut keys = Vec::with_capacity(skus.len() * 2 + 1);
-        keys.push(self.keys.locations());
-        self.sku_keys(skus.iter().map(Sku::as_str), &mut keys);
-        let v = self
-            .client
-            .eval(
-                rest_script(&lua::STOCK_READ),
-                &keys,
-                &[self.offset(), "0".to_owned()],
-                true,
-            )
-            .await?;
-        let mut r = Reply::new("stock_read", &v)?;
-        let _now = r.int()?;
-        skus.iter()
-            .map(|sku| StockLevel::read(sku, &mut r))
+        // One read-only call per shard touched, in parallel; the answer in the request's order.
+        let mut by_shard: Vec<(ShardId, Vec<usize>)> = Vec::new();
+        for (i, sku) in skus.iter().enumerate() {
+            let shard = self.keys.shard_of(sku.as_str());
+            match by_shard.iter_mut().find(|(s, _)| *s == shard) {
+                Some((_, idx)) => idx.push(i),
+                None => by_shard.push((shard, vec![i])),
+            }
+        }
+        let reads = by_shard.iter().map(|(shard, idx)| async move {
+            let mut keys = Vec::with_capacity(idx.len() * 2 + 1);
+            keys.push(self.keys.locations(*shard));
+            self.sku_keys(idx.iter().map(|i| skus[*i].as_str()), &mut keys);
+            let v = self
+                .client_for(*shard)
+                .eval(
+                    rest_script(&lua::STOCK_READ),
+                    &keys,
+                    &[self.offset(), "0".to_owned(), self.shard_marker(*shard)],
+                    true,
+                )
+                .await?;
+            let mut r = Reply::new("stock_read", &v)?;
+            if r.str()? != "ok" {
+                return Err(unseeded(*shard));
+            }
+            let _now = r.int()?;
+            idx.iter()
+                .map(|i| StockLevel::read(&skus[*i], &mut r))
+                .collect::<Result<Vec<_>, Error>>()
+        });
+        let mut out: Vec<Option<StockLevel>> = vec![None; skus.len()];
+        for ((_, idx), levels) in by_shard.iter().zip(join_all(reads).await) {
+            for (i, level) in idx.iter().zip(levels?) {
+                out[*i] = Some(level);
+            }
+        }
+        out.into_iter()
+            .map(|l| l.ok_or_else(|| Error::Malformed("stock_read: a SKU unanswered".into())))
             .collect()
     }
 
@@ -150,7 +176,7 @@ impl<T: Transport> Engine<T> {
             location.as_str().to_owned(),
         ];
         let v = self
-            .client
+            .client_for(self.keys.shard_of(sku.as_str()))
             .eval(rest_script(&lua::ADJUST), &keys, &args, false)
             .await?;
         Self::level("adjust", &v)
@@ -209,11 +235,12 @@ impl<T: Transport> Engine<T> {
         low_threshold: i64,
         require_customer: Option<bool>,
     ) -> Result<Vec<LevelOutcome>, Error> {
+        let shard = self.keys.shard_of(sku.as_str());
         let keys = [
             self.keys.stock(sku.as_str()),
             self.keys.holds(sku.as_str()),
-            self.keys.events(),
-            self.keys.locations(),
+            self.keys.events(shard),
+            self.keys.locations(shard),
         ];
         let mut args = vec![
             sku.as_str().to_owned(),
@@ -232,7 +259,7 @@ impl<T: Transport> Engine<T> {
             args.push(n.to_string());
         }
         let v = self
-            .client
+            .client_for(shard)
             .eval(rest_script(&lua::SEED), &keys, &args, false)
             .await?;
         let parts = v.as_array().ok_or_else(|| malformed("seed", &v))?;
@@ -257,7 +284,9 @@ impl<T: Transport> Engine<T> {
         } else {
             cmd("HDEL").arg(key).arg("rc")
         };
-        self.client.command(&c).await?;
+        self.client_for(self.keys.shard_of(sku.as_str()))
+            .command(&c)
+            .await?;
         Ok(())
     }
 
@@ -267,7 +296,7 @@ impl<T: Transport> Engine<T> {
     /// Transport or Redis failures.
     pub async fn requires_customer(&self, sku: &Sku) -> Result<bool, Error> {
         let v = self
-            .client
+            .client_for(self.keys.shard_of(sku.as_str()))
             .command(&cmd("HGET").arg(self.keys.stock(sku.as_str())).arg("rc"))
             .await?;
         Ok(matches!(v, Value::Bytes(ref b) if b == b"1"))
@@ -292,10 +321,10 @@ impl<T: Transport> Engine<T> {
     ///
     /// # Errors
     /// Transport or Redis failures.
-    pub async fn sweep(&self, max_skus: usize) -> Result<SweepReport, Error> {
-        let index = self.keys.sweep_index();
+    pub async fn sweep(&self, shard: ShardId, max_skus: usize) -> Result<SweepReport, Error> {
+        let index = self.keys.sweep_index(shard);
         let items = self
-            .client
+            .client_for(shard)
             .pipeline(&[
                 cmd("TIME"),
                 cmd("ZRANGE")
@@ -330,12 +359,12 @@ impl<T: Transport> Engine<T> {
         if skus.is_empty() {
             return Ok(SweepReport::default());
         }
-        let mut keys = vec![index, self.keys.events(), self.keys.locations()];
+        let mut keys = vec![index, self.keys.events(shard), self.keys.locations(shard)];
         self.sku_keys(skus.iter(), &mut keys);
         let mut args = vec![self.offset()];
         args.extend(skus.iter().map(|s| (*s).to_owned()));
         let v = self
-            .client
+            .client_for(shard)
             .eval(rest_script(&lua::SWEEP), &keys, &args, false)
             .await?;
         let mut r = Reply::new("sweep", &v)?;
@@ -349,12 +378,17 @@ impl<T: Transport> Engine<T> {
     ///
     /// # Errors
     /// Transport or Redis failures.
-    pub async fn events_after(&self, after: &str, count: usize) -> Result<Vec<Event>, Error> {
+    pub async fn events_after(
+        &self,
+        shard: ShardId,
+        after: &str,
+        count: usize,
+    ) -> Result<Vec<Event>, Error> {
         let v = self
-            .client
+            .client_for(shard)
             .command(
                 &cmd("XRANGE")
-                    .arg(self.keys.events())
+                    .arg(self.keys.events(shard))
                     .arg(format!("({after}"))
                     .arg("+")
                     .arg("COUNT")

@@ -266,23 +266,57 @@ fn a_transfer_moves_units_once_and_never_held_ones() {
 }
 
 #[test]
-fn without_settings_a_reserve_refuses_and_a_read_answers_for_default() {
+fn an_unseeded_shard_refuses_reserves_and_reads_until_it_is_marked_seeded() {
     block(async {
         let e = bare_engine();
         e.seed(&sku("A"), &Location::default(), 4, 0).await.unwrap();
-        assert_eq!(
-            e.reserve(&request("n1", vec![item("A", 1)], 10_000))
-                .await
-                .unwrap(),
-            ReserveOutcome::NoLocations
-        );
-        assert_eq!(e.reservation("n1").await.unwrap(), None);
-        assert_eq!(available(&e, "A").await, 4);
+        let unseeded = ReserveOutcome::ShardUnseeded(ShardId(0));
+        let req = request("n1", vec![item("A", 1)], 10_000);
+        let reserve = || e.reserve(&req);
+        assert_eq!(reserve().await.unwrap(), unseeded);
+        let read = e.stock(&[sku("A")]).await.unwrap_err();
+        assert!(is_unseeded(&read), "{read:?}");
         assert_eq!(e.locations().await.unwrap(), None);
-        default_locations(&e);
-        let got = e.locations().await.unwrap().unwrap();
-        assert_eq!(got.len(), 1);
-        assert!(got[0].code.is_default() && got[0].ships && got[0].active);
+        // Settings alone do not seed a shard: the origin marks it once its stock is back.
+        e.put_locations(&[LocationSettings {
+            code: Location::default(),
+            name: "Default".into(),
+            priority: 0,
+            active: true,
+            ships: true,
+            pickup: false,
+        }])
+        .await
+        .unwrap();
+        assert_eq!(reserve().await.unwrap(), unseeded);
+        assert_eq!(e.seeded_epoch(ShardId(0)).await.unwrap(), None);
+        e.mark_seeded(ShardId(0), "ep1").await.unwrap();
+        assert_eq!(
+            e.seeded_epoch(ShardId(0)).await.unwrap().as_deref(),
+            Some("0/1/ep1")
+        );
+        assert!(matches!(reserve().await.unwrap(), ReserveOutcome::Held(_)));
+        assert_eq!(available(&e, "A").await, 3);
+        // A settings change keeps the marker.
+        e.put_locations(&e.locations().await.unwrap().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            e.seeded_epoch(ShardId(0)).await.unwrap().as_deref(),
+            Some("0/1/ep1")
+        );
+        // A caller with another layout (two shards) finds no marker of its own.
+        let other = Engine::new(e.client().clone(), e.keys().clone().with_shards(2));
+        let s = other.keys().shard_of("A");
+        if s == ShardId(0) {
+            assert_eq!(
+                other
+                    .reserve(&request("n2", vec![item("A", 1)], 10_000))
+                    .await
+                    .unwrap(),
+                ReserveOutcome::ShardUnseeded(ShardId(0))
+            );
+        }
     });
 }
 
@@ -303,7 +337,7 @@ fn state_written_before_locations_is_the_default_location() {
         let far = 4_102_444_800_000i64; // 2100-01-01
         let _: () = r.zadd(e.keys().holds("OLD"), "old-1|2", far).await.unwrap();
         let rec = format!("held;1;{far};{far};fp;OLD|2;0;0;cart");
-        let _: () = r.set(e.keys().reservation("old-1"), rec).await.unwrap();
+        let _: () = r.set(e.keys().reservation(ShardId(0), "old-1"), rec).await.unwrap();
         assert_eq!(available(&e, "OLD").await, 3);
         let got = e.reservation("old-1").await.unwrap().unwrap();
         assert_eq!(got.items, vec![part("OLD", 2)]);

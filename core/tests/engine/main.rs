@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use edgestock_core::domain::{Location, ReservationStatus, Sku};
-use edgestock_core::keys::Keys;
+use edgestock_core::keys::{Keys, ShardId};
 use edgestock_core::scripts::*;
 use proptest::prelude::*;
 use redis::AsyncCommands as _;
@@ -65,7 +65,9 @@ fn default_locations(e: &Engine<ReqwestTransport>) {
         .get_connection()
         .unwrap();
     let _: () = redis::cmd("HSET")
-        .arg(e.keys().locations())
+        .arg(e.keys().locations(ShardId(0)))
+        .arg("~seeded")
+        .arg("0/1/test")
         .arg("default")
         .arg("0;1;1;0;Default")
         .arg("~ship")

@@ -70,7 +70,7 @@ fn events_cover_the_hold_lifecycle_and_level_transitions() {
         e.release("ev2", false).await.unwrap(); // back in stock
         let ext = e.extend("ev", 1000).await.unwrap();
         assert!(matches!(ext, ExtendOutcome::Extended { .. }), "{ext:?}");
-        let evs = e.events_after("0", 100).await.unwrap();
+        let evs = e.events_after(ShardId(0), "0", 100).await.unwrap();
         let kinds: Vec<(&str, i64)> = evs.iter().map(|e| (e.kind.as_str(), e.qty)).collect();
         // Exactly these, in this order: a level event only when the level moves.
         assert_eq!(
@@ -95,7 +95,7 @@ fn events_cover_the_hold_lifecycle_and_level_transitions() {
             ),
             ("A", "ev", 2)
         );
-        let after = e.events_after(&evs[2].id, 100).await.unwrap();
+        let after = e.events_after(ShardId(0), &evs[2].id, 100).await.unwrap();
         assert_eq!(after.len(), evs.len() - 3);
     });
 }
@@ -180,13 +180,13 @@ fn sweep_reaps_untouched_skus_through_the_index() {
             .await
             .unwrap();
         assert_eq!(
-            e.sweep(100).await.unwrap(),
+            e.sweep(ShardId(0), 100).await.unwrap(),
             SweepReport::default(),
             "nothing due yet"
         );
         e.set_clock_offset_ms(5_000);
         assert_eq!(
-            e.sweep(100).await.unwrap(),
+            e.sweep(ShardId(0), 100).await.unwrap(),
             SweepReport {
                 skus: 3,
                 units_reaped: 6
@@ -197,13 +197,13 @@ fn sweep_reaps_untouched_skus_through_the_index() {
             let reserved: i64 = r.hget(e.keys().stock(s), "reserved").await.unwrap();
             assert_eq!(reserved, 0);
         }
-        let idx: Vec<String> = r.zrange(e.keys().sweep_index(), 0, -1).await.unwrap();
+        let idx: Vec<String> = r.zrange(e.keys().sweep_index(ShardId(0)), 0, -1).await.unwrap();
         assert_eq!(
             idx,
             vec!["S3".to_owned()],
             "only the SKU with a live hold stays indexed"
         );
-        assert_eq!(e.sweep(100).await.unwrap(), SweepReport::default());
+        assert_eq!(e.sweep(ShardId(0), 100).await.unwrap(), SweepReport::default());
     });
 }
 
@@ -250,7 +250,7 @@ fn a_new_sku_and_a_threshold_change_emit_no_level_event() {
         e.reserve(&request("z1", vec![item("Z", 5)], 30_000))
             .await
             .unwrap(); // 0: sold out
-        let evs = e.events_after("0", 100).await.unwrap();
+        let evs = e.events_after(ShardId(0), "0", 100).await.unwrap();
         let levels: Vec<(&str, &str, i64)> = evs
             .iter()
             .filter(|e| matches!(e.kind.as_str(), "low_stock" | "sold_out" | "back_in_stock"))

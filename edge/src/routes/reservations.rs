@@ -13,7 +13,7 @@ use edgestock_core::scripts::{
 use super::{authorize, engine, items, redis_err, request_customer};
 use crate::config::{Config, RATE_LIMIT_WINDOW_MS};
 use crate::crypto;
-use crate::error::{reservation_not_found, retry_after_seconds, unknown_sku};
+use crate::error::{reservation_not_found, retry_after_seconds, shard_unseeded, unknown_sku};
 use crate::platform::{ApiRequest, ApiResponse, Platform, RequestExt, ResponseExt};
 use crate::shortcut;
 use crate::time::rfc3339_ms;
@@ -189,11 +189,12 @@ pub(crate) async fn reserve<P: Platform>(
             d.available = Some(available);
             d.location = Some(at.as_str().to_owned());
         })),
-        ReserveOutcome::NoLocations => Err(ApiError::new(
-            ErrorCode::Unavailable,
-            "stock locations are not set up yet; try again shortly",
-        )
-        .retry_after_secs(5)),
+        ReserveOutcome::ShardUnseeded(_) => Err(shard_unseeded()),
+        ReserveOutcome::Incomplete => Err(ApiError::new(
+            ErrorCode::ReservationIncomplete,
+            "this Idempotency-Key's reservation was only partly made and has been released; \
+             send the request again with a new Idempotency-Key",
+        )),
         ReserveOutcome::UnknownLocation(at) => Err(ApiError::new(
             ErrorCode::UnknownLocation,
             format!("no location {at}"),

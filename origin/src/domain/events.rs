@@ -1,10 +1,13 @@
-//! Copies the Redis `events` stream into `stock_events`, exactly once: each batch is inserted in
-//! the transaction that moves the checkpoint, holding the checkpoint row's lock (so replicas take
-//! turns), and a stream id is unique in the table. The copier must keep up with the stream's
-//! `MAXLEN ~ 100000` cap; events trimmed before being copied are lost to the audit trail.
+//! Copies every shard's Redis `events` stream into `stock_events`, exactly once: each batch is
+//! inserted in the transaction that moves that stream's checkpoint, holding the checkpoint row's
+//! lock (so replicas take turns), and a (stream, stream id) pair is unique in the table (shard
+//! streams reuse ids). The copier must keep up with each stream's `MAXLEN ~ 100000` cap; events
+//! trimmed before being copied are lost to the audit trail.
 
 use time::OffsetDateTime;
 use tokio::sync::watch;
+
+use edgestock_core::keys::ShardId;
 
 use super::error::Result;
 use crate::state::AppState;
@@ -12,12 +15,31 @@ use crate::state::AppState;
 /// Events read per batch.
 const BATCH: usize = 500;
 
-/// Copies one batch; returns how many events were copied.
+/// Copies one batch of every shard's stream; returns how many events were copied (and whether
+/// some stream filled a whole batch, so more may wait).
 ///
 /// # Errors
-/// Database failures; 503 when Redis is unreachable.
-pub async fn copy_batch(state: &AppState) -> Result<usize> {
-    let stream = state.redis.keys().events();
+/// Database failures; 503 when Redis is unreachable (after the other shards were copied).
+pub async fn copy_batch(state: &AppState) -> Result<(usize, bool)> {
+    let (mut copied, mut full, mut failed) = (0, false, None);
+    for shard in state.redis.keys().all_shards() {
+        match copy_shard_batch(state, shard).await {
+            Ok(n) => {
+                copied += n;
+                full |= n == BATCH;
+            }
+            Err(e) => failed = Some(e),
+        }
+    }
+    match failed {
+        Some(e) if copied == 0 => Err(e),
+        _ => Ok((copied, full)),
+    }
+}
+
+/// Copies one batch of one shard's stream; returns how many events were copied.
+async fn copy_shard_batch(state: &AppState, shard: ShardId) -> Result<usize> {
+    let stream = state.redis.keys().events(shard);
     let mut tx = state.db.begin().await?;
     sqlx::query!(
         r#"insert into stream_checkpoints (stream, last_id) values ($1, '0') on conflict do nothing"#,
@@ -31,7 +53,7 @@ pub async fn copy_batch(state: &AppState) -> Result<usize> {
     )
     .fetch_one(&mut *tx)
     .await?;
-    let events = state.redis.events_after(&last, BATCH).await?;
+    let events = state.redis.events_after(shard, &last, BATCH).await?;
     let Some(newest) = events.last().map(|e| e.id.clone()) else {
         tx.rollback().await?;
         return Ok(0);
@@ -47,19 +69,20 @@ pub async fn copy_batch(state: &AppState) -> Result<usize> {
     let ats: Vec<i64> = events.iter().map(|e| e.at_ms).collect();
     let locations: Vec<Option<String>> = events.iter().map(|e| e.location.clone()).collect();
     sqlx::query!(
-        r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at, location)
-           select sid, kind, sku, rid, qty, to_timestamp(at_ms / 1000.0), loc
+        r#"insert into stock_events (stream, stream_id, kind, sku, reservation_id, qty, at, location)
+           select $8, sid, kind, sku, rid, qty, to_timestamp(at_ms / 1000.0), loc
            from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[],
                        $7::text[])
                 as t(sid, kind, sku, rid, qty, at_ms, loc)
-           on conflict (stream_id) do nothing"#,
+           on conflict (stream, stream_id) do nothing"#,
         &ids,
         &kinds,
         &skus,
         &rids as &[Option<String>],
         &qtys,
         &ats,
-        &locations as &[Option<String>]
+        &locations as &[Option<String>],
+        stream
     )
     .execute(&mut *tx)
     .await?;
@@ -79,7 +102,7 @@ pub async fn run_copier(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
         let mut wait = true;
         match copy_batch(&state).await {
-            Ok(n) => wait = n < BATCH,
+            Ok((_, full)) => wait = !full,
             Err(e) => tracing::warn!(error = %e, "events copier failed; retrying"),
         }
         if wait {

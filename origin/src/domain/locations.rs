@@ -7,6 +7,7 @@
 //! change applies to every reserve that starts after its 2xx. A push that fails leaves the change
 //! in Postgres; the next PUT, seed or reconcile writes it.
 
+use edgestock_core::keys::ShardId;
 use edgestock_core::domain::Location;
 use edgestock_core::scripts::LocationSettings;
 use sqlx::{PgExecutor, Postgres, Transaction};
@@ -213,6 +214,19 @@ pub async fn push_settings(state: &AppState) -> Result<()> {
     Ok(())
 }
 
+/// Replaces one shard's copy of the settings (a shard being seeded again), under the lock.
+///
+/// # Errors
+/// Redis failures; database failures.
+pub async fn push_settings_to(state: &AppState, shard: ShardId) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    lock_settings(&mut tx).await?;
+    let all = settings_of(&list(&mut *tx).await?)?;
+    state.redis.put_locations_on(shard, &all).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Compares Redis's settings with Postgres's; with `repair`, pushes them when they differ.
 /// True when they differed (Redis without settings counts as different).
 ///
@@ -223,10 +237,16 @@ pub async fn reconcile_settings(state: &AppState, repair: bool) -> Result<bool> 
     let mut tx = state.db.begin().await?;
     lock_settings(&mut tx).await?;
     let want = settings_of(&list(&mut *tx).await?)?;
-    let have = state.redis.locations().await?;
-    let differ = have.is_none_or(|h| key_of(&h) != key_of(&want));
-    if differ && repair {
-        state.redis.put_locations(&want).await?;
+    let mut differ = false;
+    // Every shard keeps its own copy.
+    for shard in state.redis.keys().all_shards() {
+        let have = state.redis.locations_on(shard).await?;
+        if have.is_none_or(|h| key_of(&h) != key_of(&want)) {
+            differ = true;
+            if repair {
+                state.redis.put_locations_on(shard, &want).await?;
+            }
+        }
     }
     tx.commit().await?;
     Ok(differ)

@@ -16,6 +16,7 @@
 //! applies take shared: no apply can change Redis between reading the ledger and seeding.
 
 use edgestock_core::domain::{Location, Sku};
+use edgestock_core::keys::ShardId;
 use edgestock_core::scripts::{LevelOutcome, RepinOutcome};
 
 use super::error::Result;
@@ -251,4 +252,89 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
         );
     }
     Ok(out)
+}
+
+/// Marks every shard seeded under a new epoch (after [`seed_all`] and [`repin_placed`]).
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn mark_all_seeded(state: &AppState) -> Result<()> {
+    for shard in state.redis.keys().all_shards() {
+        mark_seeded(state, shard).await?;
+    }
+    Ok(())
+}
+
+/// Records a new seeding epoch for `shard` in Postgres, then writes it as the shard's seeded
+/// marker: from now on its reserves and reads answer.
+async fn mark_seeded(state: &AppState, shard: ShardId) -> Result<()> {
+    let epoch = hex::encode(rand::random::<[u8; 8]>());
+    sqlx::query(
+        "insert into redis_shards (shard, epoch) values ($1, $2)
+         on conflict (shard) do update set epoch = excluded.epoch, seeded_at = now()",
+    )
+    .bind(shard.0 as i32)
+    .bind(&epoch)
+    .execute(&state.db)
+    .await?;
+    state.redis.mark_seeded(shard, &epoch).await?;
+    Ok(())
+}
+
+/// What [`heal_shards`] found on one shard that needed seeding again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Healed {
+    /// The shard had no seeded marker: it came back empty (a restart without persistence).
+    Empty(ShardId),
+    /// Its marker named another epoch than the last seeding's: a copy from before it (a
+    /// failover to a replica that missed writes), or a database of another layout.
+    Replaced(ShardId),
+}
+
+/// Checks every shard's seeded marker against the epoch the origin last wrote, and seeds the
+/// shards that lost it again: settings, their SKUs from the ledger, the placed orders' holds,
+/// then a new marker. Until then the shard's reserves answer 503 `shard_unseeded`. A shard the
+/// origin never seeded is seeded too.
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn heal_shards(state: &AppState) -> Result<Vec<Healed>> {
+    let mut healed = Vec::new();
+    for shard in state.redis.keys().all_shards() {
+        let have = state.redis.seeded_epoch(shard).await?;
+        let want: Option<String> =
+            sqlx::query_scalar("select epoch from redis_shards where shard = $1")
+                .bind(shard.0 as i32)
+                .fetch_optional(&state.db)
+                .await?;
+        let epoch_of = |m: &str| m.rsplit('/').next().map(str::to_owned);
+        let found = match (have.as_deref(), want.as_deref()) {
+            (None, _) => Healed::Empty(shard),
+            (Some(m), Some(w)) if epoch_of(m).as_deref() == Some(w) => continue,
+            (Some(_), _) => Healed::Replaced(shard),
+        };
+        tracing::warn!(?found, "a redis shard lost its seeding; seeding it again");
+        seed_shard(state, shard).await?;
+        healed.push(found);
+    }
+    Ok(healed)
+}
+
+/// Seeds one shard: its copy of the settings, every SKU that lives on it, the placed orders'
+/// holds, then a new seeded marker.
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn seed_shard(state: &AppState, shard: ShardId) -> Result<usize> {
+    locations::push_settings_to(state, shard).await?;
+    let mut n = 0;
+    for level in ledger::levels(&state.db, None).await? {
+        if state.redis.keys().shard_of(&level.sku) == shard {
+            seed_one(state, &level.sku, Write::All).await?;
+            n += 1;
+        }
+    }
+    repin_placed(state).await?;
+    mark_seeded(state, shard).await?;
+    Ok(n)
 }

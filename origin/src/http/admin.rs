@@ -185,6 +185,7 @@ async fn create_adjustment(
 async fn seed_redis(State(state): State<AppState>) -> Result<Response> {
     let skus = seed::seed_all(&state).await?;
     let pins = seed::repin_placed(&state).await?;
+    seed::mark_all_seeded(&state).await?;
     Ok(Json(SeedResult {
         seeded: skus.len(),
         skus,

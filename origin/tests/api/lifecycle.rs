@@ -390,7 +390,7 @@ async fn after_redis_loses_its_data_seed_pins_placed_orders_again(
     assert_eq!(placed["status"], "PENDING_PAYMENT");
     let keys = app.state.redis.keys().clone();
     for key in [
-        keys.reservation(&rid),
+        keys.reservation(edgestock_core::keys::ShardId(0), &rid),
         keys.stock("SKU-1"),
         keys.holds("SKU-1"),
     ] {

@@ -1,6 +1,6 @@
 //! The engine bench's hand-built script calls and the location settings they run under.
 
-use edgestock_core::keys::Keys;
+use edgestock_core::keys::{Keys, ShardId};
 
 pub(crate) fn sku(i: usize) -> String {
     format!("SKU-{i:05}")
@@ -19,13 +19,14 @@ pub(crate) fn reserve_qty_cmd(
     qty: u32,
     ttl_ms: u64,
 ) -> redis::Cmd {
+    let shard = k.shard_of(sku);
     let mut c = redis::cmd("EVALSHA");
     c.arg(sha)
         .arg(6)
-        .arg(k.reservation(rid))
-        .arg(k.events())
-        .arg(k.sweep_index())
-        .arg(k.locations())
+        .arg(k.reservation(shard, rid))
+        .arg(k.events(shard))
+        .arg(k.sweep_index(shard))
+        .arg(k.locations(shard))
         .arg(k.stock(sku))
         .arg(k.holds(sku))
         .arg(rid)
@@ -40,17 +41,25 @@ pub(crate) fn reserve_qty_cmd(
         .arg(1)
         .arg(sku)
         .arg(qty)
-        // No per-customer cap: max units 0, window 0; no pickup.
+        // No per-customer cap: max units 0, window 0; no pickup; the shard.
         .arg(0)
         .arg(0)
-        .arg("");
+        .arg("")
+        .arg(marker(k, shard));
     c
 }
 
-/// Location settings of a single-location install: `default` alone.
+/// The shard as the scripts check it against the seeded marker the settings below carry.
+fn marker(k: &Keys, shard: ShardId) -> String {
+    format!("{}/{}/", shard.0, k.shard_count())
+}
+
+/// Location settings of a single-location install: `default` alone (shard 0 of one, seeded).
 pub(crate) fn one_location_cmd(k: &Keys) -> redis::Cmd {
     let mut c = redis::cmd("HSET");
-    c.arg(k.locations())
+    c.arg(k.locations(ShardId(0)))
+        .arg("~seeded")
+        .arg(format!("{}bench", marker(k, ShardId(0))))
         .arg("default")
         .arg("0;1;1;0;Default")
         .arg("~ship")
@@ -63,7 +72,9 @@ pub(crate) fn one_location_cmd(k: &Keys) -> redis::Cmd {
 /// Location settings with three shipping locations: `default`, then `wh-2` and `wh-3`.
 pub(crate) fn three_locations_cmd(k: &Keys) -> redis::Cmd {
     let mut c = redis::cmd("HSET");
-    c.arg(k.locations())
+    c.arg(k.locations(ShardId(0)))
+        .arg("~seeded")
+        .arg(format!("{}bench", marker(k, ShardId(0))))
         .arg("default")
         .arg("0;1;1;0;Default")
         .arg("wh-2")
@@ -89,25 +100,28 @@ pub(crate) fn split_sku(i: usize) -> String {
 
 /// A stock read of one SKU (`EVALSHA_RO`).
 pub(crate) fn stock_read_cmd(k: &Keys, sha: &str, sku: &str) -> redis::Cmd {
+    let shard = k.shard_of(sku);
     let mut c = redis::cmd("EVALSHA_RO");
     c.arg(sha)
         .arg(3)
-        .arg(k.locations())
+        .arg(k.locations(shard))
         .arg(k.stock(sku))
         .arg(k.holds(sku))
         .arg(0)
-        .arg(0);
+        .arg(0)
+        .arg(marker(k, shard));
     c
 }
 
 /// The commit of reservation `rid`: one unit of `sku` at `default`.
 pub(crate) fn commit_cmd(k: &Keys, sha: &str, rid: &str, sku: &str) -> redis::Cmd {
+    let shard = k.shard_of(sku);
     let mut c = redis::cmd("EVALSHA");
     c.arg(sha)
         .arg(5)
-        .arg(k.reservation(rid))
-        .arg(k.events())
-        .arg(k.locations())
+        .arg(k.reservation(shard, rid))
+        .arg(k.events(shard))
+        .arg(k.locations(shard))
         .arg(k.stock(sku))
         .arg(k.holds(sku))
         .arg(rid)

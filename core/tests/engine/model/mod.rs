@@ -361,7 +361,7 @@ async fn run_case(ops: Vec<Op>) {
             }
             Op::Advance(ms) => m.now += ms,
             Op::Sweep => {
-                e.sweep(100).await.unwrap();
+                e.sweep(ShardId(0), 100).await.unwrap();
             }
         }
         e.set_clock_offset_ms(m.now);
