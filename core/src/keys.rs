@@ -269,7 +269,15 @@ mod tests {
         let alone = ReservationShards::of([ShardId(5)]);
         assert_eq!(alone.id("abc"), "abc.20");
         assert!(alone.beyond(5) && !alone.beyond(6));
-        for bad in ["abc.", ".88", "abc.088", "abc.1", "abc.XY", "abc.88.1", "abc.1ffffffffffffffff"] {
+        for bad in [
+            "abc.",
+            ".88",
+            "abc.088",
+            "abc.1",
+            "abc.XY",
+            "abc.88.1",
+            "abc.1ffffffffffffffff",
+        ] {
             assert_eq!(ReservationShards::parse(bad), None, "{bad}");
         }
     }

@@ -5,6 +5,7 @@
 //! routes that need the value (health and static files work without any configuration).
 
 use edgestock_api::{ApiError, ErrorCode};
+use edgestock_core::keys::MAX_SHARDS;
 
 use crate::customer::CustomerAuth;
 
@@ -79,6 +80,9 @@ pub struct Config {
     pub expose_exact_counts: bool,
     /// `REDIS_KEY_PREFIX` (default empty): isolates tenants (and tests) sharing one Redis.
     pub redis_key_prefix: String,
+    /// `REDIS_SHARDS` (default: one per REST endpoint): the logical shards SKUs are spread
+    /// over (1..=64; the origin must use the same number).
+    pub redis_shards: u32,
     /// `REDIS_TIMEOUT_MS` (default 1500): deadline of one Redis REST call.
     pub redis_timeout_ms: u32,
     /// `ORIGIN_TIMEOUT_MS` (default 5000): deadline of one forwarded origin call.
@@ -248,6 +252,7 @@ impl Config {
             .map(std::sync::Arc::new),
             expose_exact_counts: boolean(lookup, "EXPOSE_EXACT_COUNTS", false)?,
             redis_key_prefix: lookup("REDIS_KEY_PREFIX").unwrap_or_default(),
+            redis_shards: number(lookup, "REDIS_SHARDS", 0)?,
             redis_timeout_ms: number(lookup, "REDIS_TIMEOUT_MS", 1500)?,
             origin_timeout_ms: number(lookup, "ORIGIN_TIMEOUT_MS", 5000)?,
             clock_offset_ms: clock_offset_ms(lookup)?,
@@ -291,7 +296,55 @@ impl Config {
                 "REDIS_KEY_PREFIX must not contain { or }".into(),
             ));
         }
+        let mut c = c;
+        let endpoints = c
+            .redis_rest_url
+            .as_deref()
+            .map_or(1, |u| u.split(',').count());
+        let tokens = c
+            .redis_rest_token
+            .as_deref()
+            .map_or(1, |t| t.split(',').count());
+        if tokens != 1 && tokens != endpoints {
+            return Err(config_error(
+                "REDIS_REST_TOKEN must be one token, or one per REDIS_REST_URL endpoint".into(),
+            ));
+        }
+        if c.redis_shards == 0 {
+            c.redis_shards = u32::try_from(endpoints).unwrap_or(u32::MAX);
+        }
+        if c.redis_shards as usize > MAX_SHARDS as usize || (c.redis_shards as usize) < endpoints {
+            return Err(config_error(format!(
+                "REDIS_SHARDS must be 1..={MAX_SHARDS} and at least the number of REDIS_REST_URL \
+                 endpoints ({endpoints})"
+            )));
+        }
         Ok(c)
+    }
+
+    /// The key layout: the prefix over `REDIS_SHARDS` logical shards.
+    pub fn keys(&self) -> edgestock_core::keys::Keys {
+        edgestock_core::keys::Keys::new(self.redis_key_prefix.clone())
+            .with_shards(self.redis_shards)
+    }
+
+    /// The Redis REST endpoints (URL and token each), in shard order: logical shard `s` lives on
+    /// endpoint `s % endpoints`.
+    ///
+    /// # Errors
+    /// When `REDIS_REST_URL` or `REDIS_REST_TOKEN` is missing.
+    pub fn redis_endpoints(&self) -> Result<Vec<RedisSettings<'_>>, ApiError> {
+        let r = self.redis()?;
+        let tokens: Vec<&str> = r.token.split(',').map(str::trim).collect();
+        Ok(r.url
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .map(|(i, url)| RedisSettings {
+                url,
+                token: tokens.get(i).or(tokens.first()).copied().unwrap_or(""),
+            })
+            .collect())
     }
 
     /// The Redis settings, or `config_error` naming what is missing.

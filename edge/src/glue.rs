@@ -5,7 +5,6 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use edgestock_core::keys::Keys;
 use edgestock_core::scripts::Engine;
 use fetch::{post_with_deadline, FetchTransport};
 use upstash_rest::{Client, TransportError};
@@ -251,21 +250,29 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         Ok(c) => c,
         Err(e) => return console_error!("sweep skipped: {}", e.message),
     };
-    let r = match cfg.redis() {
+    let endpoints = match cfg.redis_endpoints() {
         Ok(r) => r,
         Err(e) => return console_error!("sweep skipped: {}", e.message),
     };
-    let client = Client::new(FetchTransport::default(), r.url, r.token)
-        .with_timeout(Duration::from_millis(u64::from(cfg.redis_timeout_ms)));
-    let engine = Engine::new(client, Keys::new(cfg.redis_key_prefix.clone()))
-        .with_clock_offset_ms(cfg.clock_offset_ms);
-    match engine.sweep(crate::SWEEP_MAX_SKUS).await {
+    let timeout = Duration::from_millis(u64::from(cfg.redis_timeout_ms));
+    let clients = endpoints
+        .into_iter()
+        .map(|r| Client::new(FetchTransport::default(), r.url, r.token).with_timeout(timeout))
+        .collect();
+    let engine = Engine::sharded(clients, cfg.keys()).with_clock_offset_ms(cfg.clock_offset_ms);
+    for shard in engine.keys().all_shards() {
+        sweep_shard(&engine, shard).await;
+    }
+}
+
+async fn sweep_shard(engine: &Engine<FetchTransport>, shard: edgestock_core::keys::ShardId) {
+    match engine.sweep(shard, crate::SWEEP_MAX_SKUS).await {
         Ok(rep) => console_log!(
-            "sweep: {} skus, {} units reaped",
+            "sweep {shard}: {} skus, {} units reaped",
             rep.skus,
             rep.units_reaped
         ),
-        Err(e) => console_error!("sweep failed: {e}"),
+        Err(e) => console_error!("sweep of {shard} failed: {e}"),
     }
 }
 

@@ -176,7 +176,10 @@ impl<T: Transport> Engine<T> {
     ///
     /// # Errors
     /// Transport or Redis failures.
-    pub async fn locations_on(&self, shard: ShardId) -> Result<Option<Vec<LocationSettings>>, Error> {
+    pub async fn locations_on(
+        &self,
+        shard: ShardId,
+    ) -> Result<Option<Vec<LocationSettings>>, Error> {
         let v = self
             .client_for(shard)
             .command(&cmd("HGETALL").arg(self.keys.locations(shard)))
@@ -208,7 +211,10 @@ impl<T: Transport> Engine<T> {
             .eval(
                 rest_script(&lua::MARK_SEEDED),
                 &[self.keys.locations(shard)],
-                &[format!("{}/{}", shard.0, self.keys.shard_count()), epoch.to_owned()],
+                &[
+                    format!("{}/{}", shard.0, self.keys.shard_count()),
+                    epoch.to_owned(),
+                ],
                 false,
             )
             .await?;

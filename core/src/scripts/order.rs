@@ -111,10 +111,15 @@ impl<T: Transport> Engine<T> {
             return Ok((PinOutcome::NotFound, Vec::new()));
         };
         let parts = self
-            .each_part(shards, |shard| self.pin_part(shard, id, window_ms, grace_ms))
+            .each_part(shards, |shard| {
+                self.pin_part(shard, id, window_ms, grace_ms)
+            })
             .await?;
         if parts.len() == 1 {
-            return Ok(parts.into_iter().next().unwrap_or((PinOutcome::NotFound, Vec::new())));
+            return Ok(parts
+                .into_iter()
+                .next()
+                .unwrap_or((PinOutcome::NotFound, Vec::new())));
         }
         let failed = parts
             .iter()
@@ -182,7 +187,12 @@ impl<T: Transport> Engine<T> {
         Ok(UnpinOutcome::combine(outcomes))
     }
 
-    async fn unpin_part(&self, shard: ShardId, id: &str, items: &[Item]) -> Result<UnpinOutcome, Error> {
+    async fn unpin_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        items: &[Item],
+    ) -> Result<UnpinOutcome, Error> {
         let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok(UnpinOutcome::NotFound);
         };
@@ -292,7 +302,12 @@ impl<T: Transport> Engine<T> {
         Ok(CommitOutcome::combine(outcomes))
     }
 
-    async fn commit_part(&self, shard: ShardId, id: &str, items: &[Item]) -> Result<CommitOutcome, Error> {
+    async fn commit_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        items: &[Item],
+    ) -> Result<CommitOutcome, Error> {
         let args = vec![id.to_owned(), self.offset()];
         let v = self
             .eval_on_part(shard, &lua::COMMIT, id, items, "", args)

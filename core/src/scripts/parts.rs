@@ -11,7 +11,7 @@ use upstash_rest::{Error, Transport};
 
 use super::{
     malformed, rest_script, CommitOutcome, Engine, ExtendOutcome, Hold, Item, PinOutcome,
-    ReleaseOutcome, RepinOutcome, ReservationRecord, ReserveOutcome, ReserveRequest, Reply,
+    ReleaseOutcome, RepinOutcome, Reply, ReservationRecord, ReserveOutcome, ReserveRequest,
     UnpinOutcome,
 };
 use crate::domain::ReservationStatus;
@@ -65,12 +65,10 @@ impl ExtendOutcome {
     /// One answer for a reservation's parts: any part gone or not held decides; else the
     /// earliest expiry (a part already at its cap counts with its cap).
     pub(super) fn combine(parts: Vec<Self>) -> Self {
-        if let Some(p) = parts.iter().find(|p| {
-            matches!(
-                p,
-                Self::NotFound | Self::Expired | Self::NotHeld(_)
-            )
-        }) {
+        if let Some(p) = parts
+            .iter()
+            .find(|p| matches!(p, Self::NotFound | Self::Expired | Self::NotHeld(_)))
+        {
             return p.clone();
         }
         let (mut expires, mut max, mut extended) = (i64::MAX, i64::MAX, false);
@@ -252,7 +250,9 @@ impl<T: Transport> Engine<T> {
         Fut: Future<Output = Result<R, Error>>,
     {
         if by_shard.is_empty() {
-            return Err(Error::Malformed("a reservation has at least one part".into()));
+            return Err(Error::Malformed(
+                "a reservation has at least one part".into(),
+            ));
         }
         join_all(by_shard.iter().map(|(s, items)| f(*s, items)))
             .await
@@ -368,12 +368,12 @@ impl<T: Transport> Engine<T> {
         }
         self.compensate(req, &groups, &placed).await?;
         // The first refusal, else the first error (an unanswered part).
-        for p in &placed {
-            if let Ok(refusal) = p {
-                if !matches!(refusal, ReserveOutcome::Held(_)) {
-                    return Ok(refusal.clone());
-                }
-            }
+        if let Some(refusal) = placed
+            .iter()
+            .flatten()
+            .find(|p| !matches!(p, ReserveOutcome::Held(_)))
+        {
+            return Ok(refusal.clone());
         }
         for p in placed {
             p?;
@@ -416,8 +416,16 @@ impl<T: Transport> Engine<T> {
         Hold {
             id: first.id.clone(),
             status: holds.iter().fold(first.status, |s, h| least(s, h.status)),
-            created_ms: holds.iter().map(|h| h.created_ms).min().unwrap_or(first.created_ms),
-            expires_ms: holds.iter().map(|h| h.expires_ms).min().unwrap_or(first.expires_ms),
+            created_ms: holds
+                .iter()
+                .map(|h| h.created_ms)
+                .min()
+                .unwrap_or(first.created_ms),
+            expires_ms: holds
+                .iter()
+                .map(|h| h.expires_ms)
+                .min()
+                .unwrap_or(first.expires_ms),
             replay: holds.iter().all(|h| h.replay),
             now_ms: first.now_ms,
             items,

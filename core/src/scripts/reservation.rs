@@ -171,7 +171,12 @@ impl<T: Transport> Engine<T> {
         Ok(ExtendOutcome::combine(outcomes))
     }
 
-    async fn extend_part(&self, shard: ShardId, id: &str, add_ms: u64) -> Result<ExtendOutcome, Error> {
+    async fn extend_part(
+        &self,
+        shard: ShardId,
+        id: &str,
+        add_ms: u64,
+    ) -> Result<ExtendOutcome, Error> {
         let Some(rec) = self.reservation_part(shard, id).await? else {
             return Ok(ExtendOutcome::NotFound);
         };
@@ -205,7 +210,9 @@ impl<T: Transport> Engine<T> {
             return Ok(ReleaseOutcome::NotFound);
         };
         let outcomes = self
-            .each_part(shards, |shard| self.release_part(shard, id, allow_confirming))
+            .each_part(shards, |shard| {
+                self.release_part(shard, id, allow_confirming)
+            })
             .await?;
         Ok(ReleaseOutcome::combine(outcomes))
     }

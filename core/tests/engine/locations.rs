@@ -337,7 +337,10 @@ fn state_written_before_locations_is_the_default_location() {
         let far = 4_102_444_800_000i64; // 2100-01-01
         let _: () = r.zadd(e.keys().holds("OLD"), "old-1|2", far).await.unwrap();
         let rec = format!("held;1;{far};{far};fp;OLD|2;0;0;cart");
-        let _: () = r.set(e.keys().reservation(ShardId(0), "old-1"), rec).await.unwrap();
+        let _: () = r
+            .set(e.keys().reservation(ShardId(0), "old-1"), rec)
+            .await
+            .unwrap();
         assert_eq!(available(&e, "OLD").await, 3);
         let got = e.reservation("old-1").await.unwrap().unwrap();
         assert_eq!(got.items, vec![part("OLD", 2)]);

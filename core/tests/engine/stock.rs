@@ -197,13 +197,19 @@ fn sweep_reaps_untouched_skus_through_the_index() {
             let reserved: i64 = r.hget(e.keys().stock(s), "reserved").await.unwrap();
             assert_eq!(reserved, 0);
         }
-        let idx: Vec<String> = r.zrange(e.keys().sweep_index(ShardId(0)), 0, -1).await.unwrap();
+        let idx: Vec<String> = r
+            .zrange(e.keys().sweep_index(ShardId(0)), 0, -1)
+            .await
+            .unwrap();
         assert_eq!(
             idx,
             vec!["S3".to_owned()],
             "only the SKU with a live hold stays indexed"
         );
-        assert_eq!(e.sweep(ShardId(0), 100).await.unwrap(), SweepReport::default());
+        assert_eq!(
+            e.sweep(ShardId(0), 100).await.unwrap(),
+            SweepReport::default()
+        );
     });
 }
 

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use edgestock_api::edge::{AllocatedItem, Allocation};
 use edgestock_api::{ApiError, ErrorCode};
-use edgestock_core::keys::Keys;
 use edgestock_core::scripts::{Engine, Item};
 use upstash_rest::Client;
 
@@ -21,11 +20,13 @@ use crate::error::{redis_failure, reservation_not_found};
 use crate::platform::{ApiRequest, Platform, RequestExt};
 
 pub(crate) fn engine<P: Platform>(p: &P, cfg: &Config) -> Result<Engine<P::Redis>, ApiError> {
-    let r = cfg.redis()?;
-    let client = Client::new(p.redis_transport(), r.url, r.token)
-        .with_timeout(Duration::from_millis(u64::from(cfg.redis_timeout_ms)));
-    Ok(Engine::new(client, Keys::new(cfg.redis_key_prefix.clone()))
-        .with_clock_offset_ms(cfg.clock_offset_ms))
+    let timeout = Duration::from_millis(u64::from(cfg.redis_timeout_ms));
+    let clients = cfg
+        .redis_endpoints()?
+        .into_iter()
+        .map(|r| Client::new(p.redis_transport(), r.url, r.token).with_timeout(timeout))
+        .collect();
+    Ok(Engine::sharded(clients, cfg.keys()).with_clock_offset_ms(cfg.clock_offset_ms))
 }
 
 pub(crate) fn redis_err(e: upstash_rest::Error) -> ApiError {

@@ -7,8 +7,8 @@
 //! change applies to every reserve that starts after its 2xx. A push that fails leaves the change
 //! in Postgres; the next PUT, seed or reconcile writes it.
 
-use edgestock_core::keys::ShardId;
 use edgestock_core::domain::Location;
+use edgestock_core::keys::ShardId;
 use edgestock_core::scripts::LocationSettings;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use time::OffsetDateTime;

@@ -167,7 +167,13 @@ async fn events_are_copied_once_and_listed_newest_first_with_a_cursor(
             .fetch_one(&db)
             .await
             .unwrap();
-    let stream: i64 = app.state.redis.events_after(edgestock_core::keys::ShardId(0), "0", 1000).await.unwrap().len() as i64;
+    let stream: i64 = app
+        .state
+        .redis
+        .events_after(edgestock_core::keys::ShardId(0), "0", 1000)
+        .await
+        .unwrap()
+        .len() as i64;
     assert_eq!(copied, stream, "each stream entry copied exactly once");
 
     let (s, page1) = app.get("/v1/events?sku=SKU-1&limit=2", ADMIN_KEY).await;

@@ -173,7 +173,10 @@ async fn stock_transitions_are_delivered_exactly_once_each_signed_and_in_order(
         .await;
     assert_eq!(s, 201, "{b}"); // 3: back in stock (above the threshold)
     let _r5 = app.reserve("LVL", 3).await; // 0: sold out
-    env.engine_ahead(120_000).sweep(edgestock_core::keys::ShardId(0), 10).await.unwrap(); // every hold expires: 8 back
+    env.engine_ahead(120_000)
+        .sweep(edgestock_core::keys::ShardId(0), 10)
+        .await
+        .unwrap(); // every hold expires: 8 back
     let want = seq(&[
         ("stock.low", "LVL", 2),
         ("stock.sold_out", "LVL", 0),

@@ -238,7 +238,7 @@ fn rate_keys(p: &Fake) -> Vec<String> {
     let n_keys = usize::try_from(sent[2].as_u64().unwrap()).unwrap();
     (0..n_keys)
         .filter_map(|i| sent[3 + i].as_str())
-        .filter(|k| k.starts_with("rl:"))
+        .filter(|k| k.starts_with("{s0}rl:"))
         .map(str::to_owned)
         .collect()
 }
@@ -257,24 +257,24 @@ fn rate_limit_subjects_are_the_ip_64_the_cart_or_one_anonymous_bucket() {
         rate_keys(&p)
     };
     let plain = r#"{"items":[{"sku":"A","qty":1}]}"#;
-    assert_eq!(send(plain, None), vec!["rl:{anon}"]);
+    assert_eq!(send(plain, None), vec!["{s0}rl:anon"]);
     assert_eq!(
         send(plain, Some("198.51.100.7")),
-        vec!["rl:{ip:198.51.100.7}"]
+        vec!["{s0}rl:ip:198.51.100.7"]
     );
     assert_eq!(
         send(plain, Some("2001:db8:1:2:3:4:5:6")),
-        vec!["rl:{ip:2001:db8:1:2::/64}"]
+        vec!["{s0}rl:ip:2001:db8:1:2::/64"]
     );
     assert_eq!(
         send(plain, Some("2001:DB8:1:2::9")),
-        vec!["rl:{ip:2001:db8:1:2::/64}"]
+        vec!["{s0}rl:ip:2001:db8:1:2::/64"]
     );
     let cart = r#"{"items":[{"sku":"A","qty":1}],"cart_id":"c1"}"#;
-    assert_eq!(send(cart, None), vec!["rl:{cart:c1}"]);
+    assert_eq!(send(cart, None), vec!["{s0}rl:cart:c1"]);
     assert_eq!(
         send(cart, Some("198.51.100.7")),
-        vec!["rl:{ip:198.51.100.7}", "rl:{cart:c1}"]
+        vec!["{s0}rl:ip:198.51.100.7", "{s0}rl:cart:c1"]
     );
 }
 
@@ -303,7 +303,7 @@ fn batch_cache_keys_are_canonical_and_answers_keep_the_request_order() {
     let p = Fake::default();
     let c = cfg_with(&[("STOCK_CACHE_SECONDS", "5")]);
     // The batch is read in canonical (sorted) order: A, B, C.
-    p.redis(200, r#"{"result":[1,1,10,8,3,0,0,0,0,1,50,0,5]}"#);
+    p.redis(200, r#"{"result":["b2s=",1,1,10,8,3,0,0,0,0,1,50,0,5]}"#);
     let a = json!({"sku": "A", "status": "low_stock", "available": 2, "low_stock_threshold": 3});
     let b = json!({"sku": "B", "status": "unknown"});
     let cc = json!({"sku": "C", "status": "in_stock", "low_stock_threshold": 5});

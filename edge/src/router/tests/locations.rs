@@ -57,8 +57,8 @@ fn the_pickup_location_reaches_the_script_and_its_refusals_map_to_documented_err
         assert_eq!(e["location"], "s9", "{code}");
         let sent = p.sent().pop().unwrap();
         assert!(
-            sent.ends_with(r#""s9"]"#),
-            "pickup is the last argument: {sent}"
+            sent.ends_with(r#""s9","0/1/"]"#),
+            "pickup, then the shard, are the last arguments: {sent}"
         );
     }
     // A store that is short says nothing about the SKU's shipping stock: no sold-out memory.
@@ -90,17 +90,24 @@ fn the_pickup_location_reaches_the_script_and_its_refusals_map_to_documented_err
 }
 
 #[test]
-fn no_location_settings_is_a_503_not_a_guess() {
+fn an_unseeded_shard_is_a_503_not_a_guess() {
     let p = Fake::default();
-    p.redis(200, &reply("no_locations", ""));
+    p.redis(200, &reply("shard_unseeded", ""));
     let r = run(
         &p,
         &cfg(),
         &reserve_req(r#"{"items":[{"sku":"A","qty":1}]}"#),
     );
     assert_eq!(r.code(), 503);
-    assert_eq!(json_of(&r)["error"]["code"], "unavailable");
-    assert!(r.header("retry-after").is_some());
+    assert_eq!(json_of(&r)["error"]["code"], "shard_unseeded");
+    assert_eq!(r.header("retry-after"), Some("5"));
+    // The shard as the edge places it travels with the reserve, for the script to check.
+    assert!(p.sent()[0].contains(r#""0/1/""#), "{}", p.sent()[0]);
+    // A read of an unseeded shard is the same 503, not a level.
+    p.redis(200, &reply("shard_unseeded", ""));
+    let r = run(&p, &cfg(), &req("GET", "/v1/stock/A"));
+    assert_eq!(r.code(), 503);
+    assert_eq!(json_of(&r)["error"]["code"], "shard_unseeded");
 }
 
 #[test]
@@ -110,7 +117,7 @@ fn the_stock_read_with_locations_has_its_own_cache_entry_and_badges_per_store() 
     p.redis(
         200,
         &format!(
-            r#"{{"result":[1700000000000,1,12,0,3,2,"{}","{}",5,"{}","{}",2]}}"#,
+            r#"{{"result":["b2s=",1700000000000,1,12,0,3,2,"{}","{}",5,"{}","{}",2]}}"#,
             b64("s1"),
             b64("Store 1"),
             b64("s2"),
@@ -126,7 +133,11 @@ fn the_stock_read_with_locations_has_its_own_cache_entry_and_badges_per_store() 
             {"location": "s2", "name": "Store 2", "status": "low_stock", "available": 2}
         ]})
     );
-    assert!(p.sent()[0].ends_with(r#""0","1"]"#), "{}", p.sent()[0]);
+    assert!(
+        p.sent()[0].ends_with(r#""0","1","0/1/"]"#),
+        "{}",
+        p.sent()[0]
+    );
     let etag = r.header("etag").unwrap().to_owned();
     // The plain read is another entry: it goes to Redis and has another ETag.
     p.redis(200, &stock_reply(1, 12, 0, 3));

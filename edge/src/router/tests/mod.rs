@@ -186,7 +186,7 @@ fn run(p: &Fake, cfg: &Result<Config, ApiError>, r: &ApiRequest) -> ApiResponse 
 }
 
 fn stock_reply(exists: i64, on_hand: i64, reserved: i64, low: i64) -> String {
-    format!(r#"{{"result":[1700000000000,{exists},{on_hand},{reserved},{low}]}}"#)
+    format!(r#"{{"result":["b2s=",1700000000000,{exists},{on_hand},{reserved},{low}]}}"#)
 }
 
 fn reserve_req(body: &str) -> ApiRequest {

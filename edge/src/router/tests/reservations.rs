@@ -50,7 +50,7 @@ fn reserve_success_replay_and_errors() {
     assert_eq!(b["status"], "held");
     let sent = &p.sent()[0];
     assert!(
-        sent.contains("rl:{ip:203.0.113.9}") && sent.contains("rl:{cart:c1}"),
+        sent.contains("{s0}rl:ip:203.0.113.9") && sent.contains("{s0}rl:cart:c1"),
         "{sent}"
     );
     assert!(sent.contains(r#""60000""#), "ttl in ms: {sent}");

@@ -42,7 +42,7 @@ fn unknown_and_batch_stock_reads() {
     assert_eq!(r.code(), 404);
     assert_eq!(json_of(&r)["error"]["code"], "unknown_sku");
 
-    p.redis(200, r#"{"result":[1,1,10,8,3,0,0,0,0,1,50,0,5]}"#);
+    p.redis(200, r#"{"result":["b2s=",1,1,10,8,3,0,0,0,0,1,50,0,5]}"#);
     let r = run(&p, &cfg(), &req("GET", "/v1/stock?sku=A&sku=B&sku=C"));
     assert_eq!(r.code(), 200);
     assert_eq!(

@@ -94,7 +94,10 @@ async fn seeding_an_empty_redis_restores_the_settings_and_every_location(
     // Redis loses everything under this test's prefix.
     for key in [
         app.state.redis.keys().stock("SEED"),
-        app.state.redis.keys().locations(edgestock_core::keys::ShardId(0)),
+        app.state
+            .redis
+            .keys()
+            .locations(edgestock_core::keys::ShardId(0)),
     ] {
         app.state
             .redis
@@ -128,7 +131,11 @@ async fn a_placed_split_order_is_pinned_again_at_its_own_locations(
     assert_eq!(app.place(&rid).await.0, 201);
     // Redis loses the SKU, its holds and the reservation.
     let keys = app.state.redis.keys();
-    for key in [keys.stock("PIN"), keys.holds("PIN"), keys.reservation(edgestock_core::keys::ShardId(0), &rid)] {
+    for key in [
+        keys.stock("PIN"),
+        keys.holds("PIN"),
+        keys.reservation(edgestock_core::keys::ShardId(0), &rid),
+    ] {
         app.state
             .redis
             .client()
