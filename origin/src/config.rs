@@ -20,10 +20,15 @@ pub struct Config {
     /// Postgres pool size (clamped to 1..=1000).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", value_name = "DATABASE_MAX_CONNECTIONS", default_value = "32", value_parser = pool_size)]
     pub database_max_connections: u32,
-    /// The Upstash REST endpoint (or the gateway).
+    /// The Upstash REST endpoint (or the gateway); several, comma-separated, for sharded
+    /// Upstash (shard `s` on endpoint `s % endpoints`).
     #[arg(long, env = "REDIS_REST_URL", value_name = "REDIS_REST_URL", value_parser = required)]
     pub redis_rest_url: String,
-    /// Bearer token of the REST endpoint.
+    /// Logical shards the SKUs are spread over (1..=64; 0: one per endpoint). The edge must use
+    /// the same number.
+    #[arg(long, env = "REDIS_SHARDS", value_name = "REDIS_SHARDS", default_value = "0", value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub redis_shards: u32,
+    /// Bearer token of the REST endpoint (one per endpoint, comma-separated, or one for all).
     #[arg(long, env = "REDIS_REST_TOKEN", value_name = "REDIS_REST_TOKEN", value_parser = secret, hide_env_values = true)]
     pub redis_rest_token: SecretString,
     /// Timeout of every Redis call, in milliseconds (`REDIS_TIMEOUT_MS`).

@@ -91,6 +91,7 @@ impl AppState {
             &config.redis_key_prefix,
             config.redis_timeout,
         )?;
+        let redis = with_shards(redis, config.redis_shards)?;
         let webhooks = reqwest::Client::builder()
             .connect_timeout(config.webhook_timeout)
             .timeout(config.webhook_timeout)
@@ -110,13 +111,14 @@ impl AppState {
     }
 }
 
-/// A script engine for `url` with `timeout` on every call (connect timeout included).
+/// A script engine for `urls` (comma-separated endpoints, one shard each; `tokens` one per
+/// endpoint or one for all) with `timeout` on every call (connect timeout included).
 ///
 /// # Errors
-/// When the HTTP client cannot be built.
+/// When the HTTP client cannot be built; tokens that do not match the endpoints.
 pub fn redis_engine(
-    url: &str,
-    token: &str,
+    urls: &str,
+    tokens: &str,
     prefix: &str,
     timeout: Duration,
 ) -> anyhow::Result<Redis> {
@@ -125,6 +127,39 @@ pub fn redis_engine(
         .timeout(timeout)
         .pool_max_idle_per_host(64)
         .build()?;
-    let client = Client::new(ReqwestTransport::new(http), url, token).with_timeout(timeout);
-    Ok(Engine::new(client, Keys::new(prefix)))
+    let tokens: Vec<&str> = tokens.split(',').map(str::trim).collect();
+    let urls: Vec<&str> = urls.split(',').map(str::trim).collect();
+    anyhow::ensure!(
+        tokens.len() == 1 || tokens.len() == urls.len(),
+        "REDIS_REST_TOKEN must be one token, or one per REDIS_REST_URL endpoint"
+    );
+    let clients = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let token = tokens.get(i).unwrap_or(&tokens[0]);
+            Client::new(ReqwestTransport::new(http.clone()), url, token).with_timeout(timeout)
+        })
+        .collect();
+    let shards = u32::try_from(urls.len()).unwrap_or(u32::MAX);
+    Ok(Engine::sharded(
+        clients,
+        Keys::new(prefix).with_shards(shards),
+    ))
+}
+
+/// `redis` over `shards` logical shards (`REDIS_SHARDS`; 0 keeps one per endpoint).
+///
+/// # Errors
+/// Fewer shards than endpoints, or more than 64.
+pub fn with_shards(redis: Redis, shards: u32) -> anyhow::Result<Redis> {
+    if shards == 0 {
+        return Ok(redis);
+    }
+    anyhow::ensure!(
+        shards as usize >= redis.databases() && shards <= edgestock_core::keys::MAX_SHARDS,
+        "REDIS_SHARDS must be 1..=64 and at least the number of REDIS_REST_URL endpoints"
+    );
+    let keys = redis.keys().clone().with_shards(shards);
+    Ok(redis.with_keys(keys))
 }

@@ -13,6 +13,7 @@ use crate::free_port;
 pub struct PrivateCluster {
     /// The primaries' ports, in the order given to `--cluster create`.
     pub ports: Vec<u16>,
+    buses: Vec<u16>,
     children: Vec<Child>,
     dir: PathBuf,
 }
@@ -26,7 +27,55 @@ fn cli(port: u16, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
+/// One cluster node on `port` (cluster bus on `bus`), its files in `dir`.
+fn spawn_node(dir: &std::path::Path, port: u16, bus: u16) -> Child {
+    Command::new("redis-server")
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "--cluster-enabled",
+            "yes",
+            "--cluster-port",
+            &bus.to_string(),
+        ])
+        .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
+        .args(["--cluster-node-timeout", "2000"])
+        .args(["--cluster-require-full-coverage", "no"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn redis-server (Debian's redis-server)")
+}
+
 impl PrivateCluster {
+    /// Kills the primary on `port`: its slots stop answering (the others keep serving).
+    pub fn kill(&mut self, port: u16) {
+        let i = self.index(port);
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+
+    /// Starts the primary on `port` again, empty (no persistence): it rejoins with its slots
+    /// from its cluster config file, and no data. Waits until it answers.
+    pub fn restart_empty(&mut self, port: u16) {
+        let i = self.index(port);
+        self.children[i] = spawn_node(&self.dir, port, self.buses[i]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok") {
+            assert!(Instant::now() < deadline, "node {port} did not come back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn index(&self, port: u16) -> usize {
+        self.ports
+            .iter()
+            .position(|p| *p == port)
+            .expect("a primary of this cluster")
+    }
+
     /// Starts three primaries and forms the cluster; panics (the test's failure) when it does
     /// not come up within 30 s.
     pub fn start() -> Self {
@@ -37,32 +86,17 @@ impl PrivateCluster {
         ));
         std::fs::create_dir_all(&dir).expect("cluster dir");
         let mut ports = Vec::new();
+        let mut buses = Vec::new();
         let mut children = Vec::new();
         for _ in 0..3 {
             let (port, bus) = (free_port(), free_port());
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-port",
-                    &bus.to_string(),
-                ])
-                .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
-                .args(["--cluster-node-timeout", "2000"])
-                .args(["--cluster-require-full-coverage", "no"])
-                .args(["--save", "", "--appendonly", "no"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn redis-server (Debian's redis-server)");
             ports.push(port);
-            children.push(child);
+            buses.push(bus);
+            children.push(spawn_node(&dir, port, bus));
         }
         let me = Self {
             ports,
+            buses,
             children,
             dir,
         };

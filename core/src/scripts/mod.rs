@@ -203,6 +203,13 @@ impl<T: Transport> Engine<T> {
         }
     }
 
+    /// The same databases under another key layout (a shard count from configuration).
+    #[must_use]
+    pub fn with_keys(mut self, keys: Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
     /// Shifts the scripts' clock (Redis `TIME` + offset). Tests only: production leaves it at 0.
     #[must_use]
     pub fn with_clock_offset_ms(mut self, offset: i64) -> Self {

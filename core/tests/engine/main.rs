@@ -130,4 +130,5 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
 mod locations;
 mod model;
 mod reservations;
+mod shards;
 mod stock;
