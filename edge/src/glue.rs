@@ -102,6 +102,17 @@ impl Platform for Runtime<'_> {
             .wait_until(async move { Runtime::put(&key, &resp).await });
     }
 
+    async fn to_completion<T: 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = futures::channel::oneshot::channel();
+        self.ctx.wait_until(async move {
+            let _ = tx.send(work.await);
+        });
+        rx.await.ok()
+    }
+
     async fn cache_put(&self, key: &str, resp: &ApiResponse) {
         Runtime::put(key, resp).await;
     }

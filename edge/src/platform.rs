@@ -146,7 +146,7 @@ pub struct OriginResponse {
 #[allow(async_fn_in_trait)]
 pub trait Platform {
     /// The Redis REST transport.
-    type Redis: Transport;
+    type Redis: Transport + 'static;
     /// A transport for one request.
     fn redis_transport(&self) -> Self::Redis;
     /// Wall clock, ms since the epoch.
@@ -163,6 +163,13 @@ pub trait Platform {
     async fn cache_put(&self, key: &str, resp: &ApiResponse);
     /// Like [`Platform::cache_put`], in the background: the response does not wait for it.
     fn cache_put_later(&self, key: String, resp: ApiResponse);
+    /// Runs `work` to its end even when the client goes away (the Workers `waitUntil`), and
+    /// answers its output; `None` when the runtime lost it. For work that must not stop half
+    /// way, like the compensation of a reservation across shards.
+    async fn to_completion<T: 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + 'static,
+    ) -> Option<T>;
     /// Sends `req` to the origin, honouring its timeout.
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError>;
     /// The Redis calls this request has made so far and their time.

@@ -120,24 +120,33 @@ pub(crate) async fn reserve<P: Platform>(
         limits,
         window_ms: RATE_LIMIT_WINDOW_MS,
     });
-    let outcome = engine
-        .reserve(&ReserveRequest {
-            id: id.clone(),
-            fingerprint: r.fingerprint.clone(),
-            items: r.items.clone(),
-            pickup: r.pickup.clone(),
-            ttl_ms: u64::from(r.ttl_seconds) * 1000,
-            max_hold_ms: u64::from(cfg.max_hold_seconds) * 1000,
-            rate_limit,
-            owner,
-            customer: customer.clone(),
-            cap: (cfg.max_units_per_customer > 0).then_some(CustomerCap {
-                max_units: cfg.max_units_per_customer,
-                window_ms: u64::from(cfg.cap_window_seconds) * 1000,
-            }),
-        })
-        .await
-        .map_err(redis_err)?;
+    let rr = ReserveRequest {
+        id: id.clone(),
+        fingerprint: r.fingerprint.clone(),
+        items: r.items.clone(),
+        pickup: r.pickup.clone(),
+        ttl_ms: u64::from(r.ttl_seconds) * 1000,
+        max_hold_ms: u64::from(cfg.max_hold_seconds) * 1000,
+        rate_limit,
+        owner,
+        customer: customer.clone(),
+        cap: (cfg.max_units_per_customer > 0).then_some(CustomerCap {
+            max_units: cfg.max_units_per_customer,
+            window_ms: u64::from(cfg.cap_window_seconds) * 1000,
+        }),
+    };
+    let outcome = if engine.shard_of_all(skus.iter().copied()).is_some() {
+        engine.reserve(&rr).await
+    } else {
+        // Across shards: the parts and, on a refusal, their compensation run to the end even if
+        // the shopper goes away (docs/sharding.md#reservations-across-shards).
+        p.to_completion(async move { engine.reserve(&rr).await })
+            .await
+            .unwrap_or(Err(upstash_rest::Error::Transport(
+                "the reservation's work was lost".into(),
+            )))
+    }
+    .map_err(redis_err)?;
     match outcome {
         ReserveOutcome::Held(h) => {
             let body = edge::Reservation {

@@ -37,6 +37,8 @@ struct Shared {
     /// Cache API lookups and background writes made.
     cache_gets: usize,
     cache_puts_later: usize,
+    /// Work run to completion (`waitUntil`).
+    completions: usize,
 }
 
 #[derive(Clone, Default)]
@@ -108,6 +110,13 @@ impl Platform for Fake {
     fn cache_put_later(&self, key: String, resp: ApiResponse) {
         self.0.borrow_mut().cache_puts_later += 1;
         self.0.borrow_mut().cache.insert(key, resp);
+    }
+    async fn to_completion<T: 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + 'static,
+    ) -> Option<T> {
+        self.0.borrow_mut().completions += 1;
+        Some(work.await)
     }
     async fn origin_post(&self, req: OriginRequest) -> Result<OriginResponse, TransportError> {
         let mut s = self.0.borrow_mut();

@@ -188,3 +188,94 @@ fn reservation_routes_check_the_token_before_redis() {
     assert_eq!(r.code(), 404);
     assert_eq!(json_of(&r)["error"]["code"], "reservation_not_found");
 }
+
+/// A reserve across two shards: both parts are sent, one is refused, the other is released
+/// before the answer, and all of it runs to completion (`waitUntil`).
+#[test]
+fn a_refused_part_across_shards_releases_the_other_under_wait_until() {
+    let c = cfg_with(&[("REDIS_SHARDS", "8")]);
+    let keys = c.as_ref().unwrap().keys();
+    let (a, b) = (
+        "A",
+        (0..100)
+            .map(|i| format!("B{i}"))
+            .find(|s| keys.shard_of(s) != keys.shard_of("A"))
+            .unwrap(),
+    );
+    let p = Fake::default();
+    let shards = edgestock_core::keys::ReservationShards::of([keys.shard_of(a), keys.shard_of(&b)]);
+    let id = shards.id(&hex::encode([7u8; 16]));
+    // Part A holds, part B is short.
+    p.redis(
+        200,
+        &format!(
+            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,0,1700000000000,"{}"]}}"#,
+            b64("ok"),
+            b64(&id),
+            b64("held"),
+            b64("A|1")
+        ),
+    );
+    p.redis(
+        200,
+        &format!(
+            r#"{{"result":["{}","{}",0]}}"#,
+            b64("insufficient"),
+            b64(&b)
+        ),
+    );
+    // The compensation: part A's record read, then its release.
+    p.redis(
+        200,
+        &format!(
+            r#"{{"result":["{}","{}","{}",1700000000000,1700000060000,1700000900000,"{}",1700000000000]}}"#,
+            b64("found"),
+            b64("held"),
+            b64("A|1"),
+            b64("anon")
+        ),
+    );
+    p.redis(
+        200,
+        &format!(r#"{{"result":["{}","{}",1]}}"#, b64("ok"), b64("released")),
+    );
+    let body = format!(r#"{{"items":[{{"sku":"A","qty":1}},{{"sku":"{b}","qty":1}}]}}"#);
+    let r = run(&p, &c, &reserve_req(&body));
+    assert_eq!(r.code(), 409, "{}", String::from_utf8_lossy(r.body()));
+    assert_eq!(json_of(&r)["error"]["code"], "insufficient_stock");
+    assert_eq!(json_of(&r)["error"]["sku"], b.as_str());
+    assert_eq!(p.0.borrow().completions, 1);
+    let sent = p.sent();
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    let tag = |s: &str| format!("{{s{}}}", keys.shard_of(s).0);
+    // Each part went to its own shard's keys, under the one id naming both shards.
+    assert!(
+        sent[0].contains(&format!("{}rsv:{id}", tag(a))),
+        "{}",
+        sent[0]
+    );
+    assert!(
+        sent[1].contains(&format!("{}rsv:{id}", tag(&b))),
+        "{}",
+        sent[1]
+    );
+    assert!(
+        sent[3].contains(&format!("{}holds:A", tag(a))),
+        "{}",
+        sent[3]
+    );
+    // A one-shard reserve does not need the background.
+    p.redis(
+        200,
+        &format!(
+            r#"{{"result":["{}","{}",0]}}"#,
+            b64("insufficient"),
+            b64("A")
+        ),
+    );
+    assert_eq!(
+        run(&p, &c, &reserve_req(r#"{"items":[{"sku":"A","qty":1}]}"#)).code(),
+        409
+    );
+    assert_eq!(p.0.borrow().completions, 1);
+}
