@@ -14,3 +14,30 @@ create table redis_shards (
     epoch      text not null,
     seeded_at  timestamptz not null default now()
 );
+
+-- The origin's own events (order events by trigger, needs_attention) keep stream ''; their ids
+-- start with `origin:` and cannot meet a Redis stream id. The trigger names the new constraint.
+create or replace function record_order_event() returns trigger language plpgsql as $$
+declare
+    kind text;
+begin
+    if tg_op = 'UPDATE' and old.status = new.status then
+        return null;
+    end if;
+    kind := case new.status::text
+        when 'PENDING_PAYMENT' then 'order_placed'
+        when 'CONFIRMED' then 'order_confirmed'
+        when 'CANCELLED' then 'order_cancelled'
+        when 'EXPIRED' then 'order_expired'
+        when 'NEEDS_ATTENTION' then 'order_needs_attention'
+    end;
+    insert into stock_events (stream_id, kind, sku, reservation_id, order_id, qty, at)
+    select format('origin:%s:%s:%s:%s', kind, new.id, i.line, txid_current()),
+           kind, i.sku, new.reservation_id, new.id, i.qty, clock_timestamp()
+    from (select sku, min(line) as line, sum(qty) as qty
+          from order_items where order_id = new.id group by sku) i
+    order by i.line
+    on conflict (stream, stream_id) do nothing;
+    return null;
+end;
+$$;

@@ -138,3 +138,40 @@ build_worker() {
   log "building the worker (edge/build/index.js)"
   (cd "$ROOT/edge" && worker-build --profile wasm-release)  # opt-level z + LTO: ~735 KB instead of ~850 KB
 }
+
+# A local Redis Cluster of three primaries on loopback ports 7101-7103 (Debian's redis-server,
+# no persistence, `cluster-require-full-coverage no` so a dead primary stops only its slots).
+# Prints its `redis+cluster://` URL; `stop_cluster` removes it.
+CLUSTER_DIR=/tmp/edgestock-cluster
+start_cluster() {
+  ensure_redis
+  stop_cluster
+  mkdir -p "$CLUSTER_DIR"
+  local p nodes=()
+  for p in 7101 7102 7103; do
+    redis-server --daemonize yes --bind 127.0.0.1 --port "$p" --cluster-enabled yes \
+      --cluster-config-file "nodes-$p.conf" --cluster-node-timeout 2000 \
+      --cluster-require-full-coverage no --save "" --appendonly no \
+      --dir "$CLUSTER_DIR" --logfile "$CLUSTER_DIR/$p.log" --pidfile "$CLUSTER_DIR/$p.pid"
+    nodes+=("127.0.0.1:$p")
+  done
+  for p in 7101 7102 7103; do
+    for _ in $(seq 100); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  done
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >/dev/null
+  for p in 7101 7102 7103; do
+    for _ in $(seq 300); do
+      redis-cli -p "$p" cluster info | grep -q cluster_state:ok && break
+      sleep 0.1
+    done
+  done
+  echo "redis+cluster://127.0.0.1:7101,127.0.0.1:7102,127.0.0.1:7103"
+}
+
+stop_cluster() {
+  local p
+  for p in 7101 7102 7103; do
+    redis-cli -p "$p" shutdown nosave >/dev/null 2>&1 || true
+  done
+  rm -rf "$CLUSTER_DIR"
+}

@@ -27,3 +27,10 @@ cargo clippy -p edge --target wasm32-unknown-unknown -- -D warnings
 
 log "cargo test --workspace"
 cargo test --workspace --all-features
+
+log "the engine suite again, on a local three-primary Redis Cluster through the gateway"
+cluster_url="$(start_cluster)"
+trap stop_cluster EXIT
+EDGESTOCK_TEST_CLUSTER="$cluster_url" cargo test -p edgestock-core --all-features --test engine
+stop_cluster
+trap - EXIT

@@ -98,6 +98,13 @@ impl Stack {
             }])
             .await
             .expect("location settings");
+        // ... and its seeded marker, as the origin writes once the shard is seeded.
+        for shard in engine.keys().all_shards() {
+            engine
+                .mark_seeded(shard, "edge-stack")
+                .await
+                .expect("seeded marker");
+        }
         Self {
             _gateway: gateway,
             engine,

@@ -143,27 +143,7 @@ impl PrivateCluster {
 
     /// `(start, end, port)` of every slot range, from `CLUSTER SLOTS`.
     fn ranges(&self) -> Vec<(u16, u16, u16)> {
-        let out = cli(self.ports[0], &["CLUSTER", "SLOTS"]);
-        let words: Vec<&str> = out.lines().map(str::trim).collect();
-        let mut ranges = Vec::new();
-        // Per range: start, end, then host, port, id for each node (the primary first).
-        let mut i = 0;
-        while i + 3 < words.len() {
-            match (
-                words[i].parse::<u16>(),
-                words[i + 1].parse::<u16>(),
-                words[i + 3].parse::<u16>(),
-            ) {
-                (Ok(start), Ok(end), Ok(port))
-                    if words[i + 2] == "127.0.0.1" && self.ports.contains(&port) =>
-                {
-                    ranges.push((start, end, port));
-                    i += 4;
-                }
-                _ => i += 1,
-            }
-        }
-        ranges
+        ranges(self.ports[0])
     }
 
     /// The port of the primary that serves `key`'s slot.
@@ -196,6 +176,49 @@ impl PrivateCluster {
             })
             .collect()
     }
+}
+
+/// `(start, end, primary port)` of every slot range of the cluster `port` belongs to, from its
+/// `CLUSTER SLOTS` (loopback nodes only).
+pub fn ranges(port: u16) -> Vec<(u16, u16, u16)> {
+    let out = cli(port, &["CLUSTER", "SLOTS"]);
+    let words: Vec<&str> = out.lines().map(str::trim).collect();
+    let mut ranges = Vec::new();
+    // Per range: start, end, then host, port, id for each node (the primary first).
+    let mut i = 0;
+    while i + 3 < words.len() {
+        match (
+            words[i].parse::<u16>(),
+            words[i + 1].parse::<u16>(),
+            words[i + 3].parse::<u16>(),
+        ) {
+            (Ok(start), Ok(end), Ok(p)) if words[i + 2] == "127.0.0.1" => {
+                ranges.push((start, end, p));
+                i += 4;
+            }
+            _ => i += 1,
+        }
+    }
+    ranges
+}
+
+/// The `redis://` URL of the primary that serves `key` in the cluster of `url`
+/// (`redis+cluster://127.0.0.1:p,…`, as `scripts/lib.sh start_cluster` prints it).
+pub fn primary_url(url: &str, key: &str) -> String {
+    let first: u16 = url
+        .trim_start_matches("redis+cluster://")
+        .split(',')
+        .next()
+        .and_then(|h| h.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .expect("a redis+cluster://127.0.0.1:port,… URL");
+    let slot = key_slot(key.as_bytes());
+    let port = ranges(first)
+        .into_iter()
+        .find(|(s, e, _)| (*s..=*e).contains(&slot))
+        .map(|r| r.2)
+        .unwrap_or_else(|| panic!("no node serves slot {slot}"));
+    format!("redis://127.0.0.1:{port}")
 }
 
 /// Redis Cluster's slot of a key: CRC16 (XMODEM) of its hash tag (or the whole key) mod 16384.

@@ -1,6 +1,10 @@
 //! Every Lua script against a real Redis, through the REST gateway with our typed client: the
 //! behaviour of each script, a property test against an in-memory model checking the invariants of docs/design.md
 //! invariants after every step, contention, and expiry with no sweeper.
+//!
+//! With `EDGESTOCK_TEST_CLUSTER=redis+cluster://…` (what `scripts/lib.sh start_cluster` prints)
+//! the whole suite runs against that Redis Cluster instead, where Redis refuses any script that
+//! reaches beyond one slot. `shards` starts its own cluster either way.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -28,11 +32,27 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// The cluster the suite runs on, if any (`EDGESTOCK_TEST_CLUSTER`).
+fn cluster_url() -> Option<String> {
+    std::env::var("EDGESTOCK_TEST_CLUSTER")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Where the tests read and write raw keys: the local Redis, or the cluster primary serving
+/// shard 0 (every key of a one-shard engine is in its slot).
+fn raw_url() -> String {
+    match cluster_url() {
+        Some(c) => testkit::cluster::primary_url(&c, "{s0}"),
+        None => redis_url(),
+    }
+}
+
 fn gateway_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| {
         runtime().block_on(async {
-            let gw = testkit::gateway(&redis_url(), |_| {}).await;
+            let gw = testkit::gateway(&cluster_url().unwrap_or_else(redis_url), |_| {}).await;
             let url = gw.url();
             std::mem::forget(gw); // lives as long as the test binary
             url
@@ -60,7 +80,7 @@ fn bare_engine() -> Engine<ReqwestTransport> {
 
 /// Writes settings with `default` alone (synchronously: callers may be inside the runtime).
 fn default_locations(e: &Engine<ReqwestTransport>) {
-    let mut c = redis::Client::open(redis_url())
+    let mut c = redis::Client::open(raw_url())
         .unwrap()
         .get_connection()
         .unwrap();
@@ -79,7 +99,7 @@ fn default_locations(e: &Engine<ReqwestTransport>) {
 }
 
 async fn redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(redis_url())
+    redis::Client::open(raw_url())
         .unwrap()
         .get_multiplexed_async_connection()
         .await

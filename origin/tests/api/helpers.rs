@@ -88,6 +88,16 @@ impl TestApp {
             .timeout(Duration::from_secs(20))
             .build()
             .unwrap();
+        // A fresh prefix is an empty Redis: the sweeper's first pass seeds every shard; reserves
+        // answer `shard_unseeded` until then. (A test that broke Redis on purpose goes on.)
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        for shard in state.redis.keys().all_shards() {
+            while !matches!(state.redis.seeded_epoch(shard).await, Ok(Some(_)))
+                && std::time::Instant::now() < deadline
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
         Self {
             addr,
             state,

@@ -12,7 +12,7 @@ async fn redis_restarted_mid_sale_is_restored_from_postgres() {
         .get_multiplexed_async_connection()
         .await
         .unwrap();
-    let key = format!("{}stock:{{RST-1}}", s.prefix);
+    let key = edgestock_core::keys::Keys::new(s.prefix.clone()).stock("RST-1");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let v: Option<i64> = redis::cmd("HGET")

@@ -112,7 +112,7 @@ async fn redis_level(s: &FullStack, sku: &str) -> (i64, i64, i64) {
         .unwrap();
     let get = |f: &'static str| {
         redis::cmd("HGET")
-            .arg(format!("{}stock:{{{sku}}}", s.prefix))
+            .arg(edgestock_core::keys::Keys::new(s.prefix.clone()).stock(sku))
             .arg(f)
             .to_owned()
     };

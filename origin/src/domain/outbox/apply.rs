@@ -100,7 +100,7 @@ async fn finish(
             sqlx::query!(
                 r#"insert into stock_events (stream_id, kind, sku, reservation_id, qty, at, location)
                    values ($1, 'needs_attention', $2, $3, $4, now(), $5)
-                   on conflict (stream_id) do nothing"#,
+                   on conflict (stream, stream_id) do nothing"#,
                 format!("origin:needs_attention:{order_id}"),
                 sku,
                 Some(order.reservation_id.as_str()),
