@@ -75,7 +75,7 @@ async fn spawn_origin(vars: &HashMap<String, String>, pool: &PgPool) -> OriginHa
 /// Everything running, one key prefix.
 #[derive(Debug)]
 pub struct FullStack {
-    _gateway: Running,
+    _gateways: Vec<Running>,
     origin_vars: HashMap<String, String>,
     /// The running origin's state (fault switches, metrics).
     pub origin_state: AppState,
@@ -92,12 +92,31 @@ pub struct FullStack {
 impl FullStack {
     /// Starts it all against the Redis at `redis_url`; `edge` and `origin` override settings.
     pub async fn start(redis_url: &str, edge: Value, origin: &[(&str, &str)]) -> Self {
-        let gateway = gateway(redis_url, |_| {}).await;
+        Self::start_sharded(&[redis_url], 0, edge, origin).await
+    }
+
+    /// Starts it all against several Redis databases (a gateway each, as several Upstash
+    /// databases would be; a `redis+cluster://` URL is one database) over `shards` logical
+    /// shards (0: one per database), edge and origin configured alike.
+    pub async fn start_sharded(
+        redis_urls: &[&str],
+        shards: u32,
+        edge: Value,
+        origin: &[(&str, &str)],
+    ) -> Self {
+        let mut gateways = Vec::new();
+        for url in redis_urls {
+            gateways.push(gateway(url, |_| {}).await);
+        }
+        let rest_urls: Vec<String> = gateways.iter().map(Running::url).collect();
+        let rest_urls = rest_urls.join(",");
+        let shards = shards.to_string();
         let prefix = unique_prefix();
         let (db_name, pool) = fresh_database().await;
         let mut vars: HashMap<String, String> = [
             ("DATABASE_URL", "postgres://unused-the-pool-is-given"),
-            ("REDIS_REST_URL", gateway.url().as_str()),
+            ("REDIS_REST_URL", rest_urls.as_str()),
+            ("REDIS_SHARDS", shards.as_str()),
             ("REDIS_REST_TOKEN", GATEWAY_TOKEN),
             ("REDIS_KEY_PREFIX", prefix.as_str()),
             ("ORIGIN_LISTEN", "127.0.0.1:0"),
@@ -122,11 +141,11 @@ impl FullStack {
             "ORIGIN_LISTEN".into(),
             origin_url.trim_start_matches("http://").to_owned(),
         );
-        let mut overrides = json!({"EXPOSE_EXACT_COUNTS": "true"});
+        let mut overrides = json!({"EXPOSE_EXACT_COUNTS": "true", "REDIS_SHARDS": shards});
         for (k, v) in edge.as_object().expect("edge bindings are an object") {
             overrides[k] = v.clone();
         }
-        let bindings = worker_bindings(&gateway.url(), &origin_url, &prefix, &overrides);
+        let bindings = worker_bindings(&rest_urls, &origin_url, &prefix, &overrides);
         let worker = Worker::start_with_bindings(&bindings).await;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
@@ -134,7 +153,7 @@ impl FullStack {
             .build()
             .expect("http client");
         let me = Self {
-            _gateway: gateway,
+            _gateways: gateways,
             origin_vars: vars,
             origin_state,
             origin_url,
