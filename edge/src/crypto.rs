@@ -220,13 +220,17 @@ pub fn check_reserve_idempotency_key(key: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// True for reservation ids this worker can have issued (guards the Redis hash tag).
+/// True for reservation ids this worker can have issued: a base of `A-Z a-z 0-9 - _`, then for
+/// a reservation on shards other than 0 alone `.` and the shards' hex mask
+/// (`edgestock_core::keys::ReservationShards`); at most 64 bytes.
 pub fn is_reservation_id(id: &str) -> bool {
-    !id.is_empty()
+    let base = id.split_once('.').map_or(id, |(b, _)| b);
+    !base.is_empty()
         && id.len() <= 64
-        && id
+        && base
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && edgestock_core::keys::ReservationShards::parse(id).is_some()
 }
 
 /// Lowercase hex SHA-256.

@@ -237,6 +237,17 @@ impl<T: Transport> Engine<T> {
         &self.clients[shard.0 as usize % self.clients.len()]
     }
 
+    /// `PING`s every database, in parallel: `Ok` when they all answer.
+    ///
+    /// # Errors
+    /// The first database that did not answer.
+    pub async fn ping_all(&self) -> Result<(), Error> {
+        for r in futures::future::join_all(self.clients.iter().map(Client::ping)).await {
+            r?;
+        }
+        Ok(())
+    }
+
     /// How many databases the shards are spread over.
     pub fn databases(&self) -> usize {
         self.clients.len()

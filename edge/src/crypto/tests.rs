@@ -124,7 +124,23 @@ fn client_networks_are_ipv4_addresses_and_ipv6_64s() {
 #[test]
 fn reservation_id_syntax_excludes_hash_tag_characters() {
     assert!(is_reservation_id("0123abcd"));
-    for bad in ["", "a{b}", "a b", "a/b", "é", &"a".repeat(65)] {
+    // A reservation across shards names them: `.` and a hex mask (not shard 0 alone).
+    assert!(is_reservation_id("0123abcd.88"));
+    for bad in [
+        "",
+        "a{b}",
+        "a b",
+        "a/b",
+        "é",
+        &"a".repeat(65),
+        "a.",
+        ".88",
+        "a.1",
+        "a.08",
+        "a.8.8",
+        "a.XY",
+        "a{.8",
+    ] {
         assert!(!is_reservation_id(bad), "{bad}");
     }
 }

@@ -46,13 +46,25 @@ pub(crate) struct Cluster {
 /// A server error as a reply value (as a single node's pipeline gives it); anything else
 /// (no connection, no answer) fails the request.
 fn as_value(e: RedisError, timeout: Duration) -> Result<Value, BackendError> {
-    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+    if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || slot_unserved(&e) {
         return Err(unavailable(&e, timeout));
     }
     match ServerError::try_from(e) {
         Ok(s) => Ok(Value::ServerError(s)),
         Err(e) => Err(unavailable(&e, timeout)),
     }
+}
+
+/// A redirect or cluster-state error that reached us: the client followed redirects and
+/// refreshed the slot map and the slot is still not served (its primary is down and no replica
+/// took over). That is the slot being unavailable, not a wrong command.
+fn slot_unserved(e: &RedisError) -> bool {
+    let text = e.to_string();
+    ["MOVED", "ASK", "TRYAGAIN", "CLUSTERDOWN"]
+        .iter()
+        .any(|code| {
+            e.code() == Some(code) || text.starts_with(code) || text.contains(&format!(": {code} "))
+        })
 }
 
 fn unavailable(e: &RedisError, timeout: Duration) -> BackendError {

@@ -60,7 +60,7 @@ async fn db_ok(state: &AppState) -> bool {
 /// One real check: `select 1` on Postgres and one `PING` through the Redis client, together.
 async fn check_readiness(state: &AppState) -> Readiness {
     state.metrics.readiness_check();
-    let (postgres, redis) = tokio::join!(db_ok(state), state.redis.client().ping());
+    let (postgres, redis) = tokio::join!(db_ok(state), state.redis.ping_all());
     Readiness {
         postgres,
         redis: redis.is_ok(),
@@ -121,7 +121,7 @@ async fn gauges(state: &AppState) -> Gauges {
         None => g.redis_up = false,
     }
     if skus.is_empty() {
-        g.redis_up = state.redis.client().ping().await.is_ok();
+        g.redis_up = state.redis.ping_all().await.is_ok();
     }
     if g.redis_up {
         g.inventory_available = inventory_available(state, &g.available).await;
@@ -193,18 +193,24 @@ async fn count_live_holds(state: &AppState, skus: &[Sku]) -> Option<i64> {
     let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let keys = state.redis.keys();
     let mut total = 0;
-    for chunk in skus.chunks(MAX_STOCK_READ) {
-        let cmds: Vec<_> = chunk
+    for shard in keys.all_shards() {
+        let on: Vec<&Sku> = skus
             .iter()
-            .map(|s| {
-                cmd("ZCOUNT")
-                    .arg(keys.holds(s.as_str()))
-                    .arg(format!("({now_ms}"))
-                    .arg("+inf")
-            })
+            .filter(|s| keys.shard_of(s.as_str()) == shard)
             .collect();
-        for item in state.redis.client().pipeline(&cmds).await.ok()? {
-            total += item.ok()?.as_i64()?;
+        for chunk in on.chunks(MAX_STOCK_READ) {
+            let cmds: Vec<_> = chunk
+                .iter()
+                .map(|s| {
+                    cmd("ZCOUNT")
+                        .arg(keys.holds(s.as_str()))
+                        .arg(format!("({now_ms}"))
+                        .arg("+inf")
+                })
+                .collect();
+            for item in state.redis.client_for(shard).pipeline(&cmds).await.ok()? {
+                total += item.ok()?.as_i64()?;
+            }
         }
     }
     Some(total)

@@ -142,3 +142,4 @@ mod crashes;
 mod inputs;
 mod locations;
 mod sale;
+mod shards;

@@ -230,7 +230,7 @@ async fn adjust(redis: &Redis, p: &AdjustPayload) -> Result<Applied, RedisError>
     if let Some(low) = p.low {
         let key = redis.keys().stock(sku.as_str());
         redis
-            .client()
+            .client_for(redis.keys().shard_of(sku.as_str()))
             .command(&cmd("HSET").arg(key).arg("low").arg(low))
             .await?;
     }
