@@ -396,3 +396,28 @@ pub(crate) async fn pool(
         .await
         .expect("test pool")
 }
+
+/// One unit of `sku` reserved through `engine`, whatever the answer.
+pub(crate) async fn try_reserve(
+    engine: &origin::state::Redis,
+    sku: &str,
+) -> edgestock_core::scripts::ReserveOutcome {
+    engine
+        .reserve(&edgestock_core::scripts::ReserveRequest {
+            id: format!("try-{:x}", rand::random::<u64>()),
+            fingerprint: "try".into(),
+            items: vec![edgestock_core::scripts::Line {
+                sku: edgestock_core::domain::Sku::parse(sku).unwrap(),
+                qty: 1,
+            }],
+            pickup: None,
+            ttl_ms: 60_000,
+            max_hold_ms: 60_000,
+            rate_limit: None,
+            owner: "test".into(),
+            customer: None,
+            cap: None,
+        })
+        .await
+        .unwrap()
+}

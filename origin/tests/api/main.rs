@@ -16,6 +16,7 @@ mod orders;
 mod pending;
 mod receiver;
 mod redis_down;
+mod shards;
 mod webhook_failures;
 mod webhook_orders;
 mod webhooks;

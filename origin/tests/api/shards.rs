@@ -1,0 +1,119 @@
+//! The origin keeps every logical shard seeded: a shard that comes back empty, or a database
+//! whose seeded marker names an older seeding (a failover to a replica that missed writes), is
+//! noticed by the sweeper and seeded again from the ledger, its placed orders pinned again,
+//! under a new epoch; the other shards are left alone.
+
+use std::time::Duration;
+
+use edgestock_core::keys::ShardId;
+use edgestock_core::scripts::ReserveOutcome;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use upstash_rest::cmd;
+
+use crate::helpers::{eventually, pool, Env, TestApp};
+
+/// Four shards on one Redis.
+const SHARDS: &str = "4";
+
+/// On-hand of `sku` as Redis reads it; `None` while its shard is not seeded.
+async fn on_hand(app: &TestApp, sku: &str) -> Option<i64> {
+    let sku = edgestock_core::domain::Sku::parse(sku).unwrap();
+    app.state
+        .redis
+        .stock(&[sku])
+        .await
+        .ok()
+        .map(|l| l[0].on_hand)
+}
+
+async fn epoch_in_postgres(app: &TestApp, shard: ShardId) -> String {
+    sqlx::query_scalar("select epoch from redis_shards where shard = $1")
+        .bind(shard.0 as i32)
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_emptied_or_replaced_shard_is_seeded_again_and_only_that_one(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[("REDIS_SHARDS", SHARDS)])).await;
+    let keys = app.state.redis.keys().clone();
+    assert_eq!(keys.shard_count(), 4);
+    // Two SKUs on two different shards.
+    let a = "SH-0".to_owned();
+    let b = (1..100)
+        .map(|i| format!("SH-{i}"))
+        .find(|s| keys.shard_of(s) != keys.shard_of(&a))
+        .unwrap();
+    let (sa, sb) = (keys.shard_of(&a), keys.shard_of(&b));
+    app.create_sku(&a, 5).await;
+    app.create_sku(&b, 7).await;
+    eventually(Duration::from_secs(5), "both stocked", || async {
+        on_hand(&app, &a).await == Some(5) && on_hand(&app, &b).await == Some(7)
+    })
+    .await;
+    // Every shard carries the epoch Postgres recorded for it.
+    for shard in keys.all_shards() {
+        let marker = app.state.redis.seeded_epoch(shard).await.unwrap().unwrap();
+        let want = epoch_in_postgres(&app, shard).await;
+        assert_eq!(marker, format!("{}/4/{want}", shard.0));
+    }
+    let b_epoch = epoch_in_postgres(&app, sb).await;
+
+    // A's shard comes back empty: its stock and its seeded marker are gone.
+    let redis = &app.state.redis;
+    for key in [keys.stock(&a), keys.locations(sa)] {
+        redis.client().command(&cmd("DEL").arg(key)).await.unwrap();
+    }
+    // Until the sweeper notices, a reserve there answers `shard_unseeded` (it may already have).
+    match crate::helpers::try_reserve(redis, &a).await {
+        ReserveOutcome::ShardUnseeded(s) => assert_eq!(s, sa),
+        ReserveOutcome::Held(_) => {}
+        other => panic!("{other:?}"),
+    }
+    eventually(Duration::from_secs(5), "A's shard seeded again", || async {
+        on_hand(&app, &a).await == Some(5)
+    })
+    .await;
+    let healed = redis.seeded_epoch(sa).await.unwrap().unwrap();
+    assert_eq!(
+        healed,
+        format!("{}/4/{}", sa.0, epoch_in_postgres(&app, sa).await)
+    );
+    // B's shard was not touched: same epoch.
+    assert_eq!(epoch_in_postgres(&app, sb).await, b_epoch);
+
+    // B's database is replaced by a copy from before the last seeding (a failover that lost
+    // writes): an old marker, and on-hand that drifted from the ledger.
+    let stale = format!("{}/4/stale-epoch", sb.0);
+    redis
+        .client()
+        .command(
+            &cmd("HSET")
+                .arg(keys.locations(sb))
+                .arg("~seeded")
+                .arg(&stale),
+        )
+        .await
+        .unwrap();
+    redis
+        .client()
+        .command(&cmd("HSET").arg(keys.stock(&b)).arg("on_hand").arg(3))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(5), "B's shard seeded again", || async {
+        on_hand(&app, &b).await == Some(7)
+    })
+    .await;
+    let new_epoch = epoch_in_postgres(&app, sb).await;
+    assert_ne!(new_epoch, b_epoch);
+    assert_eq!(
+        redis.seeded_epoch(sb).await.unwrap().unwrap(),
+        format!("{}/4/{new_epoch}", sb.0)
+    );
+    app.stop().await;
+}
