@@ -46,6 +46,15 @@ else
   target/release/engine-bench | tee -a "$REPORT"
 fi
 
+log "sharding: a reservation on one shard vs two, one primary vs three"
+section "Sharding on a private three-primary Redis Cluster through the gateway" \
+  "target/release/shard-bench"
+if [ "$QUICK" = 1 ]; then
+  target/release/shard-bench --quick | tee -a "$REPORT"
+else
+  target/release/shard-bench | tee -a "$REPORT"
+fi
+
 log "origin confirm vs hot-row UPDATE"
 section "Origin confirm vs the hot-row UPDATE baseline (50 concurrent checkouts, one hot SKU)" \
   "target/release/origin-bench --confirms 4000 --seconds 30 --rounds 2"
