@@ -1,16 +1,21 @@
 //! Typed calls of every Lua script (`lua/scripts/*.lua`), shared by the edge and the origin so
 //! both build the same `KEYS`/`ARGV` and read the same replies.
 //!
-//! One [`Engine`] call is one `EVALSHA` round trip (two for calls that first read the
-//! reservation's items to declare their keys: extend, release, pin). Replies are flat arrays whose
-//! first element names the outcome; each maps to an enum here.
+//! Every script runs on one logical shard's keys (one slot); the engine picks the database of
+//! the shard (docs/sharding.md). On one shard, one [`Engine`] call is one `EVALSHA` round trip
+//! (two for calls that first read the reservation's items to declare their keys: extend,
+//! release, pin); a reservation across shards makes the same calls on each part, in parallel.
+//! Replies are flat arrays whose first element names the outcome; each maps to an enum here.
 //!
 //! # Layout
 //! - this module: [`Engine`], its construction and the reply reader shared by every call;
-//! - [`reserve`]: the reserve script (one round trip: rate limit, idempotency, reap, hold);
-//! - [`reservation`]: reading, extending, releasing, pinning and committing a reservation;
-//! - [`stock`]: stock reads, adjustments, seeding, the sweep and the event stream;
-//! - [`locations`]: location settings, per-location levels, transfers and the pickup read.
+//! - `reserve`: the reserve script (one round trip: rate limit, idempotency, reap, hold);
+//! - `reservation`, `order`: reading, extending and releasing a reservation; pinning and
+//!   committing it;
+//! - `parts`, `combine`: reservations across shards, and one answer from their parts';
+//! - `stock`: stock reads, adjustments and seeding; `stream`: the sweep and the event streams;
+//! - `locations`: location settings, per-location levels, transfers and the pickup read;
+//! - `seeding`: each shard's seeded marker.
 
 use std::fmt;
 
@@ -20,19 +25,23 @@ use crate::domain::{Location, ReservationStatus, Sku};
 use crate::keys::{Keys, ReservationShards, ShardId};
 use upstash_rest::{Client, Error, Transport, Value};
 
+mod combine;
 mod locations;
 mod order;
 mod parts;
 mod reservation;
 mod reserve;
+mod seeding;
 mod stock;
+mod stream;
 
+pub use combine::Parts;
 pub use locations::{LocationLevel, LocationSettings, PickupLevel, TransferOutcome};
 pub use order::{CommitOutcome, PinOutcome, RepinOutcome, UnpinOutcome};
-pub use parts::Parts;
 pub use reservation::{ExtendOutcome, ReleaseOutcome, ReservationRecord};
 pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
-pub use stock::{Event, LevelOutcome, StockLevel, SweepReport};
+pub use stock::{LevelOutcome, StockLevel};
+pub use stream::{Event, SweepReport};
 
 /// Most items in one reservation (the reserve script enforces the same bound).
 pub const MAX_ITEMS: usize = 50;
