@@ -88,14 +88,7 @@ impl Stack {
         let engine = Engine::new(client, Keys::new(prefix.clone()));
         // What the origin writes for an install with only the `default` location.
         engine
-            .put_locations(&[LocationSettings {
-                code: Location::default(),
-                name: "Default".to_owned(),
-                priority: 0,
-                active: true,
-                ships: true,
-                pickup: false,
-            }])
+            .put_locations(&[LocationSettings::default_only()])
             .await
             .expect("location settings");
         // ... and its seeded marker, as the origin writes once the shard is seeded.

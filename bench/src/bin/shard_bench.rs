@@ -174,16 +174,9 @@ async fn main() {
     )
     .with_timeout(Duration::from_secs(5));
     let e = Arc::new(Engine::new(client, Keys::new("sb:").with_shards(SHARDS)));
-    e.put_locations(&[LocationSettings {
-        code: Location::default(),
-        name: "Default".into(),
-        priority: 0,
-        active: true,
-        ships: true,
-        pickup: false,
-    }])
-    .await
-    .unwrap();
+    e.put_locations(&[LocationSettings::default_only()])
+        .await
+        .unwrap();
     for shard in e.keys().all_shards() {
         e.mark_seeded(shard, "bench").await.unwrap();
     }

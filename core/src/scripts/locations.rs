@@ -25,6 +25,20 @@ pub struct LocationSettings {
     pub pickup: bool,
 }
 
+impl LocationSettings {
+    /// The settings of an install with `default` alone: active, shipping, no pickup.
+    pub fn default_only() -> Self {
+        Self {
+            code: Location::default(),
+            name: "Default".to_owned(),
+            priority: 0,
+            active: true,
+            ships: true,
+            pickup: false,
+        }
+    }
+}
+
 /// An active pickup location's availability of one SKU.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PickupLevel {

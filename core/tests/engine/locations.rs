@@ -278,16 +278,9 @@ fn an_unseeded_shard_refuses_reserves_and_reads_until_it_is_marked_seeded() {
         assert!(is_unseeded(&read), "{read:?}");
         assert_eq!(e.locations().await.unwrap(), None);
         // Settings alone do not seed a shard: the origin marks it once its stock is back.
-        e.put_locations(&[LocationSettings {
-            code: Location::default(),
-            name: "Default".into(),
-            priority: 0,
-            active: true,
-            ships: true,
-            pickup: false,
-        }])
-        .await
-        .unwrap();
+        e.put_locations(&[LocationSettings::default_only()])
+            .await
+            .unwrap();
         assert_eq!(reserve().await.unwrap(), unseeded);
         assert_eq!(e.seeded_epoch(ShardId(0)).await.unwrap(), None);
         e.mark_seeded(ShardId(0), "ep1").await.unwrap();

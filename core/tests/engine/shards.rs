@@ -29,16 +29,9 @@ fn sharded() -> Sharded {
             .with_timeout(Duration::from_secs(3));
         let keys = Keys::new(format!("sh:{:x}:", rand::random::<u32>())).with_shards(SHARDS);
         let e = Engine::new(client, keys);
-        e.put_locations(&[LocationSettings {
-            code: Location::default(),
-            name: "Default".into(),
-            priority: 0,
-            active: true,
-            ships: true,
-            pickup: false,
-        }])
-        .await
-        .unwrap();
+        e.put_locations(&[LocationSettings::default_only()])
+            .await
+            .unwrap();
         for shard in e.keys().all_shards() {
             e.mark_seeded(shard, "t").await.unwrap();
         }

@@ -61,13 +61,7 @@ async fn race(
         let (status, body, ip, key) = t.await.unwrap();
         *by_status.entry(status).or_insert(0) += 1;
         if status == 201 {
-            won.push(Won {
-                id: body["reservation_id"].as_str().unwrap().into(),
-                token: body["token"].as_str().unwrap().into(),
-                key,
-                ip,
-                expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
-            });
+            won.push(self::won(&body, key, ip));
         } else {
             assert_eq!(
                 (status, body["error"]["code"].as_str()),
@@ -115,16 +109,21 @@ async fn settle_pair_race(
             break;
         }
         assert_eq!(status, 201, "{body}");
-        won.push(Won {
-            id: body["reservation_id"].as_str().unwrap().into(),
-            token: body["token"].as_str().unwrap().into(),
-            key,
-            ip,
-            expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
-        });
+        won.push(self::won(&body, key, ip));
     }
     assert_eq!(won.len(), units, "every unit sold once");
     won
+}
+
+/// The winner a 201 reserve answer describes.
+fn won(body: &Value, key: String, ip: String) -> Won {
+    Won {
+        id: body["reservation_id"].as_str().unwrap().into(),
+        token: body["token"].as_str().unwrap().into(),
+        key,
+        ip,
+        expires_at_ms: body["expires_at_ms"].as_i64().unwrap(),
+    }
 }
 
 /// One SKU per cluster primary (`<tag>0`, `<tag>1`, …), by the stack's key layout.
