@@ -6,12 +6,15 @@ alter table stock_events add column stream text not null default '';
 alter table stock_events drop constraint stock_events_stream_id_key;
 alter table stock_events add constraint stock_events_stream_stream_id_key unique (stream, stream_id);
 
--- The seeding epoch the origin last wrote to each logical shard's seeded marker. A shard whose
--- marker is gone came back empty; one whose marker names an older epoch is a copy from before
--- the last seeding (a failover to a replica that missed writes): both are seeded again.
+-- The seeding epoch the origin last wrote to each logical shard's seeded marker, and the
+-- replication id of the Redis that served the shard when last checked. A shard whose marker is
+-- gone came back empty; one whose marker names an older epoch is a copy from before the last
+-- seeding: both are seeded again. A new replication id is a failover (a promoted replica may
+-- have missed acknowledged writes): the shard is reconciled.
 create table redis_shards (
     shard      integer primary key check (shard >= 0),
     epoch      text not null,
+    replid     text,
     seeded_at  timestamptz not null default now()
 );
 

@@ -95,8 +95,11 @@ pub static MARK_SEEDED: Script = write_script!("mark_seeded", "mark_seeded.lua")
 /// Writes a released record for a part of a reservation across shards that must not be created.
 pub static TOMBSTONE: Script = write_script!("tombstone", "tombstone.lua");
 
+/// Reads a shard's seeded marker and the replication id of the Redis serving it.
+pub static SHARD_IDENTITY: Script = read_script!("shard_identity", "shard_identity.lua");
+
 /// Every script, for `SCRIPT LOAD` warm-up and tests.
-pub static ALL: [&Script; 16] = [
+pub static ALL: [&Script; 17] = [
     &RESERVE,
     &STOCK_READ,
     &GET_RESERVATION,
@@ -113,6 +116,7 @@ pub static ALL: [&Script; 16] = [
     &LOCATIONS,
     &MARK_SEEDED,
     &TOMBSTONE,
+    &SHARD_IDENTITY,
 ];
 
 #[cfg(test)]

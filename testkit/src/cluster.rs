@@ -41,6 +41,8 @@ fn spawn_node(dir: &std::path::Path, port: u16, bus: u16) -> Child {
         .args(["--cluster-node-timeout", "2000"])
         .args(["--cluster-require-full-coverage", "no"])
         .args(["--save", "", "--appendonly", "no"])
+        // Tests stall a replica (`DEBUG SLEEP`) to make it miss writes; loopback only.
+        .args(["--enable-debug-command", "local"])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -65,6 +67,58 @@ impl PrivateCluster {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !cli(port, &["CLUSTER", "INFO"]).contains("cluster_state:ok") {
             assert!(Instant::now() < deadline, "node {port} did not come back");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Adds a replica of the primary on `port` and waits until it has the primary's data;
+    /// answers the replica's port. It is killed with the cluster.
+    pub fn add_replica(&mut self, primary: u16) -> u16 {
+        let (port, bus) = (free_port(), free_port());
+        self.children.push(spawn_node(&self.dir, port, bus));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while cli(port, &["PING"]).trim() != "PONG" {
+            assert!(Instant::now() < deadline, "replica {port} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let id = cli(primary, &["CLUSTER", "MYID"]).trim().to_owned();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "add-node"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("127.0.0.1:{primary}"))
+            .args(["--cluster-slave", "--cluster-master-id", &id])
+            .output()
+            .expect("redis-cli --cluster add-node");
+        assert!(
+            out.status.success(),
+            "add-node: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let offset = |p: u16, field: &str| {
+            cli(p, &["INFO", "replication"])
+                .lines()
+                .find_map(|l| l.trim().strip_prefix(field).map(str::to_owned))
+                .unwrap_or_default()
+        };
+        loop {
+            let up = offset(port, "master_link_status:") == "up";
+            let same = offset(port, "slave_repl_offset:") == offset(primary, "master_repl_offset:");
+            if up && same {
+                break;
+            }
+            assert!(Instant::now() < deadline, "replica {port} never caught up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        port
+    }
+
+    /// Promotes the replica on `port` without its primary's agreement (`CLUSTER FAILOVER
+    /// TAKEOVER`), as after its primary died; waits until it serves the slots.
+    pub fn promote(&mut self, replica: u16) {
+        assert!(cli(replica, &["CLUSTER", "FAILOVER", "TAKEOVER"]).contains("OK"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !cli(replica, &["INFO", "replication"]).contains("role:master") {
+            assert!(Instant::now() < deadline, "{replica} was not promoted");
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -40,6 +40,7 @@ pub use locations::{LocationLevel, LocationSettings, PickupLevel, TransferOutcom
 pub use order::{CommitOutcome, PinOutcome, RepinOutcome, UnpinOutcome};
 pub use reservation::{ExtendOutcome, ReleaseOutcome, ReservationRecord};
 pub use reserve::{CustomerCap, Hold, RateLimit, ReserveOutcome, ReserveRequest};
+pub use seeding::ShardIdentity;
 pub use stock::{LevelOutcome, StockLevel};
 pub use stream::{Event, SweepReport};
 

@@ -7,7 +7,47 @@ use upstash_rest::{cmd, Error, Transport};
 use super::{malformed, rest_script, Engine, Reply};
 use crate::keys::ShardId;
 
+/// Who serves a shard now: its seeded marker and the replication id of its Redis.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardIdentity {
+    /// The seeded marker `<shard>/<shards>/<epoch>`; `None` on a shard not seeded since it was
+    /// last emptied.
+    pub marker: Option<String>,
+    /// The serving Redis's `master_replid` (a promoted replica has a new one); `None` where
+    /// scripts may not call `INFO`.
+    pub replid: Option<String>,
+}
+
+impl ShardIdentity {
+    /// The epoch part of the marker.
+    pub fn epoch(&self) -> Option<&str> {
+        self.marker.as_deref().and_then(|m| m.rsplit('/').next())
+    }
+}
+
 impl<T: Transport> Engine<T> {
+    /// A shard's [`ShardIdentity`], in one read-only call on the Redis serving its slot.
+    ///
+    /// # Errors
+    /// Transport or Redis failures.
+    pub async fn shard_identity(&self, shard: ShardId) -> Result<ShardIdentity, Error> {
+        let v = self
+            .client_for(shard)
+            .eval(
+                rest_script(&lua::SHARD_IDENTITY),
+                &[self.keys.locations(shard)],
+                &[],
+                true,
+            )
+            .await?;
+        let mut r = Reply::new("shard_identity", &v)?;
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+        Ok(ShardIdentity {
+            marker: some(r.str()?),
+            replid: some(r.str()?),
+        })
+    }
+
     /// Marks a shard seeded: the origin has written its stock from the ledger and pinned its
     /// placed orders again. Until then its reserves and reads answer `shard_unseeded` (a shard
     /// that comes back empty has no marker). Needs the shard's location settings first.

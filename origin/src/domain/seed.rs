@@ -281,43 +281,87 @@ async fn mark_seeded(state: &AppState, shard: ShardId) -> Result<()> {
     Ok(())
 }
 
-/// What [`heal_shards`] found on one shard that needed seeding again.
+/// What [`heal_shards`] found on one shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Healed {
     /// The shard had no seeded marker: it came back empty (a restart without persistence).
+    /// Seeded again.
     Empty(ShardId),
-    /// Its marker named another epoch than the last seeding's: a copy from before it (a
-    /// failover to a replica that missed writes), or a database of another layout.
+    /// Its marker named another epoch than the last seeding's: a copy from before it, or a
+    /// database of another layout. Seeded again.
     Replaced(ShardId),
+    /// Another Redis serves it than at the last check (a new replication id: a replica was
+    /// promoted, and asynchronous replication may have lost acknowledged writes). Reconciled:
+    /// drifting locations seeded again, placed orders pinned again.
+    FailedOver(ShardId),
 }
 
-/// Checks every shard's seeded marker against the epoch the origin last wrote, and seeds the
-/// shards that lost it again: settings, their SKUs from the ledger, the placed orders' holds,
-/// then a new marker. Until then the shard's reserves answer 503 `shard_unseeded`. A shard the
-/// origin never seeded is seeded too.
+/// Checks every shard against what the origin last saw of it, and heals the ones that changed
+/// (see [`Healed`]). Until an emptied shard is seeded its reserves answer 503 `shard_unseeded`.
+/// A shard the origin never seeded is seeded too.
 ///
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
 pub async fn heal_shards(state: &AppState) -> Result<Vec<Healed>> {
     let mut healed = Vec::new();
     for shard in state.redis.keys().all_shards() {
-        let have = state.redis.seeded_epoch(shard).await?;
-        let want: Option<String> =
-            sqlx::query_scalar("select epoch from redis_shards where shard = $1")
+        let now = state.redis.shard_identity(shard).await?;
+        let row: Option<(String, Option<String>)> =
+            sqlx::query_as("select epoch, replid from redis_shards where shard = $1")
                 .bind(shard.0 as i32)
                 .fetch_optional(&state.db)
                 .await?;
-        let epoch_of = |m: &str| m.rsplit('/').next().map(str::to_owned);
-        let found = match (have.as_deref(), want.as_deref()) {
+        let found = match (now.epoch(), &row) {
             (None, _) => Healed::Empty(shard),
-            (Some(m), Some(w)) if epoch_of(m).as_deref() == Some(w) => continue,
-            (Some(_), _) => Healed::Replaced(shard),
+            (Some(e), Some((want, _))) if e != want => Healed::Replaced(shard),
+            (Some(_), None) => Healed::Replaced(shard),
+            (Some(_), Some((_, seen))) => match (seen.as_deref(), now.replid.as_deref()) {
+                (Some(seen), Some(replid)) if seen != replid => Healed::FailedOver(shard),
+                (None, Some(_)) => {
+                    record_replid(state, shard, now.replid.as_deref()).await?;
+                    continue;
+                }
+                _ => continue,
+            },
         };
-        tracing::warn!(?found, "a redis shard lost its seeding; seeding it again");
-        seed_shard(state, shard).await?;
+        tracing::warn!(?found, "a redis shard changed under the origin; healing it");
+        let n = match found {
+            Healed::FailedOver(_) => reconcile_shard(state, shard).await?,
+            _ => seed_shard(state, shard).await?,
+        };
+        tracing::info!(?found, skus = n, "redis shard healed");
+        let after = state.redis.shard_identity(shard).await?;
+        record_replid(state, shard, after.replid.as_deref()).await?;
         healed.push(found);
     }
     Ok(healed)
+}
+
+async fn record_replid(state: &AppState, shard: ShardId, replid: Option<&str>) -> Result<()> {
+    sqlx::query("update redis_shards set replid = $2 where shard = $1")
+        .bind(shard.0 as i32)
+        .bind(replid)
+        .execute(&state.db)
+        .await?;
+    Ok(())
+}
+
+/// Reconciles one shard after a failover: the locations of its SKUs that drift from the ledger
+/// are seeded again, and the placed orders' holds it lost are pinned again.
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn reconcile_shard(state: &AppState, shard: ShardId) -> Result<usize> {
+    locations::push_settings_to(state, shard).await?;
+    let mut drifting = 0;
+    for level in ledger::levels(&state.db, None).await? {
+        if state.redis.keys().shard_of(&level.sku) == shard {
+            let d = seed_one(state, &level.sku, Write::Drifting).await?;
+            drifting += usize::from(d.locations.iter().any(|l| l.repaired));
+        }
+    }
+    repin_placed(state).await?;
+    Ok(drifting)
 }
 
 /// Seeds one shard: its copy of the settings, every SKU that lives on it, the placed orders'

@@ -139,6 +139,7 @@ async fn reconcile(s: &FullStack) -> Value {
 }
 
 mod crashes;
+mod failover;
 mod inputs;
 mod locations;
 mod sale;
