@@ -18,12 +18,26 @@ pub struct PrivateCluster {
     dir: PathBuf,
 }
 
-fn cli(port: u16, args: &[&str]) -> String {
+/// `redis-cli -p <port> <args>`'s output, trimmed (empty when it cannot run).
+pub fn cli(port: u16, args: &[&str]) -> String {
     Command::new("redis-cli")
         .args(["-p", &port.to_string()])
         .args(args)
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// One `field:value` of a node's `INFO replication` (empty when absent).
+pub fn replication_field(port: u16, field: &str) -> String {
+    cli(port, &["INFO", "replication"])
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix(field)?
+                .strip_prefix(':')
+                .map(str::to_owned)
+        })
         .unwrap_or_default()
 }
 
@@ -94,15 +108,10 @@ impl PrivateCluster {
             "add-node: {}",
             String::from_utf8_lossy(&out.stdout)
         );
-        let offset = |p: u16, field: &str| {
-            cli(p, &["INFO", "replication"])
-                .lines()
-                .find_map(|l| l.trim().strip_prefix(field).map(str::to_owned))
-                .unwrap_or_default()
-        };
         loop {
-            let up = offset(port, "master_link_status:") == "up";
-            let same = offset(port, "slave_repl_offset:") == offset(primary, "master_repl_offset:");
+            let up = replication_field(port, "master_link_status") == "up";
+            let same = replication_field(port, "slave_repl_offset")
+                == replication_field(primary, "master_repl_offset");
             if up && same {
                 break;
             }
@@ -121,6 +130,11 @@ impl PrivateCluster {
             assert!(Instant::now() < deadline, "{replica} was not promoted");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Runs `redis-cli` on the primary that serves `key`; its output, trimmed.
+    pub fn on_primary_of(&self, key: &str, args: &[&str]) -> String {
+        cli(self.primary_of(key), args)
     }
 
     fn index(&self, port: u16) -> usize {

@@ -3,8 +3,6 @@
 //! one part per shard and all or nothing, a replay that finds a partial reservation answers
 //! `Incomplete`, and a shard that comes back empty refuses its SKUs only.
 
-use std::process::Command;
-
 use testkit::cluster::PrivateCluster;
 
 use super::*;
@@ -57,17 +55,6 @@ impl Sharded {
             })
             .collect()
     }
-
-    /// Runs `redis-cli` on the primary that serves `key`.
-    fn cli(&self, key: &str, args: &[&str]) -> String {
-        let port = self.cluster.primary_of(key);
-        let out = Command::new("redis-cli")
-            .args(["-p", &port.to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
 }
 
 async fn seed_all(e: &Engine<ReqwestTransport>, skus: &[String], n: i64) {
@@ -119,7 +106,11 @@ fn a_reservation_across_primaries_is_one_part_per_shard_and_all_or_nothing() {
         // Each part is its own record on its own shard.
         for shard in shards.iter() {
             let key = e.keys().reservation(shard, &h.id);
-            assert_eq!(s.cli(&key, &["EXISTS", &key]), "1", "{key}");
+            assert_eq!(
+                s.cluster.on_primary_of(&key, &["EXISTS", &key]),
+                "1",
+                "{key}"
+            );
         }
 
         // One short line refuses the whole request; the parts placed meanwhile are given back.
@@ -206,11 +197,18 @@ fn a_replay_that_finds_a_partial_reservation_releases_it_and_says_incomplete() {
         let shard = e.keys().shard_of(&skus[1]);
         let key = e.keys().reservation(shard, &h.id);
         let member = format!("{}|1", h.id);
-        assert_eq!(s.cli(&key, &["DEL", &key]), "1");
+        assert_eq!(s.cluster.on_primary_of(&key, &["DEL", &key]), "1");
         let holds = e.keys().holds(&skus[1]);
-        assert_eq!(s.cli(&holds, &["ZREM", &holds, &member]), "1");
+        assert_eq!(
+            s.cluster.on_primary_of(&holds, &["ZREM", &holds, &member]),
+            "1"
+        );
         let stock = e.keys().stock(&skus[1]);
-        assert_eq!(s.cli(&stock, &["HINCRBY", &stock, "reserved", "-1"]), "0");
+        assert_eq!(
+            s.cluster
+                .on_primary_of(&stock, &["HINCRBY", &stock, "reserved", "-1"]),
+            "0"
+        );
         assert_eq!(avail(e, &skus).await, [4, 5, 5]);
         // Its replay finds one part and not the other: everything is released, it says so.
         assert_eq!(

@@ -6,18 +6,9 @@
 use std::process::Command;
 
 use edgestock_core::keys::Keys;
-use testkit::cluster::PrivateCluster;
+use testkit::cluster::{cli, replication_field, PrivateCluster};
 
 use super::*;
-
-fn cli(port: u16, args: &[&str]) -> String {
-    let out = Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_promoted_after_missing_writes_is_detected_and_its_shard_reconciled() {
@@ -38,7 +29,9 @@ async fn a_replica_promoted_after_missing_writes_is_detected_and_its_shard_recon
     // the fix, and the primary dies before it can.
     assert_eq!(cli(primary, &["HINCRBY", &stock, "on_hand", "-3"]), "7");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while replica_offset(replica) != master_offset(primary) {
+    while replication_field(replica, "slave_repl_offset")
+        != replication_field(primary, "master_repl_offset")
+    {
         assert!(
             std::time::Instant::now() < deadline,
             "replica never caught up"
@@ -88,26 +81,4 @@ async fn a_replica_promoted_after_missing_writes_is_detected_and_its_shard_recon
     }
     assert_eq!((sold, refused), (10, 2), "exactly the ledger's units sold");
     s.stop().await;
-}
-
-fn replica_offset(port: u16) -> String {
-    cli(port, &["INFO", "replication"])
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("slave_repl_offset:")
-                .map(str::to_owned)
-        })
-        .unwrap_or_default()
-}
-
-fn master_offset(port: u16) -> String {
-    cli(port, &["INFO", "replication"])
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("master_repl_offset:")
-                .map(str::to_owned)
-        })
-        .unwrap_or_default()
 }

@@ -4,7 +4,6 @@
 //! servers used as two "Upstash" databases (a gateway each).
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use edgestock_core::keys::Keys;
 use testkit::cluster::PrivateCluster;
@@ -278,14 +277,7 @@ async fn a_replay_that_meets_a_partly_made_reservation_is_409_reservation_incomp
     let id = body["reservation_id"].as_str().unwrap().to_owned();
     // The part on B never got made (its primary did not answer the original request).
     let shard = keys.shard_of(b);
-    let cli = |k: &str, args: &[&str]| {
-        let out = Command::new("redis-cli")
-            .args(["-p", &cluster.primary_of(k).to_string()])
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let cli = |k: &str, args: &[&str]| cluster.on_primary_of(k, args);
     let (rsv, holds, stock) = (keys.reservation(shard, &id), keys.holds(b), keys.stock(b));
     assert_eq!(cli(&rsv, &["DEL", &rsv]), "1");
     assert_eq!(cli(&holds, &["ZREM", &holds, &format!("{id}|1")]), "1");
