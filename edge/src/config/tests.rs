@@ -166,3 +166,45 @@ fn debug_output_redacts_secrets() {
     assert!(!format!("{c:?}").contains("hunter2"));
     assert!(!format!("{c:?}").contains("swordfish"));
 }
+
+#[test]
+fn sharded_endpoints_pair_urls_with_tokens_and_default_one_shard_each() {
+    let c = parse(&[
+        ("REDIS_REST_URL", "http://a, http://b"),
+        ("REDIS_REST_TOKEN", "ta,tb"),
+    ])
+    .unwrap();
+    assert_eq!(c.redis_shards, 2);
+    let ends: Vec<(&str, &str)> = c
+        .redis_endpoints()
+        .unwrap()
+        .iter()
+        .map(|r| (r.url, r.token))
+        .collect();
+    assert_eq!(ends, [("http://a", "ta"), ("http://b", "tb")]);
+    // One token serves every endpoint; more shards than endpoints is fine.
+    let c = parse(&[
+        ("REDIS_REST_URL", "http://a,http://b"),
+        ("REDIS_REST_TOKEN", "t"),
+        ("REDIS_SHARDS", "16"),
+    ])
+    .unwrap();
+    assert_eq!(c.keys().shard_count(), 16);
+    assert!(c.redis_endpoints().unwrap().iter().all(|r| r.token == "t"));
+    assert_eq!(parse(&[]).unwrap().redis_shards, 1);
+}
+
+#[test]
+fn shard_settings_that_cannot_work_are_config_errors_naming_the_variable() {
+    let two = ("REDIS_REST_URL", "http://a,http://b");
+    for (pairs, names) in [
+        (vec![two, ("REDIS_REST_TOKEN", "x,y,z")], "REDIS_REST_TOKEN"),
+        (vec![two, ("REDIS_SHARDS", "1")], "REDIS_SHARDS"),
+        (vec![("REDIS_SHARDS", "65")], "REDIS_SHARDS"),
+        (vec![("REDIS_SHARDS", "many")], "REDIS_SHARDS"),
+    ] {
+        let e = parse(&pairs).unwrap_err();
+        assert_eq!((e.status(), e.code.as_str()), (500, "config_error"));
+        assert!(e.message.contains(names), "{pairs:?}: {}", e.message);
+    }
+}
