@@ -6,13 +6,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use edgestock_core::domain::Sku;
-use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
 use edgestock_gateway::Running;
 use origin::config::Config;
 use origin::startup::Application;
 use origin::state::AppState;
 use serde_json::{json, Value};
 use sqlx::PgPool;
+
+mod reserves;
+pub(crate) use reserves::{reserve_at, reserve_with, try_reserve_at};
 
 pub(crate) const API_KEY: &str = "test-api-key";
 pub(crate) const ADMIN_KEY: &str = "test-admin-key";
@@ -319,41 +321,6 @@ where
     panic!("timed out after {within:?} waiting for {what}");
 }
 
-/// Holds `qty` of `sku` through `engine` (e.g. one with a clock offset); returns the reservation id.
-pub(crate) async fn reserve_with(engine: &origin::state::Redis, sku: &str, qty: u32) -> String {
-    reserve_at(engine, sku, qty, None).await
-}
-
-/// Holds `qty` of `sku` for shipping, or for pickup at `pickup`; returns the reservation id.
-pub(crate) async fn reserve_at(
-    engine: &origin::state::Redis,
-    sku: &str,
-    qty: u32,
-    pickup: Option<&str>,
-) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
-    let out = engine
-        .reserve(&ReserveRequest {
-            id: id.clone(),
-            fingerprint: "fp".into(),
-            items: vec![Line {
-                sku: Sku::parse(sku).unwrap(),
-                qty,
-            }],
-            pickup: pickup.map(|p| edgestock_core::domain::Location::parse(p).unwrap()),
-            ttl_ms: 60_000,
-            max_hold_ms: 600_000,
-            rate_limit: None,
-            customer: None,
-            cap: None,
-            owner: "test".into(),
-        })
-        .await
-        .expect("reserve");
-    assert!(matches!(out, ReserveOutcome::Held(_)), "reserve: {out:?}");
-    id
-}
-
 /// A gateway and a prefix for one test.
 pub(crate) struct Env {
     pub(crate) gateway: Running,
@@ -395,29 +362,4 @@ pub(crate) async fn pool(
         .connect_with(connect)
         .await
         .expect("test pool")
-}
-
-/// One unit of `sku` reserved through `engine`, whatever the answer.
-pub(crate) async fn try_reserve(
-    engine: &origin::state::Redis,
-    sku: &str,
-) -> edgestock_core::scripts::ReserveOutcome {
-    engine
-        .reserve(&edgestock_core::scripts::ReserveRequest {
-            id: format!("try-{:x}", rand::random::<u64>()),
-            fingerprint: "try".into(),
-            items: vec![edgestock_core::scripts::Line {
-                sku: edgestock_core::domain::Sku::parse(sku).unwrap(),
-                qty: 1,
-            }],
-            pickup: None,
-            ttl_ms: 60_000,
-            max_hold_ms: 60_000,
-            rate_limit: None,
-            owner: "test".into(),
-            customer: None,
-            cap: None,
-        })
-        .await
-        .unwrap()
 }

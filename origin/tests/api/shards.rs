@@ -70,7 +70,7 @@ async fn an_emptied_or_replaced_shard_is_seeded_again_and_only_that_one(
         redis.client().command(&cmd("DEL").arg(key)).await.unwrap();
     }
     // Until the sweeper notices, a reserve there answers `shard_unseeded` (it may already have).
-    match crate::helpers::try_reserve(redis, &a).await {
+    match crate::helpers::try_reserve_at(redis, &a, 1, None).await {
         ReserveOutcome::ShardUnseeded(s) => assert_eq!(s, sa),
         ReserveOutcome::Held(_) => {}
         other => panic!("{other:?}"),
