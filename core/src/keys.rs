@@ -103,6 +103,13 @@ impl Keys {
         format!("{}{{s{}}}{rest}", self.prefix, shard.0)
     }
 
+    /// A shard as the scripts check it against its seeded marker, `"<shard>/<shards>/"` (the
+    /// marker is this and the seeding epoch): a database seeded for another shard or layout
+    /// does not match.
+    pub fn shard_marker(&self, shard: ShardId) -> String {
+        format!("{}/{}/", shard.0, self.shards)
+    }
+
     /// `{s<n>}stock:<sku>`: hash with the SKU's counters.
     pub fn stock(&self, sku: &str) -> String {
         self.key(self.shard_of(sku), format_args!("stock:{sku}"))

@@ -213,7 +213,7 @@ async fn main() {
         keys.holds(HOT),
         "0".into(),
         "0".into(),
-        marker(keys, HOT),
+        keys.shard_marker(keys.shard_of(HOT)),
     ];
     let read_rps = redis_benchmark(redis.port, conns, n, &read_args);
     let id = "rd-__rand_int__";
@@ -242,7 +242,7 @@ async fn main() {
         "0",
         "0",
         "",
-        &marker(keys, BIG),
+        &keys.shard_marker(keys.shard_of(BIG)),
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -307,9 +307,4 @@ async fn main() {
             name, rps, "-", "-", "-", "-", "1"
         );
     }
-}
-
-/// The shard of `sku` as the scripts check it against the seeded marker.
-fn marker(keys: &edgestock_core::keys::Keys, sku: &str) -> String {
-    format!("{}/{}/", keys.shard_of(sku).0, keys.shard_count())
 }

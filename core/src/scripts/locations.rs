@@ -233,7 +233,7 @@ impl<T: Transport> Engine<T> {
             .eval(
                 rest_script(&lua::STOCK_READ),
                 &keys,
-                &[self.offset(), "1".to_owned(), self.shard_marker(shard)],
+                &[self.offset(), "1".to_owned(), self.keys.shard_marker(shard)],
                 true,
             )
             .await?;

@@ -275,11 +275,6 @@ impl<T: Transport> Engine<T> {
         it.all(|s| s == first).then_some(first)
     }
 
-    /// A shard as the scripts check it against its seeded marker: `"<shard>/<shards>/"`.
-    pub(super) fn shard_marker(&self, shard: ShardId) -> String {
-        format!("{}/{}/", shard.0, self.keys.shard_count())
-    }
-
     pub(super) fn offset(&self) -> String {
         self.clock_offset_ms.to_string()
     }

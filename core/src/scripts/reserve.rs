@@ -158,9 +158,9 @@ impl<T: Transport> Engine<T> {
             named.id = id;
             Cow::Owned(named)
         };
-        match self.shard_of_all(req.items.iter().map(|l| l.sku.as_str())) {
-            Some(shard) => self.reserve_part(shard, &req).await,
-            None => self.reserve_across(&req).await,
+        match (shards.len(), shards.iter().next()) {
+            (1, Some(shard)) => self.reserve_part(shard, &req).await,
+            _ => self.reserve_across(&req).await,
         }
     }
 
@@ -220,7 +220,7 @@ impl<T: Transport> Engine<T> {
         args.push(cap.max_units.to_string());
         args.push(cap.window_ms.to_string());
         args.push(req.pickup.as_ref().map_or("", Location::as_str).to_owned());
-        args.push(self.shard_marker(shard));
+        args.push(self.keys.shard_marker(shard));
         let v = self
             .client_for(shard)
             .eval(rest_script(&lua::RESERVE), &keys, &args, false)

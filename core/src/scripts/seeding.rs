@@ -60,10 +60,7 @@ impl<T: Transport> Engine<T> {
             .eval(
                 rest_script(&lua::MARK_SEEDED),
                 &[self.keys.locations(shard)],
-                &[
-                    format!("{}/{}", shard.0, self.keys.shard_count()),
-                    epoch.to_owned(),
-                ],
+                &[self.keys.shard_marker(shard), epoch.to_owned()],
                 false,
             )
             .await?;

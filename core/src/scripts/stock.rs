@@ -101,7 +101,11 @@ impl<T: Transport> Engine<T> {
                 .eval(
                     rest_script(&lua::STOCK_READ),
                     &keys,
-                    &[self.offset(), "0".to_owned(), self.shard_marker(*shard)],
+                    &[
+                        self.offset(),
+                        "0".to_owned(),
+                        self.keys.shard_marker(*shard),
+                    ],
                     true,
                 )
                 .await?;

@@ -45,13 +45,8 @@ pub(crate) fn reserve_qty_cmd(
         .arg(0)
         .arg(0)
         .arg("")
-        .arg(marker(k, shard));
+        .arg(k.shard_marker(shard));
     c
-}
-
-/// The shard as the scripts check it against the seeded marker the settings below carry.
-fn marker(k: &Keys, shard: ShardId) -> String {
-    format!("{}/{}/", shard.0, k.shard_count())
 }
 
 /// Location settings of a single-location install: `default` alone (shard 0 of one, seeded).
@@ -59,7 +54,7 @@ pub(crate) fn one_location_cmd(k: &Keys) -> redis::Cmd {
     let mut c = redis::cmd("HSET");
     c.arg(k.locations(ShardId(0)))
         .arg("~seeded")
-        .arg(format!("{}bench", marker(k, ShardId(0))))
+        .arg(format!("{}bench", k.shard_marker(ShardId(0))))
         .arg("default")
         .arg("0;1;1;0;Default")
         .arg("~ship")
@@ -74,7 +69,7 @@ pub(crate) fn three_locations_cmd(k: &Keys) -> redis::Cmd {
     let mut c = redis::cmd("HSET");
     c.arg(k.locations(ShardId(0)))
         .arg("~seeded")
-        .arg(format!("{}bench", marker(k, ShardId(0))))
+        .arg(format!("{}bench", k.shard_marker(ShardId(0))))
         .arg("default")
         .arg("0;1;1;0;Default")
         .arg("wh-2")
@@ -109,7 +104,7 @@ pub(crate) fn stock_read_cmd(k: &Keys, sha: &str, sku: &str) -> redis::Cmd {
         .arg(k.holds(sku))
         .arg(0)
         .arg(0)
-        .arg(marker(k, shard));
+        .arg(k.shard_marker(shard));
     c
 }
 
