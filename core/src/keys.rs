@@ -203,6 +203,11 @@ impl ReservationShards {
             .map(ShardId)
     }
 
+    /// True when `shard` is one of them.
+    pub fn contains(self, shard: ShardId) -> bool {
+        shard.0 < 64 && self.0 & (1u64 << shard.0) != 0
+    }
+
     /// How many shards.
     pub fn len(self) -> usize {
         self.0.count_ones() as usize
@@ -272,6 +277,13 @@ mod tests {
         assert_eq!(two.id("abc"), "abc.88");
         assert_eq!(ReservationShards::parse("abc.88"), Some(two));
         assert_eq!(two.iter().collect::<Vec<_>>(), [ShardId(3), ShardId(7)]);
+        assert!(two.contains(ShardId(3)) && two.contains(ShardId(7)));
+        assert!(
+            !two.contains(ShardId(0)) && !two.contains(ShardId(4)) && !two.contains(ShardId(64))
+        );
+        assert!(ReservationShards::parse("abc")
+            .unwrap()
+            .contains(ShardId(0)));
         assert_eq!(ReservationShards::of([ShardId(0)]).id("abc"), "abc");
         let alone = ReservationShards::of([ShardId(5)]);
         assert_eq!(alone.id("abc"), "abc.20");

@@ -171,7 +171,7 @@ async fn seed_on_startup(state: &AppState) {
         tracing::error!(error = %e, "re-pinning placed orders on startup failed");
         return;
     }
-    if let Err(e) = crate::domain::seed::mark_all_seeded(state).await {
+    if let Err(e) = crate::domain::shards::mark_all_seeded(state).await {
         tracing::error!(error = %e, "marking the redis shards seeded failed");
     }
 }

@@ -17,7 +17,7 @@ const MAX_EXPIRIES: i64 = 100;
 /// Sweeps until `shutdown` flips.
 pub async fn run_sweeper(state: AppState, mut shutdown: watch::Receiver<bool>) {
     loop {
-        if let Err(e) = crate::domain::seed::heal_shards(&state).await {
+        if let Err(e) = crate::domain::shards::heal_shards(&state).await {
             tracing::warn!(error = %e, "checking the redis shards' seeding failed; retrying");
         }
         for shard in state.redis.keys().all_shards() {

@@ -9,7 +9,8 @@
 //!   backend confirms or cancels, unpaid orders expire), each under the reservation's lock.
 //! - [`outbox`]: Redis effects recorded with the change they mirror, and their worker.
 //! - [`stock`], [`transfer`], [`locations`]: admin changes of SKUs, stock and locations.
-//! - [`seed`], [`events`]: seeding and reconciling Redis; copying its event stream.
+//! - [`seed`], [`shards`], [`events`]: seeding and reconciling Redis, healing each shard;
+//!   copying its event streams.
 //! - [`webhooks`]: subscriptions to stock and order events, and their signed delivery.
 
 mod error;
@@ -36,6 +37,8 @@ pub mod outbox;
 pub mod place;
 /// Seeding Redis from the ledger and reconciling the two.
 pub mod seed;
+/// Keeping every logical shard seeded: markers, epochs, healing.
+pub mod shards;
 /// Admin stock changes: SKUs and adjustments.
 pub mod stock;
 /// Units moved between locations.

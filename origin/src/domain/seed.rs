@@ -28,7 +28,7 @@ pub use edgestock_api::origin::{LocationDrift, SkuDrift};
 
 /// What a pass over one SKU writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Write {
+pub(super) enum Write {
     /// Compare only.
     Nothing,
     /// Reseed the locations that drift.
@@ -78,7 +78,7 @@ pub async fn seed_all(state: &AppState) -> Result<Vec<SkuDrift>> {
 
 /// Reads one SKU under its exclusive lock, compares every location the ledger or Redis has for
 /// it, and writes what `write` asks.
-async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift> {
+pub(super) async fn seed_one(state: &AppState, sku: &str, write: Write) -> Result<SkuDrift> {
     let parsed = Sku::parse(sku).map_err(|e| anyhow::anyhow!("bad sku in ledger: {e}"))?;
     let mut tx = state.db.begin().await?;
     ledger::lock_sku(&mut tx, sku, true).await?;
@@ -191,6 +191,20 @@ const MAX_REPINS: i64 = 100_000;
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
 pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
+    repin(state, None).await
+}
+
+/// [`repin_placed`] for the orders with a part on `shard` only, as their reservation ids name
+/// their shards: healing one shard costs a Redis call per placed order on it, not per placed
+/// order everywhere (and the shard answers again sooner).
+///
+/// # Errors
+/// Database failures; 503 when Redis is unreachable.
+pub async fn repin_placed_on(state: &AppState, shard: ShardId) -> Result<Repinned> {
+    repin(state, Some(shard)).await
+}
+
+async fn repin(state: &AppState, only: Option<ShardId>) -> Result<Repinned> {
     let grace = state.config.confirm_grace;
     let live = sqlx::query!(
         r#"select id, reservation_id from orders
@@ -203,6 +217,16 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
     .await?;
     let mut out = Repinned::default();
     for row in live {
+        // An id that names no shard of this layout is tried anyway: the engine answers for it.
+        let elsewhere = |s| {
+            state
+                .redis
+                .shards_of_reservation(&row.reservation_id)
+                .is_some_and(|on| !on.contains(s))
+        };
+        if only.is_some_and(elsewhere) {
+            continue;
+        }
         let mut tx = state.db.begin().await?;
         super::lifecycle::lock_reservation(&mut tx, &row.reservation_id).await?;
         // Under the lock: still placed, and how long its units must stay held.
@@ -231,14 +255,18 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
             )
             .await?
         {
-            RepinOutcome::Repinned { .. } => out.repinned += 1,
-            RepinOutcome::Exists(_) => {}
+            RepinOutcome::Repinned { .. } => {
+                state.metrics.repin("repinned");
+                out.repinned += 1;
+            }
+            RepinOutcome::Exists(_) => state.metrics.repin("present"),
             RepinOutcome::Short {
                 sku,
                 available,
                 location,
             } => {
                 tracing::warn!(order = %row.id, %sku, %location, available, "a placed order's units were resold while Redis had lost its hold");
+                state.metrics.repin("short");
                 out.short += 1;
             }
         }
@@ -252,133 +280,4 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
         );
     }
     Ok(out)
-}
-
-/// Marks every shard seeded under a new epoch (after [`seed_all`] and [`repin_placed`]).
-///
-/// # Errors
-/// Database failures; 503 when Redis is unreachable.
-pub async fn mark_all_seeded(state: &AppState) -> Result<()> {
-    for shard in state.redis.keys().all_shards() {
-        mark_seeded(state, shard).await?;
-    }
-    Ok(())
-}
-
-/// Records a new seeding epoch for `shard` in Postgres, then writes it as the shard's seeded
-/// marker: from now on its reserves and reads answer.
-async fn mark_seeded(state: &AppState, shard: ShardId) -> Result<()> {
-    let epoch = hex::encode(rand::random::<[u8; 8]>());
-    sqlx::query(
-        "insert into redis_shards (shard, epoch) values ($1, $2)
-         on conflict (shard) do update set epoch = excluded.epoch, seeded_at = now()",
-    )
-    .bind(shard.0 as i32)
-    .bind(&epoch)
-    .execute(&state.db)
-    .await?;
-    state.redis.mark_seeded(shard, &epoch).await?;
-    Ok(())
-}
-
-/// What [`heal_shards`] found on one shard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Healed {
-    /// The shard had no seeded marker: it came back empty (a restart without persistence).
-    /// Seeded again.
-    Empty(ShardId),
-    /// Its marker named another epoch than the last seeding's: a copy from before it, or a
-    /// database of another layout. Seeded again.
-    Replaced(ShardId),
-    /// Another Redis serves it than at the last check (a new replication id: a replica was
-    /// promoted, and asynchronous replication may have lost acknowledged writes). Reconciled:
-    /// drifting locations seeded again, placed orders pinned again.
-    FailedOver(ShardId),
-}
-
-/// Checks every shard against what the origin last saw of it, and heals the ones that changed
-/// (see [`Healed`]). Until an emptied shard is seeded its reserves answer 503 `shard_unseeded`.
-/// A shard the origin never seeded is seeded too.
-///
-/// # Errors
-/// Database failures; 503 when Redis is unreachable.
-pub async fn heal_shards(state: &AppState) -> Result<Vec<Healed>> {
-    let mut healed = Vec::new();
-    for shard in state.redis.keys().all_shards() {
-        let now = state.redis.shard_identity(shard).await?;
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("select epoch, replid from redis_shards where shard = $1")
-                .bind(shard.0 as i32)
-                .fetch_optional(&state.db)
-                .await?;
-        let found = match (now.epoch(), &row) {
-            (None, _) => Healed::Empty(shard),
-            (Some(e), Some((want, _))) if e != want => Healed::Replaced(shard),
-            (Some(_), None) => Healed::Replaced(shard),
-            (Some(_), Some((_, seen))) => match (seen.as_deref(), now.replid.as_deref()) {
-                (Some(seen), Some(replid)) if seen != replid => Healed::FailedOver(shard),
-                (None, Some(_)) => {
-                    record_replid(state, shard, now.replid.as_deref()).await?;
-                    continue;
-                }
-                _ => continue,
-            },
-        };
-        tracing::warn!(?found, "a redis shard changed under the origin; healing it");
-        let n = match found {
-            Healed::FailedOver(_) => reconcile_shard(state, shard).await?,
-            _ => seed_shard(state, shard).await?,
-        };
-        tracing::info!(?found, skus = n, "redis shard healed");
-        let after = state.redis.shard_identity(shard).await?;
-        record_replid(state, shard, after.replid.as_deref()).await?;
-        healed.push(found);
-    }
-    Ok(healed)
-}
-
-async fn record_replid(state: &AppState, shard: ShardId, replid: Option<&str>) -> Result<()> {
-    sqlx::query("update redis_shards set replid = $2 where shard = $1")
-        .bind(shard.0 as i32)
-        .bind(replid)
-        .execute(&state.db)
-        .await?;
-    Ok(())
-}
-
-/// Reconciles one shard after a failover: the locations of its SKUs that drift from the ledger
-/// are seeded again, and the placed orders' holds it lost are pinned again.
-///
-/// # Errors
-/// Database failures; 503 when Redis is unreachable.
-pub async fn reconcile_shard(state: &AppState, shard: ShardId) -> Result<usize> {
-    locations::push_settings_to(state, shard).await?;
-    let mut drifting = 0;
-    for level in ledger::levels(&state.db, None).await? {
-        if state.redis.keys().shard_of(&level.sku) == shard {
-            let d = seed_one(state, &level.sku, Write::Drifting).await?;
-            drifting += usize::from(d.locations.iter().any(|l| l.repaired));
-        }
-    }
-    repin_placed(state).await?;
-    Ok(drifting)
-}
-
-/// Seeds one shard: its copy of the settings, every SKU that lives on it, the placed orders'
-/// holds, then a new seeded marker.
-///
-/// # Errors
-/// Database failures; 503 when Redis is unreachable.
-pub async fn seed_shard(state: &AppState, shard: ShardId) -> Result<usize> {
-    locations::push_settings_to(state, shard).await?;
-    let mut n = 0;
-    for level in ledger::levels(&state.db, None).await? {
-        if state.redis.keys().shard_of(&level.sku) == shard {
-            seed_one(state, &level.sku, Write::All).await?;
-            n += 1;
-        }
-    }
-    repin_placed(state).await?;
-    mark_seeded(state, shard).await?;
-    Ok(n)
 }

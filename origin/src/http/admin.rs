@@ -18,8 +18,8 @@ use utoipa_axum::routes;
 use super::error::{Error, Result};
 use super::orders::parse_json;
 use crate::domain::ledger::MovementKind;
-use crate::domain::seed;
 use crate::domain::stock::{self, Adjusted, Adjustment, RedisState, SkuSpec};
+use crate::domain::{seed, shards};
 use crate::state::AppState;
 
 pub(crate) fn router() -> OpenApiRouter<AppState> {
@@ -185,7 +185,7 @@ async fn create_adjustment(
 async fn seed_redis(State(state): State<AppState>) -> Result<Response> {
     let skus = seed::seed_all(&state).await?;
     let pins = seed::repin_placed(&state).await?;
-    seed::mark_all_seeded(&state).await?;
+    shards::mark_all_seeded(&state).await?;
     Ok(Json(SeedResult {
         seeded: skus.len(),
         skus,

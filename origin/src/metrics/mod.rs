@@ -41,6 +41,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutboxLabels {
     kind: &'static str,
     result: &'static str,
@@ -69,6 +74,8 @@ pub struct Metrics {
     webhook_disabled: Counter,
     reconcile_drifting: Gauge,
     reconcile_last_run: Gauge,
+    repins: Family<OutcomeLabels, Counter>,
+    shard_heals: Family<KindLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -136,6 +143,18 @@ impl Default for Metrics {
             "Unix time of the last reconcile (0: none since the process started)",
             reconcile_last_run.clone(),
         );
+        let repins = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "origin_repins",
+            "Placed orders checked after Redis lost data, by outcome (repinned, present, short)",
+            repins.clone(),
+        );
+        let shard_heals = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "origin_shard_heals",
+            "Redis shards healed by the sweeper, by what it found (empty, replaced, failed_over)",
+            shard_heals.clone(),
+        );
         Self {
             registry,
             requests,
@@ -148,6 +167,8 @@ impl Default for Metrics {
             webhook_disabled,
             reconcile_drifting,
             reconcile_last_run,
+            repins,
+            shard_heals,
         }
     }
 }
@@ -206,6 +227,16 @@ impl Metrics {
         self.reconcile_drifting
             .set(i64::try_from(drifting).unwrap_or(i64::MAX));
         self.reconcile_last_run.set(at);
+    }
+
+    /// Counts one placed order checked by a re-pin (`repinned`, `present` or `short`).
+    pub fn repin(&self, outcome: &'static str) {
+        self.repins.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Counts one shard healed (`empty`, `replaced` or `failed_over`).
+    pub fn shard_healed(&self, kind: &'static str) {
+        self.shard_heals.get_or_create(&KindLabels { kind }).inc();
     }
 
     /// Counts one readiness check that went to Postgres and Redis (not one served from cache).

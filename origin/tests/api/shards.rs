@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use edgestock_core::keys::ShardId;
+use edgestock_core::keys::{Keys, ShardId};
 use edgestock_core::scripts::ReserveOutcome;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use upstash_rest::cmd;
@@ -34,6 +34,24 @@ async fn epoch_in_postgres(app: &TestApp, shard: ShardId) -> String {
         .unwrap()
 }
 
+/// A counter's value in a `/metrics` text (0 when the series does not exist yet).
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Two SKUs on two different shards.
+fn two_skus_on_two_shards(keys: &Keys) -> (String, String) {
+    let a = "SH-0".to_owned();
+    let b = (1..100)
+        .map(|i| format!("SH-{i}"))
+        .find(|s| keys.shard_of(s) != keys.shard_of(&a))
+        .unwrap();
+    (a, b)
+}
+
 #[sqlx::test(migrations = false)]
 async fn an_emptied_or_replaced_shard_is_seeded_again_and_only_that_one(
     opts: PgPoolOptions,
@@ -43,12 +61,7 @@ async fn an_emptied_or_replaced_shard_is_seeded_again_and_only_that_one(
     let app = TestApp::spawn(pool(opts, c).await, env.config(&[("REDIS_SHARDS", SHARDS)])).await;
     let keys = app.state.redis.keys().clone();
     assert_eq!(keys.shard_count(), 4);
-    // Two SKUs on two different shards.
-    let a = "SH-0".to_owned();
-    let b = (1..100)
-        .map(|i| format!("SH-{i}"))
-        .find(|s| keys.shard_of(s) != keys.shard_of(&a))
-        .unwrap();
+    let (a, b) = two_skus_on_two_shards(&keys);
     let (sa, sb) = (keys.shard_of(&a), keys.shard_of(&b));
     app.create_sku(&a, 5).await;
     app.create_sku(&b, 7).await;
@@ -115,5 +128,78 @@ async fn an_emptied_or_replaced_shard_is_seeded_again_and_only_that_one(
         redis.seeded_epoch(sb).await.unwrap().unwrap(),
         format!("{}/4/{new_epoch}", sb.0)
     );
+    app.stop().await;
+}
+
+/// A shard that comes back empty gets its placed orders' holds back, and healing it visits only
+/// the orders with a part on it: an order on another shard costs no Redis call (with thousands of
+/// placed orders, the emptied shard answers again that much sooner).
+#[sqlx::test(migrations = false)]
+async fn healing_a_shard_pins_again_the_placed_orders_on_it_and_no_other(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let env = Env::new().await;
+    let app = TestApp::spawn(pool(opts, c).await, env.config(&[("REDIS_SHARDS", SHARDS)])).await;
+    let keys = app.state.redis.keys().clone();
+    let (a, b) = two_skus_on_two_shards(&keys);
+    let sa = keys.shard_of(&a);
+    app.create_sku(&a, 5).await;
+    app.create_sku(&b, 7).await;
+    eventually(Duration::from_secs(5), "both stocked", || async {
+        on_hand(&app, &a).await == Some(5) && on_hand(&app, &b).await == Some(7)
+    })
+    .await;
+    let (ra, rb) = (app.reserve(&a, 2).await, app.reserve(&b, 3).await);
+    for rid in [&ra, &rb] {
+        let (s, placed) = app.place(rid).await;
+        assert_eq!(
+            (s, placed["status"].as_str()),
+            (201, Some("PENDING_PAYMENT")),
+            "{placed}"
+        );
+    }
+
+    // The sweeper's first pass seeded every shard of the fresh Redis: heals counted so far.
+    let empty_heals = "origin_shard_heals_total{kind=\"empty\"}";
+    let before = counter(&app.metrics().await, empty_heals);
+    assert_eq!(before, 4);
+
+    // A's shard comes back empty: its settings, stock, holds and reservation records are gone.
+    let redis = &app.state.redis;
+    for key in [
+        keys.locations(sa),
+        keys.stock(&a),
+        keys.holds(&a),
+        keys.reservation(sa, &ra),
+    ] {
+        redis.client().command(&cmd("DEL").arg(key)).await.unwrap();
+    }
+    eventually(Duration::from_secs(5), "A's shard seeded again", || async {
+        on_hand(&app, &a).await == Some(5)
+    })
+    .await;
+    assert_eq!(
+        app.redis_level(&a).await,
+        (5, 2),
+        "A's placed units held again"
+    );
+    assert_eq!(app.redis_level(&b).await, (7, 3), "B untouched");
+    let metrics = app.metrics().await;
+    assert_eq!(
+        counter(&metrics, empty_heals),
+        before + 1,
+        "one shard healed"
+    );
+    // A's order pinned again; B's, on a healthy shard, not visited (it would count `present`).
+    for (outcome, want) in [("repinned", 1), ("present", 0), ("short", 0)] {
+        let name = format!("origin_repins_total{{outcome=\"{outcome}\"}}");
+        assert_eq!(counter(&metrics, &name), want, "{name} in\n{metrics}");
+    }
+    // Both orders still confirm from their holds.
+    for rid in [&ra, &rb] {
+        let (s, body) = app.confirm(rid).await;
+        assert_eq!((s, body["late"].as_bool()), (201, Some(false)), "{body}");
+    }
     app.stop().await;
 }
