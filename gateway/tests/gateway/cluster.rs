@@ -107,15 +107,38 @@ async fn scripts_load_on_every_primary_and_redis_refuses_a_script_reaching_anoth
         .unwrap()
         .to_owned();
     // EVALSHA works on every primary: the script was loaded on each.
-    for key in keys(&cluster) {
+    let k = keys(&cluster);
+    for key in &k {
         let v = c
-            .command(&cmd("EVALSHA").arg(&sha).arg(1i64).arg(&key))
+            .command(&cmd("EVALSHA").arg(&sha).arg(1i64).arg(key))
             .await
             .unwrap();
         assert_eq!(v.as_i64(), Some(1), "{key}");
     }
+    // A primary that lost its script cache (a promoted replica, a restart) answers NOSCRIPT,
+    // passed on as Redis's own error (not a 503): the client falls back to EVAL.
+    assert_eq!(cluster.on_primary_of(&k[1], &["SCRIPT", "FLUSH"]), "OK");
+    let err = c
+        .command(&cmd("EVALSHA").arg(&sha).arg(1i64).arg(&k[1]))
+        .await
+        .unwrap_err();
+    assert!(err.is_noscript(), "{err:?}");
+    let script = Script {
+        sha1: &sha,
+        source: src,
+    };
+    let again = c.eval(script, &[k[1].clone()], &[], false).await.unwrap();
+    assert_eq!(
+        again.as_i64(),
+        Some(2),
+        "the EVAL fallback ran on that primary"
+    );
+    let v = c
+        .command(&cmd("EVALSHA").arg(&sha).arg(1i64).arg(&k[1]))
+        .await
+        .unwrap();
+    assert_eq!(v.as_i64(), Some(3), "and cached the script there again");
     // With its shebang kept, a script may touch only the slot of its declared keys.
-    let k = keys(&cluster);
     let reach = "#!lua\nredis.call('SET', KEYS[1], 1)\nreturn redis.call('SET', ARGV[1], 1)";
     let err = c
         .command(&cmd("EVAL").arg(reach).arg(1i64).arg(&k[0]).arg(&k[1]))
