@@ -10,6 +10,7 @@
 //! ([`cluster`]): each command goes to its slot's primary, and a pipeline spanning slots is
 //! split and put back together in order.
 
+mod breaker;
 mod cluster;
 mod slots;
 

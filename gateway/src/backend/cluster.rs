@@ -8,7 +8,7 @@
 //! commands of one slot are one pipeline, in request order, and slots run concurrently (a
 //! cluster gives no order between slots anyway).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use redis::cluster::{ClusterClient, ClusterClientBuilder};
@@ -17,6 +17,7 @@ use redis::cluster_routing::{Route, SingleNodeRoutingInfo, Slot, SlotAddr};
 use redis::{Pipeline, RedisError, ServerError, Value};
 use tokio::sync::OnceCell;
 
+use super::breaker::{Breaker, COOL_DOWN};
 use super::slots::Placement;
 use super::BackendError;
 
@@ -41,6 +42,7 @@ pub(crate) struct Cluster {
     client: ClusterClient,
     conn: OnceCell<ClusterConnection>,
     timeout: Duration,
+    breaker: Breaker,
 }
 
 /// A server error as a reply value (as a single node's pipeline gives it); anything else
@@ -80,15 +82,22 @@ fn unavailable(e: &RedisError, timeout: Duration) -> BackendError {
 
 impl Cluster {
     pub(crate) fn new(nodes: Vec<String>, timeout: Duration) -> anyhow::Result<Self> {
+        // Retries (after a refused connection, TRYAGAIN, a moved slot) wait 10 to 80 ms, not
+        // the crate's default of at least 1.28 s each: a dead primary's slots fail in
+        // milliseconds, and the breaker answers them for a moment without trying.
         let client = ClusterClientBuilder::new(nodes)
             .connection_timeout(timeout.min(Duration::from_secs(1)))
             .response_timeout(timeout)
             .retries(3)
+            .min_retry_wait(10)
+            .max_retry_wait(80)
+            .retry_wait_formula(10, 2)
             .build()?;
         Ok(Self {
             client,
             conn: OnceCell::new(),
             timeout,
+            breaker: Breaker::default(),
         })
     }
 
@@ -125,7 +134,31 @@ impl Cluster {
         }
     }
 
+    /// The commands of one slot on its primary, unless that node failed a moment ago (see
+    /// [`Breaker`]); a failure for want of the node starts its cool-down.
     async fn slot_pipeline(
+        &self,
+        conn: ClusterConnection,
+        slot: Slot,
+        cmds: Vec<redis::Cmd>,
+    ) -> Result<Vec<Value>, BackendError> {
+        if let Some(left) = self.breaker.cooling(slot, Instant::now()) {
+            return Err(BackendError::Unavailable(format!(
+                "ERR redis unavailable: the node serving this slot failed less than {} ms ago \
+                 (tried again in {} ms)",
+                COOL_DOWN.as_millis(),
+                left.as_millis().max(1)
+            )));
+        }
+        let out = self.slot_pipeline_on_node(conn, slot, cmds).await;
+        match &out {
+            Err(BackendError::Unavailable(_)) => self.breaker.trip(slot, Instant::now()),
+            _ => self.breaker.close(slot),
+        }
+        out
+    }
+
+    async fn slot_pipeline_on_node(
         &self,
         mut conn: ClusterConnection,
         slot: Slot,

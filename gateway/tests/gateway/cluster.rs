@@ -158,3 +158,58 @@ async fn official_upstash_client_conformance_on_the_cluster() {
     super::availability::conformance(&gw).await;
     gw.stop().await.unwrap();
 }
+
+/// A dead primary stops only its own slots, and fails them fast: its first command answers
+/// 503 once the cluster client gives up, the next ones at once without trying (the breaker names
+/// itself), while another primary's slots keep answering. Back, its slots answer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_primary_fails_its_slots_at_once_and_alone_until_it_is_back() {
+    let mut cluster = PrivateCluster::start();
+    let gw = start_with(&cluster.url(), |_| {}).await;
+    let c = client(&gw, TOKEN);
+    let k = keys(&cluster);
+    for key in &k {
+        c.command(&cmd("SET").arg(key).arg("v")).await.unwrap();
+    }
+    let port = cluster.primary_of(&k[1]);
+    cluster.kill(port);
+    let unavailable = |r: Result<Value, Error>| match r {
+        Err(Error::Unavailable {
+            status: 503,
+            message,
+        }) => message,
+        other => panic!("{other:?}"),
+    };
+    let first = unavailable(c.command(&cmd("GET").arg(&k[1])).await);
+    assert!(first.starts_with("ERR redis unavailable"), "{first}");
+    for _ in 0..5 {
+        let again = unavailable(c.command(&cmd("GET").arg(&k[1])).await);
+        assert!(
+            again.contains("the node serving this slot failed less than 1000 ms ago"),
+            "{again}"
+        );
+        let alive = c.command(&cmd("GET").arg(&k[0])).await.unwrap();
+        assert_eq!(alive.as_str(), Some("v"), "another primary's slot answers");
+    }
+    // A pipeline across slots: the dead slot's commands fail the request, which names it.
+    let body = serde_json::to_string(&json!([["GET", k[0]], ["GET", k[1]]])).unwrap();
+    let (status, _, answer) = raw(&gw, "/pipeline", Some(TOKEN), &body).await;
+    assert_eq!(status, 503, "{answer}");
+
+    cluster.restart_empty(port);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        match c.command(&cmd("GET").arg(&k[1])).await {
+            Ok(v) => {
+                assert_eq!(v, Value::Nil, "back empty");
+                break;
+            }
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "the slot did not answer again: {e:?}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    gw.stop().await.unwrap();
+}
