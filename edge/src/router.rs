@@ -123,7 +123,10 @@ pub async fn handle<P: Platform>(
     let route = Route::parse(req.uri().path());
     let resp = answer(p, cfg, req, route, &request_id).await;
     let duration = p.now_ms().saturating_sub(started) as f64;
-    let record = RequestRecord::of(req, route, &resp, &request_id, duration, p.redis_usage());
+    let mut record = RequestRecord::of(req, route, &resp, &request_id, duration, p.redis_usage());
+    if let Ok(c) = cfg {
+        record = record.on_shards(&c.keys());
+    }
     p.record(&record);
     resp
 }

@@ -12,6 +12,7 @@
 //! | `blob2` | the error code of an error answer, else empty |
 //! | `blob3` | `hit` / `miss` of the edge cache or loser memory, else empty |
 //! | `blob4` | the request id |
+//! | `blob5` | the SKU's logical shard (`s<n>`), else empty |
 //! | `double1` | the HTTP status |
 //! | `double2` | the request's duration (ms) |
 //! | `double3` | time spent in Redis calls (ms) |
@@ -49,6 +50,9 @@ pub struct RequestRecord {
     /// `hit` or `miss` (`X-Edgestock-Cache`), when the answer says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache: Option<String>,
+    /// The logical shard of `sku` (see [`RequestRecord::on_shards`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
     /// Whole request, ms (the runtime's clock advances only across I/O).
     pub duration_ms: f64,
     /// Time in Redis calls, ms.
@@ -62,7 +66,7 @@ pub struct RequestRecord {
 pub struct DataPoint {
     /// `index1`: the SKU.
     pub indexes: Vec<String>,
-    /// `blob1..blob4`.
+    /// `blob1..blob5`.
     pub blobs: Vec<String>,
     /// `double1..double4`.
     pub doubles: Vec<f64>,
@@ -97,10 +101,19 @@ impl RequestRecord {
             error_code,
             sku: route.and_then(|r| sku_of(req, r)),
             cache: resp.header("x-edgestock-cache").map(str::to_owned),
+            shard: None,
             duration_ms,
             redis_ms: redis.ms,
             redis_calls: redis.calls,
         }
+    }
+
+    /// Names the logical shard of the record's SKU in `keys`' layout, so that errors and
+    /// latency can be read per shard (a lost shard shows as its own 503s).
+    #[must_use]
+    pub fn on_shards(mut self, keys: &edgestock_core::keys::Keys) -> Self {
+        self.shard = self.sku.as_deref().map(|sku| keys.shard_of(sku).0);
+        self
     }
 
     /// The Analytics Engine data point (layout in the module docs).
@@ -114,6 +127,7 @@ impl RequestRecord {
                 self.error_code.clone().unwrap_or_default(),
                 self.cache.clone().unwrap_or_default(),
                 self.request_id.clone(),
+                self.shard.map(|s| format!("s{s}")).unwrap_or_default(),
             ],
             doubles: vec![
                 f64::from(self.status),

@@ -101,6 +101,7 @@ async fn every_request_is_one_data_point_and_one_log_line_with_exact_fields() {
                 p["blobs"][0],
                 p["blobs"][1],
                 p["blobs"][2],
+                p["blobs"][4],
                 p["doubles"][0],
                 p["doubles"][3]
             ])
@@ -109,12 +110,13 @@ async fn every_request_is_one_data_point_and_one_log_line_with_exact_fields() {
     assert_eq!(
         fixed,
         vec![
-            json!([["A"], "POST /v1/reservations", "", "", 201, 1]),
+            json!([["A"], "POST /v1/reservations", "", "", "s0", 201, 1]),
             json!([
                 ["A"],
                 "POST /v1/reservations",
                 "insufficient_stock",
                 "miss",
+                "s0",
                 409,
                 1
             ]),
@@ -123,11 +125,12 @@ async fn every_request_is_one_data_point_and_one_log_line_with_exact_fields() {
                 "POST /v1/reservations",
                 "insufficient_stock",
                 "hit",
+                "s0",
                 409,
                 0
             ]),
-            json!([["A"], "GET /v1/stock/{sku}", "", "miss", 200, 1]),
-            json!([[""], "GET /healthz", "", "", 200, 0]),
+            json!([["A"], "GET /v1/stock/{sku}", "", "miss", "s0", 200, 1]),
+            json!([[""], "GET /healthz", "", "", "", 200, 0]),
         ]
     );
     for (id, line) in &lines {

@@ -39,6 +39,7 @@ fn a_reserve_is_one_data_point_with_its_route_status_code_sku_and_redis_time() {
                 "insufficient_stock".into(),
                 "miss".into(),
                 id.clone(),
+                "s0".into(),
             ],
             doubles: vec![409.0, 12.0, 12.0, 1.0],
         }
@@ -49,8 +50,44 @@ fn a_reserve_is_one_data_point_with_its_route_status_code_sku_and_redis_time() {
         json!({
             "msg": "request", "request_id": id, "route": "POST /v1/reservations",
             "status": 409, "error_code": "insufficient_stock", "sku": "TEE-1", "cache": "miss",
-            "duration_ms": 12.0, "redis_ms": 12.0, "redis_calls": 1
+            "shard": 0, "duration_ms": 12.0, "redis_ms": 12.0, "redis_calls": 1
         })
+    );
+}
+
+/// With several shards each record names its SKU's shard, so a lost shard's 503s can be told
+/// apart from the others' answers; a request about no SKU names none.
+#[test]
+fn a_record_names_the_shard_of_its_sku() {
+    let c = cfg_with(&[("REDIS_SHARDS", "8")]);
+    let keys = c.as_ref().unwrap().keys();
+    let sku = (0..100)
+        .map(|i| format!("TEE-{i}"))
+        .find(|s| keys.shard_of(s).0 != 0)
+        .unwrap();
+    let shard = keys.shard_of(&sku).0;
+    let p = Fake::default();
+    p.redis(
+        503,
+        r#"{"error":"ERR redis unavailable: Connection refused"}"#,
+    );
+    let r = run(&p, &c, &req("GET", &format!("/v1/stock/{sku}")));
+    assert_eq!(r.code(), 503);
+    assert_eq!(run(&p, &c, &req("GET", "/healthz")).code(), 200);
+    let recs = recorded(&p);
+    let seen: Vec<(Option<u32>, String, String)> = recs
+        .iter()
+        .map(|r| {
+            let d = r.data_point();
+            (r.shard, d.blobs[1].clone(), d.blobs[4].clone())
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (Some(shard), "redis_unavailable".into(), format!("s{shard}")),
+            (None, String::new(), String::new()),
+        ]
     );
 }
 
