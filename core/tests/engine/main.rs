@@ -147,8 +147,10 @@ fn block<F: std::future::Future>(f: F) -> F::Output {
     runtime().block_on(f)
 }
 
+mod limits;
 mod locations;
 mod model;
 mod reservations;
+mod scripts;
 mod shards;
 mod stock;
