@@ -141,6 +141,8 @@ fn free_port() -> u16 {
 }
 
 mod access;
+mod admin;
 mod availability;
 mod cluster;
 mod data;
+mod readonly;
