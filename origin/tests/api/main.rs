@@ -15,6 +15,7 @@ mod ops;
 mod orders;
 mod pending;
 mod receiver;
+mod recovery;
 mod redis_down;
 mod shards;
 mod webhook_failures;
