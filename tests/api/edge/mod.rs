@@ -95,6 +95,7 @@ async fn available(s: &Stack, sku: &str) -> i64 {
 }
 
 mod analytics;
+mod contention;
 mod failures;
 mod locations;
 mod losers;
