@@ -6,10 +6,12 @@
 //! accept must be valid typed requests. Finally every operation must have been exercised, so the
 //! documents cannot drift from the services without this test failing.
 
+mod admin_calls;
 mod edge_calls;
 mod location_calls;
 mod origin_calls;
 mod probe;
+mod reservation_calls;
 mod webhook_calls;
 
 use std::collections::BTreeSet;
@@ -42,7 +44,9 @@ async fn the_openapi_specs_match_the_running_services() {
         calls: 0,
         next_ip: 0,
     };
-    edge_calls::run(&s, &mut p).await;
+    let (r1, t1) = edge_calls::run(&s, &mut p).await;
+    reservation_calls::run(&s, &mut p, &r1, &t1).await;
+    admin_calls::run(&s, &mut p).await;
     origin_calls::run(&s, &mut p).await;
     webhook_calls::run(&s, &mut p).await;
     location_calls::run(&s, &mut p).await;
