@@ -32,6 +32,38 @@ pub(crate) async fn spawn_gateway(listen: &str) -> Running {
     testkit::gateway(&redis_url(), |c| c.listen = listen.into()).await
 }
 
+/// A gateway taken down without giving up its address: until [`DownGateway::restart`], the port
+/// accepts connections and closes them at once (what a client sees of a gateway that is gone),
+/// so no other test binding `127.0.0.1:0` in the meantime can take it.
+pub(crate) struct DownGateway {
+    addr: String,
+    holder: tokio::task::JoinHandle<()>,
+}
+
+impl DownGateway {
+    /// Stops `gateway` and holds its port.
+    pub(crate) async fn stop(gateway: Running) -> Self {
+        let addr = gateway.addr.to_string();
+        gateway.stop().await.unwrap();
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .expect("the stopped gateway's port");
+        let holder = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                drop(conn);
+            }
+        });
+        Self { addr, holder }
+    }
+
+    /// Gives the port back to a new gateway on the same address.
+    pub(crate) async fn restart(self) -> Running {
+        self.holder.abort();
+        let _ = self.holder.await;
+        spawn_gateway(&self.addr).await
+    }
+}
+
 /// Configuration for a test app: fast background loops, short outbox head start.
 pub(crate) fn test_config(redis_rest_url: &str, prefix: &str, extra: &[(&str, &str)]) -> Config {
     let mut vars: HashMap<String, String> = [
@@ -185,6 +217,45 @@ impl TestApp {
     pub(crate) async fn confirm(&self, reservation_id: &str) -> (u16, Value) {
         self.confirm_paid(reservation_id, &format!("pay-{reservation_id}"))
             .await
+    }
+
+    /// The backend confirms `reservation_id` and the origin crashes right after Postgres
+    /// committed: the order is `CONFIRMED`, its Redis commit waits in the outbox, and the backend
+    /// got a 500.
+    pub(crate) async fn confirm_then_crash(&self, reservation_id: &str) {
+        self.state
+            .faults
+            .arm(origin::fault::FaultPoint::AfterPgCommit);
+        let (s, body) = self.confirm(reservation_id).await;
+        self.state.faults.disarm();
+        assert_eq!(s, 500, "recorded, its commit not run: {body}");
+    }
+
+    /// An order left `NEEDS_ATTENTION` on `sku` (which has `units` on hand): A is confirmed
+    /// with its commit pending ([`TestApp::confirm_then_crash`]); an hour later for the scripts
+    /// its hold is gone and B takes all the units and is confirmed; A's late commit then finds
+    /// none. Answers the reservations `(a, b)`.
+    pub(crate) async fn needs_attention(
+        &self,
+        env: &Env,
+        sku: &str,
+        units: u32,
+    ) -> (String, String) {
+        let a = self.reserve(sku, units).await;
+        self.confirm_then_crash(&a).await;
+        let b = reserve_with(&env.engine_ahead(3_600_000), sku, units).await;
+        let (s, body) = self.confirm(&b).await;
+        assert_eq!(s, 201, "{body}");
+        // A's commit row comes due now.
+        sqlx::query("update outbox set next_attempt_at = now() where done_at is null")
+            .execute(&self.state.db)
+            .await
+            .unwrap();
+        eventually(Duration::from_secs(30), "A needs attention", || async {
+            self.order_status(&a).await == "NEEDS_ATTENTION"
+        })
+        .await;
+        (a, b)
     }
 
     /// The backend confirms with `payment_ref`.

@@ -5,12 +5,11 @@
 
 use std::time::Duration;
 
-use origin::fault::FaultPoint;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::helpers::{
-    eventually, pool, reserve_with, spawn_gateway, test_config, unique_prefix, Env, TestApp,
+    eventually, pool, spawn_gateway, test_config, unique_prefix, DownGateway, Env, TestApp,
     ADMIN_KEY, API_KEY,
 };
 
@@ -54,12 +53,10 @@ async fn a_confirmed_order_not_yet_applied_cancelled_while_redis_is_down_release
     let rid = app.reserve("SKU-1", 4).await;
 
     // Redis becomes unreachable right after the order is recorded: confirmed, commit not applied.
-    app.state.faults.arm(FaultPoint::AfterPgCommit);
-    assert_eq!(app.confirm(&rid).await.0, 500);
-    app.state.faults.disarm();
+    app.confirm_then_crash(&rid).await;
     assert_eq!(app.order_status(&rid).await, "CONFIRMED");
     assert_eq!(app.redis_level("SKU-1").await, (10, 4), "still only held");
-    gateway.stop().await.unwrap();
+    let down = DownGateway::stop(gateway).await;
 
     let id = order_id(&app, &rid).await;
     let (s, cancelled) = app
@@ -95,7 +92,7 @@ async fn a_confirmed_order_not_yet_applied_cancelled_while_redis_is_down_release
     assert!(attempts >= 1 && err.is_some(), "{attempts} {err:?}");
 
     // Redis returns: the worker releases the hold; the units are back, not sold.
-    let _gateway = spawn_gateway(&addr).await;
+    let _gateway = down.restart().await;
     wait_outbox_drained(&app, "the release is applied").await;
     assert_eq!(app.redis_level("SKU-1").await, (10, 0));
     let rec = app.state.redis.reservation(&rid).await.unwrap().unwrap();
@@ -125,35 +122,8 @@ async fn a_late_commit_that_finds_no_units_flags_the_order_instead_of_oversellin
     )
     .await;
     app.create_sku("SKU-1", 5).await;
-    let a = app.reserve("SKU-1", 5).await;
-    app.state.faults.arm(FaultPoint::AfterPgCommit);
-    assert_eq!(
-        app.confirm(&a).await.0,
-        500,
-        "A recorded, its commit not run"
-    );
-    app.state.faults.disarm();
-
-    // An hour passes for the scripts: A's pinned hold expires and B takes all five units.
-    let late = env.engine_ahead(3_600_000);
-    let b = reserve_with(&late, "SKU-1", 5).await;
-    let (s, body) = app.confirm(&b).await;
-    assert_eq!(s, 201, "{body}");
-    assert_eq!(app.redis_level("SKU-1").await, (0, 0));
-
-    // A's commit row comes due; the late commit finds nothing available.
-    sqlx::query(
-        "update outbox set next_attempt_at = now()
-         where id = (select commit_outbox_id from orders where reservation_id = $1)",
-    )
-    .bind(&a)
-    .execute(&app.state.db)
-    .await
-    .unwrap();
-    eventually(WAIT, "A needs attention", || async {
-        app.order_status(&a).await == "NEEDS_ATTENTION"
-    })
-    .await;
+    // A's pinned hold expires, B takes all five units, A's late commit finds nothing.
+    let (a, _) = app.needs_attention(&env, "SKU-1", 5).await;
 
     assert_eq!(app.redis_level("SKU-1").await, (0, 0), "never oversold");
     let (sku, qty, location): (String, i64, Option<String>) = sqlx::query_as(

@@ -1,14 +1,11 @@
 //! The lifecycle's way back from trouble: a Redis that lost its data gets the placed orders'
 //! holds again, and an order left `NEEDS_ATTENTION` is confirmed again after a restock.
 
-use std::time::Duration;
-
 use edgestock_core::domain::ReservationStatus;
-use origin::fault::FaultPoint;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, pool, Env, TestApp};
+use crate::helpers::{pool, Env, TestApp};
 
 /// Step 6: Redis loses everything while an order awaits payment. Seeding restores on-hand from
 /// the ledger and pins the placed order's units again, so they are not resold, and the
@@ -88,22 +85,7 @@ async fn needs_attention_is_resolved_by_confirming_again_after_a_restock(
     )
     .await;
     app.create_sku("SKU-1", 2).await;
-    let a = app.reserve("SKU-1", 2).await;
-    app.state.faults.arm(FaultPoint::AfterPgCommit);
-    assert_eq!(app.confirm(&a).await.0, 500, "recorded, commit not run");
-    app.state.faults.disarm();
-    // An hour later for the scripts: A's hold is gone and B takes both units.
-    let late = env.engine_ahead(3_600_000);
-    let b = crate::helpers::reserve_with(&late, "SKU-1", 2).await;
-    assert_eq!(app.confirm(&b).await.0, 201);
-    sqlx::query("update outbox set next_attempt_at = now() where done_at is null")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(30), "A needs attention", || async {
-        app.order_status(&a).await == "NEEDS_ATTENTION"
-    })
-    .await;
+    let (a, _) = app.needs_attention(&env, "SKU-1", 2).await;
     let (s, body) = app.confirm(&a).await;
     assert_eq!(
         (s, body["error"]["code"].as_str()),

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use origin::fault::FaultPoint;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, pool, spawn_gateway, test_config, unique_prefix, TestApp};
+use crate::helpers::{
+    eventually, pool, spawn_gateway, test_config, unique_prefix, DownGateway, TestApp,
+};
 
 #[sqlx::test(migrations = false)]
 async fn confirm_answers_503_promptly_when_redis_is_unreachable(
@@ -58,7 +60,7 @@ async fn recorded_orders_are_applied_once_redis_returns(opts: PgPoolOptions, c: 
     let rid = first.reserve("SKU-1", 4).await;
     assert_eq!(first.confirm(&rid).await.0, 500);
     first.stop().await;
-    gateway.stop().await.unwrap();
+    let down = DownGateway::stop(gateway).await;
 
     // The restarted origin cannot reach Redis: the worker retries with backoff and keeps the error.
     let second = TestApp::spawn(db.clone(), config()).await;
@@ -78,7 +80,7 @@ async fn recorded_orders_are_applied_once_redis_returns(opts: PgPoolOptions, c: 
     let (s, order) = second.get("/v1/orders/none", crate::helpers::API_KEY).await;
     assert_eq!(s, 404, "{order}");
 
-    let _gateway = spawn_gateway(&addr).await;
+    let _gateway = down.restart().await;
     eventually(Duration::from_secs(90), "the outbox catches up", || {
         let db = db2.clone();
         async move {

@@ -6,9 +6,8 @@ use std::time::Duration;
 use serde_json::json;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
-use crate::helpers::{eventually, Env, ADMIN_KEY};
+use crate::helpers::{Env, ADMIN_KEY};
 use crate::receiver::{seq, spawn, subscribe, wait_delivered, Receiver};
-use origin::fault::FaultPoint;
 
 /// Order events follow the lifecycle, one message per line.
 #[sqlx::test(migrations = false)]
@@ -93,21 +92,7 @@ async fn needs_attention_and_its_resolution_are_delivered_in_order(
     )
     .await;
     app.create_sku("NA", 2).await;
-    let a = app.reserve("NA", 2).await;
-    app.state.faults.arm(FaultPoint::AfterPgCommit);
-    assert_eq!(app.confirm(&a).await.0, 500, "recorded, commit not run");
-    app.state.faults.disarm();
-    // An hour later for the scripts: A's hold is gone and B takes both units.
-    let b = crate::helpers::reserve_with(&env.engine_ahead(3_600_000), "NA", 2).await;
-    assert_eq!(app.confirm(&b).await.0, 201);
-    sqlx::query("update outbox set next_attempt_at = now() where done_at is null")
-        .execute(&app.state.db)
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(30), "A needs attention", || async {
-        app.order_status(&a).await == "NEEDS_ATTENTION"
-    })
-    .await;
+    let (a, b) = app.needs_attention(&env, "NA", 2).await;
     let restock = json!({"delta": 2, "reason": "restock", "movement_id": "r-1"});
     let (s, _) = app
         .post("/v1/admin/skus/NA/adjustments", ADMIN_KEY, &restock)
