@@ -143,13 +143,21 @@ impl Default for Metrics {
             "Unix time of the last reconcile (0: none since the process started)",
             reconcile_last_run.clone(),
         );
+        // Every label from 0, so the alerts' `increase` sees the first one (a series that
+        // appears at 1 has no increase).
         let repins = Family::<OutcomeLabels, Counter>::default();
+        for outcome in ["repinned", "present", "short"] {
+            let _ = repins.get_or_create(&OutcomeLabels { outcome });
+        }
         registry.register(
             "origin_repins",
             "Placed orders checked after Redis lost data, by outcome (repinned, present, short)",
             repins.clone(),
         );
         let shard_heals = Family::<KindLabels, Counter>::default();
+        for kind in ["empty", "replaced", "failed_over"] {
+            let _ = shard_heals.get_or_create(&KindLabels { kind });
+        }
         registry.register(
             "origin_shard_heals",
             "Redis shards healed by the sweeper, by what it found (empty, replaced, failed_over)",

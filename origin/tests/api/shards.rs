@@ -161,8 +161,17 @@ async fn healing_a_shard_pins_again_the_placed_orders_on_it_and_no_other(
 
     // The sweeper's first pass seeded every shard of the fresh Redis: heals counted so far.
     let empty_heals = "origin_shard_heals_total{kind=\"empty\"}";
-    let before = counter(&app.metrics().await, empty_heals);
+    let metrics = app.metrics().await;
+    let before = counter(&metrics, empty_heals);
     assert_eq!(before, 4);
+    // The series the alerts watch exist from the start, at 0: an alert's `increase` sees the
+    // first event (a series that appears at 1 has none).
+    for line in [
+        "origin_shard_heals_total{kind=\"failed_over\"} 0\n",
+        "origin_repins_total{outcome=\"short\"} 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from\n{metrics}");
+    }
 
     // A's shard comes back empty: its settings, stock, holds and reservation records are gone.
     let redis = &app.state.redis;
