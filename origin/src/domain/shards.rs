@@ -66,44 +66,62 @@ impl Healed {
 
 /// Checks every shard against what the origin last saw of it, and heals the ones that changed
 /// (see [`Healed`]). Until an emptied shard is seeded its reserves answer 503 `shard_unseeded`.
-/// A shard the origin never seeded is seeded too.
+/// A shard the origin never seeded is seeded too. A shard that cannot be checked or healed (its
+/// Redis down) does not keep the others from healing: every shard is tried, each failure
+/// logged, and the first one answered at the end.
 ///
 /// # Errors
-/// Database failures; 503 when Redis is unreachable.
+/// Database failures; 503 when a shard's Redis is unreachable.
 pub async fn heal_shards(state: &AppState) -> Result<Vec<Healed>> {
     let mut healed = Vec::new();
+    let mut failed = None;
     for shard in state.redis.keys().all_shards() {
-        let now = state.redis.shard_identity(shard).await?;
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("select epoch, replid from redis_shards where shard = $1")
-                .bind(shard.0 as i32)
-                .fetch_optional(&state.db)
-                .await?;
-        let found = match (now.epoch(), &row) {
-            (None, _) => Healed::Empty(shard),
-            (Some(e), Some((want, _))) if e != want => Healed::Replaced(shard),
-            (Some(_), None) => Healed::Replaced(shard),
-            (Some(_), Some((_, seen))) => match (seen.as_deref(), now.replid.as_deref()) {
-                (Some(seen), Some(replid)) if seen != replid => Healed::FailedOver(shard),
-                (None, Some(_)) => {
-                    record_replid(state, shard, now.replid.as_deref()).await?;
-                    continue;
-                }
-                _ => continue,
-            },
-        };
-        tracing::warn!(?found, "a redis shard changed under the origin; healing it");
-        state.metrics.shard_healed(found.kind());
-        let n = match found {
-            Healed::FailedOver(_) => reconcile_shard(state, shard).await?,
-            _ => seed_shard(state, shard).await?,
-        };
-        tracing::info!(?found, skus = n, "redis shard healed");
-        let after = state.redis.shard_identity(shard).await?;
-        record_replid(state, shard, after.replid.as_deref()).await?;
-        healed.push(found);
+        match heal_one(state, shard).await {
+            Ok(Some(found)) => healed.push(found),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(%shard, error = %e, "checking a redis shard failed; the others go on");
+                failed.get_or_insert(e);
+            }
+        }
     }
-    Ok(healed)
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(healed),
+    }
+}
+
+/// Checks one shard, and heals it when it changed.
+async fn heal_one(state: &AppState, shard: ShardId) -> Result<Option<Healed>> {
+    let now = state.redis.shard_identity(shard).await?;
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("select epoch, replid from redis_shards where shard = $1")
+            .bind(shard.0 as i32)
+            .fetch_optional(&state.db)
+            .await?;
+    let found = match (now.epoch(), &row) {
+        (None, _) => Healed::Empty(shard),
+        (Some(e), Some((want, _))) if e != want => Healed::Replaced(shard),
+        (Some(_), None) => Healed::Replaced(shard),
+        (Some(_), Some((_, seen))) => match (seen.as_deref(), now.replid.as_deref()) {
+            (Some(seen), Some(replid)) if seen != replid => Healed::FailedOver(shard),
+            (None, Some(_)) => {
+                record_replid(state, shard, now.replid.as_deref()).await?;
+                return Ok(None);
+            }
+            _ => return Ok(None),
+        },
+    };
+    tracing::warn!(?found, "a redis shard changed under the origin; healing it");
+    let n = match found {
+        Healed::FailedOver(_) => reconcile_shard(state, shard).await?,
+        _ => seed_shard(state, shard).await?,
+    };
+    tracing::info!(?found, skus = n, "redis shard healed");
+    state.metrics.shard_healed(found.kind());
+    let after = state.redis.shard_identity(shard).await?;
+    record_replid(state, shard, after.replid.as_deref()).await?;
+    Ok(Some(found))
 }
 
 async fn record_replid(state: &AppState, shard: ShardId, replid: Option<&str>) -> Result<()> {

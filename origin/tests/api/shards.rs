@@ -10,7 +10,9 @@ use edgestock_core::scripts::ReserveOutcome;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use upstash_rest::cmd;
 
-use crate::helpers::{eventually, pool, Env, TestApp};
+use crate::helpers::{
+    eventually, pool, spawn_gateway, test_config, unique_prefix, DownGateway, Env, TestApp,
+};
 
 /// Four shards on one Redis.
 const SHARDS: &str = "4";
@@ -209,5 +211,48 @@ async fn healing_a_shard_pins_again_the_placed_orders_on_it_and_no_other(
         let (s, body) = app.confirm(rid).await;
         assert_eq!((s, body["late"].as_bool()), (201, Some(false)), "{body}");
     }
+    app.stop().await;
+}
+
+/// Two shards on two Redis endpoints. Shard 0's goes away and shard 1's Redis comes back
+/// empty: shard 1 is seeded again while shard 0 is still unreachable (the sweeper used to stop
+/// at the first shard it could not check).
+#[sqlx::test(migrations = false)]
+async fn a_shard_that_cannot_be_reached_does_not_keep_the_others_from_healing(
+    opts: PgPoolOptions,
+    c: PgConnectOptions,
+) {
+    let (g0, g1) = (
+        spawn_gateway("127.0.0.1:0").await,
+        spawn_gateway("127.0.0.1:0").await,
+    );
+    let urls = format!("{},{}", g0.url(), g1.url());
+    let config = test_config(&urls, &unique_prefix(), &[("REDIS_SHARDS", "2")]);
+    let app = TestApp::spawn(pool(opts, c).await, config).await;
+    let keys = app.state.redis.keys().clone();
+    let on_one = (0..100)
+        .map(|i| format!("SH-{i}"))
+        .find(|s| keys.shard_of(s) == ShardId(1))
+        .unwrap();
+    app.create_sku(&on_one, 5).await;
+    eventually(Duration::from_secs(5), "stocked", || async {
+        on_hand(&app, &on_one).await == Some(5)
+    })
+    .await;
+
+    let down = DownGateway::stop(g0).await;
+    let shard_one = app.state.redis.client_for(ShardId(1));
+    for key in [keys.locations(ShardId(1)), keys.stock(&on_one)] {
+        shard_one.command(&cmd("DEL").arg(key)).await.unwrap();
+    }
+    eventually(Duration::from_secs(5), "shard 1 seeded again", || async {
+        on_hand(&app, &on_one).await == Some(5)
+    })
+    .await;
+    assert!(
+        app.state.redis.seeded_epoch(ShardId(0)).await.is_err(),
+        "shard 0 is still unreachable"
+    );
+    let _g0 = down.restart().await;
     app.stop().await;
 }

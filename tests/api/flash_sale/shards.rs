@@ -254,6 +254,17 @@ async fn a_sale_over_a_three_primary_cluster_is_exact_across_primaries_and_survi
         .await;
     let (c_again, _) = race(&s, &[(c, 1)], 15, "c2").await;
     assert_eq!(c_again, BTreeMap::from([(201, 10), (409, 5)]));
+    // The other shards that primary serves heal on their own too (C's may have been first);
+    // the reconcile reads every shard.
+    s.wait_until("every shard seeded again", || async {
+        keys.all_shards().all(|shard| {
+            let locs = keys.locations(shard);
+            !cluster
+                .on_primary_of(&locs, &["HGET", &locs, "~seeded"])
+                .is_empty()
+        })
+    })
+    .await;
     let reconcile = reconcile(&s).await;
     assert_eq!(reconcile["drifting"], 0, "{reconcile}");
     Arc::try_unwrap(s).expect("one owner").stop().await;
