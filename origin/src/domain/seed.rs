@@ -195,8 +195,9 @@ pub async fn repin_placed(state: &AppState) -> Result<Repinned> {
 }
 
 /// [`repin_placed`] for the orders with a part on `shard` only, as their reservation ids name
-/// their shards: healing one shard costs a Redis call per placed order on it, not per placed
-/// order everywhere (and the shard answers again sooner).
+/// their shards, and for that part alone: healing one shard costs a Redis call per placed order
+/// on it, not per placed order everywhere (and the shard answers again sooner), and an order's
+/// part on another shard that is down does not hold the healing back.
 ///
 /// # Errors
 /// Database failures; 503 when Redis is unreachable.
@@ -245,16 +246,21 @@ async fn repin(state: &AppState, only: Option<ShardId>) -> Result<Repinned> {
             continue;
         }
         let items = super::orders::items_of(&super::orders::items(&mut *tx, row.id).await?)?;
-        match state
-            .redis
-            .repin(
-                &row.reservation_id,
-                &items,
-                hold_ms as u64,
-                grace.as_millis() as u64,
-            )
-            .await?
-        {
+        let (id, hold_ms, grace_ms) = (
+            &row.reservation_id,
+            hold_ms as u64,
+            grace.as_millis() as u64,
+        );
+        let outcome = match only {
+            Some(shard) => {
+                state
+                    .redis
+                    .repin_on(shard, id, &items, hold_ms, grace_ms)
+                    .await?
+            }
+            None => state.redis.repin(id, &items, hold_ms, grace_ms).await?,
+        };
+        match outcome {
             RepinOutcome::Repinned { .. } => {
                 state.metrics.repin("repinned");
                 out.repinned += 1;

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use edgestock_core::domain::Sku;
 use edgestock_core::keys::{Keys, ShardId};
-use edgestock_core::scripts::ReserveOutcome;
+use edgestock_core::scripts::{Line, ReserveOutcome, ReserveRequest};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use upstash_rest::cmd;
 
@@ -214,9 +215,10 @@ async fn healing_a_shard_pins_again_the_placed_orders_on_it_and_no_other(
     app.stop().await;
 }
 
-/// Two shards on two Redis endpoints. Shard 0's goes away and shard 1's Redis comes back
-/// empty: shard 1 is seeded again while shard 0 is still unreachable (the sweeper used to stop
-/// at the first shard it could not check).
+/// Two shards on two Redis endpoints, and an order placed with a part on each. Shard 0's Redis
+/// goes away and shard 1's comes back empty: shard 1 is seeded again and its part of the order
+/// held again while shard 0 is still unreachable (the sweeper used to stop at the first shard it
+/// could not check, and a re-pin of the whole order failed on the part it could not reach).
 #[sqlx::test(migrations = false)]
 async fn a_shard_that_cannot_be_reached_does_not_keep_the_others_from_healing(
     opts: PgPoolOptions,
@@ -230,29 +232,81 @@ async fn a_shard_that_cannot_be_reached_does_not_keep_the_others_from_healing(
     let config = test_config(&urls, &unique_prefix(), &[("REDIS_SHARDS", "2")]);
     let app = TestApp::spawn(pool(opts, c).await, config).await;
     let keys = app.state.redis.keys().clone();
-    let on_one = (0..100)
-        .map(|i| format!("SH-{i}"))
-        .find(|s| keys.shard_of(s) == ShardId(1))
-        .unwrap();
-    app.create_sku(&on_one, 5).await;
+    let on = |shard| {
+        (0..100)
+            .map(|i| format!("SH-{i}"))
+            .find(|s| keys.shard_of(s) == ShardId(shard))
+            .unwrap()
+    };
+    let (zero, one) = (on(0), on(1));
+    app.create_sku(&zero, 5).await;
+    app.create_sku(&one, 5).await;
     eventually(Duration::from_secs(5), "stocked", || async {
-        on_hand(&app, &on_one).await == Some(5)
+        on_hand(&app, &zero).await == Some(5) && on_hand(&app, &one).await == Some(5)
     })
     .await;
+    let rid = reserve_lines(&app, &[(&zero, 1), (&one, 2)]).await;
+    let (s, placed) = app.place(&rid).await;
+    assert_eq!(
+        (s, placed["status"].as_str()),
+        (201, Some("PENDING_PAYMENT")),
+        "{placed}"
+    );
 
     let down = DownGateway::stop(g0).await;
     let shard_one = app.state.redis.client_for(ShardId(1));
-    for key in [keys.locations(ShardId(1)), keys.stock(&on_one)] {
+    for key in [
+        keys.locations(ShardId(1)),
+        keys.stock(&one),
+        keys.holds(&one),
+        keys.reservation(ShardId(1), &rid),
+    ] {
         shard_one.command(&cmd("DEL").arg(key)).await.unwrap();
     }
     eventually(Duration::from_secs(5), "shard 1 seeded again", || async {
-        on_hand(&app, &on_one).await == Some(5)
+        on_hand(&app, &one).await == Some(5)
     })
     .await;
+    assert_eq!(
+        app.redis_level(&one).await,
+        (5, 2),
+        "its part of the order held again"
+    );
     assert!(
         app.state.redis.seeded_epoch(ShardId(0)).await.is_err(),
         "shard 0 is still unreachable"
     );
     let _g0 = down.restart().await;
+    assert_eq!(
+        app.redis_level(&zero).await,
+        (5, 1),
+        "the other part never moved"
+    );
     app.stop().await;
+}
+
+/// Holds `lines` in one reservation (across shards when their SKUs are); answers its id.
+async fn reserve_lines(app: &TestApp, lines: &[(&str, u32)]) -> String {
+    let req = ReserveRequest {
+        id: uuid::Uuid::now_v7().to_string(),
+        fingerprint: "fp".into(),
+        items: lines
+            .iter()
+            .map(|(sku, qty)| Line {
+                sku: Sku::parse(sku).unwrap(),
+                qty: *qty,
+            })
+            .collect(),
+        pickup: None,
+        ttl_ms: 60_000,
+        max_hold_ms: 600_000,
+        rate_limit: None,
+        customer: None,
+        cap: None,
+        owner: "test".into(),
+    };
+    match app.state.redis.reserve(&req).await.expect("reserve") {
+        ReserveOutcome::Held(h) => h.id,
+        out => panic!("reserve: {out:?}"),
+    }
 }
