@@ -245,30 +245,6 @@ impl<T: Transport> Engine<T> {
         Ok(RepinOutcome::combine(outcomes))
     }
 
-    /// [`Engine::repin`] of the part on `shard` alone, for when that shard lost its data: the
-    /// other parts are where they were, and one of them on a shard that is down must not keep
-    /// this one from being held again. An order with no part there is re-pinned whole.
-    ///
-    /// # Errors
-    /// Transport or Redis failures.
-    pub async fn repin_on(
-        &self,
-        shard: ShardId,
-        id: &str,
-        items: &[Item],
-        hold_ms: u64,
-        grace_ms: u64,
-    ) -> Result<RepinOutcome, Error> {
-        match self
-            .items_by_shard(items)
-            .into_iter()
-            .find(|(s, _)| *s == shard)
-        {
-            Some((_, mine)) => self.repin_part(shard, id, &mine, hold_ms, grace_ms).await,
-            None => self.repin(id, items, hold_ms, grace_ms).await,
-        }
-    }
-
     async fn repin_part(
         &self,
         shard: ShardId,

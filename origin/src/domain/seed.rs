@@ -17,7 +17,7 @@
 
 use edgestock_core::domain::{Location, Sku};
 use edgestock_core::keys::ShardId;
-use edgestock_core::scripts::{LevelOutcome, RepinOutcome};
+use edgestock_core::scripts::{Item, LevelOutcome, RepinOutcome};
 
 use super::error::Result;
 use super::{ledger, locations};
@@ -245,21 +245,24 @@ async fn repin(state: &AppState, only: Option<ShardId>) -> Result<Repinned> {
         if hold_ms <= 0 {
             continue;
         }
-        let items = super::orders::items_of(&super::orders::items(&mut *tx, row.id).await?)?;
-        let (id, hold_ms, grace_ms) = (
-            &row.reservation_id,
-            hold_ms as u64,
-            grace.as_millis() as u64,
-        );
-        let outcome = match only {
-            Some(shard) => {
-                state
-                    .redis
-                    .repin_on(shard, id, &items, hold_ms, grace_ms)
-                    .await?
+        let mut items = super::orders::items_of(&super::orders::items(&mut *tx, row.id).await?)?;
+        // Healing one shard: only its part is held again. The other parts are where they were,
+        // and one on a shard that is down must not keep this one from being held again.
+        if let Some(shard) = only {
+            let on = |i: &Item| state.redis.keys().shard_of(i.sku.as_str()) == shard;
+            if items.iter().any(on) {
+                items.retain(on);
             }
-            None => state.redis.repin(id, &items, hold_ms, grace_ms).await?,
-        };
+        }
+        let outcome = state
+            .redis
+            .repin(
+                &row.reservation_id,
+                &items,
+                hold_ms as u64,
+                grace.as_millis() as u64,
+            )
+            .await?;
         match outcome {
             RepinOutcome::Repinned { .. } => {
                 state.metrics.repin("repinned");

@@ -56,6 +56,19 @@ struct ResultLabels {
     result: &'static str,
 }
 
+/// A counter family with every one of `labels` at 0 from the start, so a rate or an alert's
+/// `increase` sees the first event (a series that appears at 1 has no increase).
+fn counters_from_zero<L>(labels: impl IntoIterator<Item = L>) -> Family<L, Counter>
+where
+    L: Clone + std::hash::Hash + Eq,
+{
+    let family = Family::<L, Counter>::default();
+    for l in labels {
+        let _ = family.get_or_create(&l);
+    }
+    family
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(BUCKETS)
 }
@@ -115,11 +128,9 @@ impl Default for Metrics {
             "Readiness checks that reached Postgres and Redis (at most one per second)",
             readiness_checks.clone(),
         );
-        let webhook_attempts = Family::<ResultLabels, Counter>::default();
-        // Every result from 0, so a rate over them exists before the first failure.
-        for result in ["delivered", "failed", "timeout"] {
-            let _ = webhook_attempts.get_or_create(&ResultLabels { result });
-        }
+        let webhook_attempts = counters_from_zero(
+            ["delivered", "failed", "timeout"].map(|result| ResultLabels { result }),
+        );
         registry.register(
             "origin_webhook_attempts",
             "Webhook delivery attempts by result (delivered, failed, timeout)",
@@ -143,21 +154,17 @@ impl Default for Metrics {
             "Unix time of the last reconcile (0: none since the process started)",
             reconcile_last_run.clone(),
         );
-        // Every label from 0, so the alerts' `increase` sees the first one (a series that
-        // appears at 1 has no increase).
-        let repins = Family::<OutcomeLabels, Counter>::default();
-        for outcome in ["repinned", "present", "short"] {
-            let _ = repins.get_or_create(&OutcomeLabels { outcome });
-        }
+        let repins = counters_from_zero(
+            ["repinned", "present", "short"].map(|outcome| OutcomeLabels { outcome }),
+        );
         registry.register(
             "origin_repins",
             "Placed orders checked after Redis lost data, by outcome (repinned, present, short)",
             repins.clone(),
         );
-        let shard_heals = Family::<KindLabels, Counter>::default();
-        for kind in ["empty", "replaced", "failed_over"] {
-            let _ = shard_heals.get_or_create(&KindLabels { kind });
-        }
+        let shard_heals = counters_from_zero(
+            ["empty", "replaced", "failed_over"].map(|kind| KindLabels { kind }),
+        );
         registry.register(
             "origin_shard_heals",
             "Redis shards healed by the sweeper, by what it found (empty, replaced, failed_over)",
