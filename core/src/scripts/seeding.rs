@@ -74,8 +74,8 @@ impl<T: Transport> Engine<T> {
         }
     }
 
-    /// The seeded marker of a shard: the epoch the origin wrote (`None`: not seeded since it
-    /// was last emptied).
+    /// The seeded marker of a shard as the origin wrote it, `<shard>/<shards>/<epoch>` (`None`:
+    /// not seeded since it was last emptied).
     ///
     /// # Errors
     /// Transport or Redis failures.

@@ -119,8 +119,9 @@ async fn heal_one(state: &AppState, shard: ShardId) -> Result<Option<Healed>> {
     };
     tracing::info!(?found, skus = n, "redis shard healed");
     state.metrics.shard_healed(found.kind());
-    let after = state.redis.shard_identity(shard).await?;
-    record_replid(state, shard, after.replid.as_deref()).await?;
+    // The Redis checked before the heal is the one healed: should another take over meanwhile,
+    // the next pass sees its new replication id.
+    record_replid(state, shard, now.replid.as_deref()).await?;
     Ok(Some(found))
 }
 
